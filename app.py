@@ -1,0 +1,1 @@
+"""Gradio app (placeholder until the app lands): run ``python -m nst --help`` meanwhile."""

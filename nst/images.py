@@ -1,0 +1,215 @@
+"""Images in and out: any file PIL reads becomes an RGB picture, then a tensor, and back.
+
+Every odd input is either converted in a documented way or refused with an
+:class:`~nst.errors.ImageError` that says why:
+
+* EXIF orientation is applied, so photos from phones come out upright.
+* Animated GIF/WebP/APNG: the first frame is used.
+* Grayscale, CMYK, palette, and 16-bit/32-bit/float images are converted to 8-bit RGB
+  (16-bit values are scaled, not clipped).
+* Transparency (RGBA, LA, palette with a transparent index) is composited onto white.
+* Undecodable, empty or truncated files, images with fewer than ``MIN_SIDE`` pixels on a
+  side, more than ``MAX_INPUT_PIXELS`` pixels (decompression bombs), or an aspect ratio
+  beyond ``MAX_ASPECT`` are refused.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+#: Smallest accepted side of an input image, in pixels. VGG's five pooling stages need
+#: something to pool; anything smaller is almost certainly a mistake (a 1x1 "image").
+MIN_SIDE = 16
+#: Largest accepted input, in pixels (about 8000 x 6000). Larger files are refused before
+#: decoding: this is the decompression-bomb guard, and inputs are downscaled anyway.
+MAX_INPUT_PIXELS = 50_000_000
+#: Largest accepted ratio of long side to short side.
+MAX_ASPECT = 12.0
+
+ImageSource = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
+
+_WHITE = (255, 255, 255)
+
+
+def _describe(source: object) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return f"'{os.fspath(source)}'"
+    return "the image"
+
+
+def _check_dims(width: int, height: int, what: str) -> None:
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ImageError(
+            f"{what} is {width}x{height} pixels; images must be at least {MIN_SIDE} pixels on each side"
+        )
+    if width * height > MAX_INPUT_PIXELS:
+        raise ImageError(
+            f"{what} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); the limit is "
+            f"{MAX_INPUT_PIXELS / 1e6:.0f} megapixels. Downscale it first"
+        )
+    aspect = max(width, height) / min(width, height)
+    if aspect > MAX_ASPECT:
+        raise ImageError(
+            f"{what} is {width}x{height} pixels, an aspect ratio of {aspect:.1f}:1; the limit is {MAX_ASPECT:g}:1"
+        )
+
+
+def _high_bit_depth_to_rgb(im: Image.Image) -> Image.Image:
+    """Scale 16/32-bit integer and float single-channel images into 8 bits instead of clipping."""
+    arr = np.asarray(im).astype(np.float64)
+    finite = arr[np.isfinite(arr)]
+    peak = float(finite.max()) if finite.size else 0.0
+    if im.mode == "F":
+        scale = 1.0 if peak <= 1.0 else (255.0 if peak <= 255.0 else 65535.0)
+    else:
+        scale = 255.0 if peak <= 255.0 else 65535.0
+    arr = np.nan_to_num(arr, nan=0.0, posinf=scale, neginf=0.0)
+    arr8 = np.clip(np.rint(arr / scale * 255.0), 0, 255).astype(np.uint8)
+    return Image.fromarray(arr8, mode="L").convert("RGB")
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any PIL mode to 8-bit RGB, compositing transparency onto white."""
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        return _high_bit_depth_to_rgb(im)
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, _WHITE + (255,))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def _from_array(arr: np.ndarray) -> Image.Image:
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise ImageError(f"an image array must be HxW, HxWx3 or HxWx4; got shape {tuple(arr.shape)}")
+    if arr.dtype != np.uint8:
+        arr = arr.astype(np.float64)
+        if not np.isfinite(arr).all():
+            raise ImageError("the image array contains NaN or infinite values")
+        if arr.max(initial=0) <= 1.0:
+            arr = arr * 255.0
+        arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    return Image.fromarray(arr)
+
+
+def load_image(source: ImageSource, what: str | None = None) -> Image.Image:
+    """Read an image from a path, raw bytes, a PIL image or an array, as 8-bit RGB.
+
+    ``what`` names the image in error messages (``"content image"``, ``"style image"``), so a
+    person knows which of their uploads was wrong.
+    """
+    name = what or _describe(source)
+    if isinstance(source, np.ndarray):
+        im = _from_array(source)
+        _check_dims(*im.size, name)
+        return to_rgb(im)
+    if isinstance(source, Image.Image):
+        _check_dims(*source.size, name)
+        source.load()
+        return to_rgb(ImageOps.exif_transpose(source) or source)
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageError(f"{name} is empty (0 bytes)")
+        fp: object = io.BytesIO(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"{name}: no such file")
+        if path.stat().st_size == 0:
+            raise ImageError(f"{name} is empty (0 bytes)")
+        fp = path
+    else:
+        raise ImageError(f"cannot read an image from a {type(source).__name__}; give a file path, bytes or a PIL image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(fp) as im:  # type: ignore[arg-type]
+                _check_dims(*im.size, name)
+                if getattr(im, "is_animated", False):
+                    im.seek(0)
+                im.load()
+                im = ImageOps.exif_transpose(im) or im
+                rgb = to_rgb(im)
+                rgb.load()
+                return rgb.copy()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name} is too large to decode safely (possible decompression bomb): {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{name} is not an image file that can be read (unknown or unsupported format)") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated / corrupt data inside a known format
+        raise ImageError(f"{name} could not be decoded; the file looks damaged or truncated ({exc})") from exc
+
+
+def fit_size(width: int, height: int, longest: int) -> tuple[int, int]:
+    """Width and height scaled so the longer side is ``longest``, aspect ratio kept (each side >= 1)."""
+    scale = longest / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize_longest(im: Image.Image, longest: int) -> Image.Image:
+    """Resize so the longer side is ``longest`` pixels, keeping the aspect ratio (Lanczos)."""
+    w, h = fit_size(*im.size, longest)
+    if (w, h) == im.size:
+        return im
+    return im.resize((w, h), Image.Resampling.LANCZOS)
+
+
+def image_to_tensor(im: Image.Image, device: torch.device | str | None = None) -> torch.Tensor:
+    """An RGB PIL image as a float tensor of shape (1, 3, H, W) with values in [0, 1]."""
+    arr = np.asarray(to_rgb(im), dtype=np.uint8)
+    t = torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0).float().div_(255.0).contiguous()
+    return t.to(device) if device is not None else t
+
+
+def tensor_to_image(t: torch.Tensor) -> Image.Image:
+    """A (1, 3, H, W) or (3, H, W) tensor in [0, 1] as an RGB PIL image.
+
+    Values are clamped to [0, 1] and rounded to the nearest 8-bit level (not truncated), so an
+    image that went through :func:`image_to_tensor` comes back bit-identical.
+    """
+    if t.dim() == 4:
+        if t.shape[0] != 1:
+            raise ValueError(f"expected a single image, got a batch of {t.shape[0]}")
+        t = t[0]
+    if t.dim() != 3 or t.shape[0] != 3:
+        raise ValueError(f"expected a (3, H, W) tensor, got shape {tuple(t.shape)}")
+    arr = t.detach().float().clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(arr, mode="RGB")
+
+
+_SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+def save_image(image: Image.Image | torch.Tensor, path: str | os.PathLike) -> Path:
+    """Save a result; the format follows the suffix (PNG is lossless and the default choice)."""
+    path = Path(path)
+    fmt = _SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ImageError(f"cannot save '{path}': use one of {', '.join(sorted(_SAVE_FORMATS))} as the file suffix")
+    im = tensor_to_image(image) if isinstance(image, torch.Tensor) else to_rgb(image)
+    if path.parent and not path.parent.exists():
+        raise ImageError(f"cannot save '{path}': folder '{path.parent}' does not exist")
+    kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    try:
+        im.save(path, format=fmt, **kwargs)
+    except OSError as exc:
+        raise ImageError(f"cannot save '{path}': {exc}") from exc
+    return path

@@ -1,0 +1,106 @@
+"""The loss terms of Gatys et al.: content, style (Gram), and total variation.
+
+Each term is a small callable object built once per run (and per scale) with its targets
+already computed, so the optimization loop only runs the output image through the network
+and compares. Terms report an unweighted loss; the engine multiplies by the weights.
+
+Normalization: the paper's style loss for layer l with N_l channels and M_l positions is
+``E_l = 1 / (4 N_l^2 M_l^2) * sum_ij (G_ij - A_ij)^2`` with ``G = F F^T``. Here the Gram
+matrix is divided by M once (:func:`gram_matrix`), and :func:`gram_loss` divides by 4 N^2,
+which is the same number when output and style have the same size, and stays meaningful
+when they do not (style scale, non-square outputs). Gram matrices and sums are computed in
+float32 even when the network runs in reduced precision.
+
+Scale: the magnitude of VGG features depends on the weights file (torchvision's VGG19, a
+Caffe-converted VGG16 and a random network differ by many orders of magnitude), so fixed
+weights alpha and beta cannot give the same picture with every file. The terms the engine
+builds therefore divide each layer's loss by a constant computed once from its target: the
+style loss of layer l by its value for an all-zero Gram (``sum A^2 / (4 N^2)``), the content
+loss by the mean square of the target features. Each layer then starts near 1 from a content
+init, and ``style_weight / content_weight`` means the same thing for any weights file; it is
+the paper's beta/alpha up to these per-layer constants.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Protocol, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Channel correlations ``F F^T / M`` of features shaped (B, C, H, W); returns (B, C, C)."""
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w).float()
+    return torch.bmm(flat, flat.transpose(1, 2)).div_(h * w)
+
+
+def gram_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The paper's E_l from M-normalized Gram matrices: ``sum (G - A)^2 / (4 N^2)``."""
+    n = gram.shape[-1]
+    return (gram - target).pow(2).sum() / (4.0 * n * n)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of feature maps."""
+    return F.mse_loss(features.float(), target.float())
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference of vertically and horizontally adjacent pixels."""
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    return dy.pow(2).mean() + dx.pow(2).mean()
+
+
+class LossTerm(Protocol):
+    """One term of the objective: its name, the VGG taps it reads, and its value."""
+
+    name: str
+    layers: tuple[str, ...]
+
+    def __call__(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor: ...
+
+
+_EPS = 1e-12
+
+
+class ContentLoss:
+    """Feature MSE to the content image, relative to the target's mean square, averaged over layers."""
+
+    name = "content"
+
+    def __init__(self, targets: Mapping[str, torch.Tensor]) -> None:
+        self.targets = {l: t.float() for l, t in targets.items()}
+        self.layers = tuple(self.targets)
+        self.scales = {l: 1.0 / (t.pow(2).mean().item() + _EPS) for l, t in self.targets.items()}
+
+    def __call__(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
+        return sum(self.scales[l] * content_loss(features[l], t) for l, t in self.targets.items()) / len(self.targets)
+
+
+class GramStyleLoss:
+    """Gram-matrix style loss ``sum_l w_l E_l / E_l(0)`` with precomputed target Grams."""
+
+    name = "style"
+
+    def __init__(self, target_grams: Mapping[str, torch.Tensor], layer_weights: Sequence[float]) -> None:
+        self.targets = {l: g.float() for l, g in target_grams.items()}
+        self.layers = tuple(self.targets)
+        self.weights = tuple(layer_weights)
+        self.scales = {l: 1.0 / (gram_loss(torch.zeros_like(g), g).item() + _EPS) for l, g in self.targets.items()}
+
+    def __call__(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
+        return sum(w * self.scales[l] * gram_loss(gram_matrix(features[l]), self.targets[l])
+                   for l, w in zip(self.layers, self.weights) if w)
+
+
+class TVLoss:
+    """Total-variation smoothness of the output pixels (reads no VGG layer)."""
+
+    name = "tv"
+    layers: tuple[str, ...] = ()
+
+    def __call__(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
+        return tv_loss(image)

@@ -1,0 +1,191 @@
+"""The one settings object of the optimization engine, validated on creation.
+
+Names follow the field (Gatys et al.): ``content_weight`` is the paper's alpha, ``style_weight``
+its beta; the paper's alpha/beta ratios of 1e-3 to 1e-4 correspond to ``style_weight`` of 1e3 to
+1e4 with ``content_weight=1`` *for the paper's loss scaling*. This engine uses a mean-squared
+content loss and Gram matrices normalized by the number of positions, so its numbers differ;
+the defaults were chosen by looking at pictures (see README, "Choosing weights").
+
+Every field is checked in ``__post_init__`` so a bad value fails at once, with the field's
+name and the reason, wherever the settings came from (Python, CLI, app, API).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from .errors import SettingsError
+from .vgg import BACKBONES, POOLINGS, check_layers
+
+#: Output size limits (longest side, pixels). Devices may impose a lower limit (see engine).
+MIN_SIZE = 32
+MAX_SIZE = 4096
+MAX_STEPS = 10_000
+INITS = ("content", "noise", "style")
+OPTIMIZERS = ("lbfgs", "adam")
+PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+
+
+def _as_layers(value: Any, name: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v for v in value.replace(";", ",").split(",")]
+    try:
+        layers = tuple(str(v).strip() for v in value if str(v).strip())
+    except TypeError:
+        raise SettingsError(f"{name}: expected a list of layer names, got {value!r}") from None
+    if not layers:
+        raise SettingsError(f"{name}: at least one layer is needed")
+    return layers
+
+
+def _as_floats(value: Any, name: str) -> tuple[float, ...]:
+    if isinstance(value, str):
+        value = [v for v in value.replace(";", ",").split(",") if v.strip()]
+    try:
+        return tuple(_as_float(v, name) for v in value)
+    except TypeError:
+        raise SettingsError(f"{name}: expected a list of numbers, got {value!r}") from None
+
+
+def _as_float(value: Any, name: str, low: float = 0.0, high: float = math.inf) -> float:
+    if isinstance(value, bool):
+        raise SettingsError(f"{name}: expected a number, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name}: expected a number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise SettingsError(f"{name}: must be a finite number, got {value!r}")
+    if x < low:
+        raise SettingsError(f"{name}: must be at least {low:g}, got {x:g}" if low else f"{name}: must not be negative, got {x:g}")
+    if x > high:
+        raise SettingsError(f"{name}: must be at most {high:g}, got {x:g}")
+    return x
+
+
+def _as_int(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise SettingsError(f"{name}: expected a whole number, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name}: expected a whole number, got {value!r}") from None
+    if not math.isfinite(x) or x != int(x):
+        raise SettingsError(f"{name}: expected a whole number, got {value!r}")
+    x = int(x)
+    if not low <= x <= high:
+        raise SettingsError(f"{name}: must be between {low} and {high}, got {x}")
+    return x
+
+
+def _as_choice(value: Any, name: str, choices: Iterable[str]) -> str:
+    choices = tuple(choices)
+    v = str(value).strip().lower() if value is not None else ""
+    if v not in choices:
+        raise SettingsError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+    return v
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides the picture. Defaults give a good result at 384 px."""
+
+    #: Longest side of the output, in pixels.
+    size: int = 384
+    #: Optimizer iterations (one VGG forward+backward each), over all scales together.
+    steps: int = 300
+    #: alpha: weight of the content loss (feature MSE on ``content_layers``).
+    content_weight: float = 1.0
+    #: beta: weight of the style loss (Gram matrices on ``style_layers``).
+    style_weight: float = 1e5
+    #: Weight of the total-variation loss (smoothness; 0 turns it off).
+    tv_weight: float = 1e-3
+    backbone: str = "vgg19"
+    content_layers: tuple[str, ...] = ("conv4_2",)
+    style_layers: tuple[str, ...] = PAPER_STYLE_LAYERS
+    #: One weight per style layer; None means equal weights (the paper's w_l = 1/5).
+    style_layer_weights: tuple[float, ...] | None = None
+    pooling: str = "avg"
+    #: Starting image: "content" (fast, faithful), "noise" (the paper's white noise), "style".
+    init: str = "content"
+    optimizer: str = "lbfgs"
+    #: Step size; None picks 1.0 for L-BFGS and 0.02 for Adam (pixels in [0, 1]).
+    learning_rate: float | None = None
+    #: Seed for the noise init and anything random; same seed, same device: same picture.
+    seed: int = 0
+    #: Size of the style image relative to the output (1.0: same longest side).
+    style_scale: float = 1.0
+    #: Coarse-to-fine: number of scales, each twice the previous, ending at ``size``.
+    scales: int = 1
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
+        set_("size", _as_int(self.size, "size", MIN_SIZE, MAX_SIZE))
+        set_("steps", _as_int(self.steps, "steps", 1, MAX_STEPS))
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            set_(name, _as_float(getattr(self, name), name))
+        set_("backbone", _as_choice(self.backbone, "backbone", BACKBONES))
+        set_("content_layers", _as_layers(self.content_layers, "content_layers"))
+        set_("style_layers", _as_layers(self.style_layers, "style_layers"))
+        check_layers(self.backbone, self.content_layers, "content_layers")
+        check_layers(self.backbone, self.style_layers, "style_layers")
+        if self.style_layer_weights is not None:
+            weights = _as_floats(self.style_layer_weights, "style_layer_weights")
+            if len(weights) != len(self.style_layers):
+                raise SettingsError(
+                    f"style_layer_weights: {len(weights)} weights given for {len(self.style_layers)} style layers; give one per layer"
+                )
+            if not any(weights):
+                raise SettingsError("style_layer_weights: at least one weight must be above zero")
+            set_("style_layer_weights", weights)
+        set_("pooling", _as_choice(self.pooling, "pooling", POOLINGS))
+        set_("init", _as_choice(self.init, "init", INITS))
+        set_("optimizer", _as_choice(self.optimizer, "optimizer", OPTIMIZERS))
+        if self.learning_rate is not None:
+            set_("learning_rate", _as_float(self.learning_rate, "learning_rate", 1e-6, 1e3))
+        set_("seed", _as_int(self.seed, "seed", 0, 2**63 - 1))
+        set_("style_scale", _as_float(self.style_scale, "style_scale", 0.05, 4.0))
+        set_("scales", _as_int(self.scales, "scales", 1, 6))
+        if self.size / 2 ** (self.scales - 1) < MIN_SIZE:
+            raise SettingsError(
+                f"scales: {self.scales} scales from size {self.size} would start below {MIN_SIZE} px; use fewer scales"
+            )
+        if self.content_weight == 0 and self.style_weight == 0:
+            raise SettingsError("content_weight and style_weight are both 0: there would be nothing to optimize")
+
+    @property
+    def layer_weights(self) -> tuple[float, ...]:
+        """Per-style-layer weights, normalized to sum to 1 (equal when not given)."""
+        w = self.style_layer_weights or (1.0,) * len(self.style_layers)
+        total = sum(w)
+        return tuple(x / total for x in w)
+
+    @property
+    def lr(self) -> float:
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 1.0 if self.optimizer == "lbfgs" else 0.02
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "Settings":
+        """Build from a plain mapping (API, config files), refusing unknown names."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SettingsError(f"unknown setting(s) {', '.join(unknown)}; known settings are {', '.join(sorted(known))}")
+        return cls(**dict(values))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(Settings)]
+

@@ -1,0 +1,149 @@
+"""VGG feature extractor with named taps (``conv1_1`` ... ``conv5_4`` and ``relu*``).
+
+Gatys et al. describe images by the responses of a pretrained VGG network. This module
+builds torchvision's VGG16/VGG19 convolutional stack, loads pretrained weights into it (see
+:mod:`nst.weights`), freezes it, and returns the activations asked for by name.
+
+Design choices:
+
+* ImageNet normalization lives inside the module, so the engine works on plain RGB in [0, 1].
+* ReLUs are not in-place, so both the convolution output (``conv4_2``) and its rectified
+  version (``relu4_2``) can be tapped. (In Caffe, which the paper used, ReLU is in-place, so
+  the paper's "conv4_2" responses are what is called ``relu4_2`` here.)
+* ``pooling="avg"`` replaces max pooling by average pooling, as the paper recommends for
+  smoother gradients.
+* The stack is truncated after the deepest tap any loss needs: nothing is computed that no
+  loss reads.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import torch
+from torch import nn
+
+from .errors import SettingsError
+
+#: Channels per convolution, "M" for pooling: torchvision's configurations D (VGG16) and E (VGG19).
+_CONFIGS: dict[str, list[int | str]] = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+BACKBONES = tuple(_CONFIGS)
+POOLINGS = ("avg", "max")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def layer_names(backbone: str) -> list[str]:
+    """Names of every module of the backbone's ``features`` stack, in order.
+
+    Index ``i`` of this list names ``torchvision.models.<backbone>().features[i]``.
+    """
+    if backbone not in _CONFIGS:
+        raise SettingsError(f"backbone: {backbone!r} is not known; choose one of {', '.join(BACKBONES)}")
+    names: list[str] = []
+    block, conv = 1, 1
+    for item in _CONFIGS[backbone]:
+        if item == "M":
+            names.append(f"pool{block}")
+            block, conv = block + 1, 1
+        else:
+            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
+            conv += 1
+    return names
+
+
+def tap_names(backbone: str) -> list[str]:
+    """Layers whose output can be read: every ``conv*`` and ``relu*`` (not the pools)."""
+    return [n for n in layer_names(backbone) if not n.startswith("pool")]
+
+
+def conv_indices(backbone: str) -> list[int]:
+    """Indices of the convolutions in the ``features`` stack (the keys of a state dict)."""
+    return [i for i, n in enumerate(layer_names(backbone)) if n.startswith("conv")]
+
+
+def channels(backbone: str, layer: str) -> int:
+    """Number of channels of a tap, e.g. 512 for ``conv4_2``."""
+    return {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}[int(layer[4])]
+
+
+def build_features(backbone: str, pooling: str = "max") -> nn.Sequential:
+    """The uninitialised convolutional stack, laid out exactly as torchvision's ``features``."""
+    layer_names(backbone)  # validates the name
+    if pooling not in POOLINGS:
+        raise SettingsError(f"pooling: {pooling!r} is not known; choose 'avg' or 'max'")
+    layers: list[nn.Module] = []
+    in_ch = 3
+    for item in _CONFIGS[backbone]:
+        if item == "M":
+            layers.append(nn.AvgPool2d(2, 2) if pooling == "avg" else nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(in_ch, int(item), 3, padding=1), nn.ReLU(inplace=False)]
+            in_ch = int(item)
+    return nn.Sequential(*layers)
+
+
+class VGGFeatures(nn.Module):
+    """A frozen VGG stack that maps RGB images in [0, 1] to a dict of named activations."""
+
+    def __init__(self, backbone: str, state_dict: Mapping[str, torch.Tensor] | None = None,
+                 pooling: str = "max", last_layer: str | None = None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.pooling = pooling
+        self.names = layer_names(backbone)
+        features = build_features(backbone, pooling)
+        if state_dict is not None:
+            features.load_state_dict(state_dict, strict=True)
+        if last_layer is not None:
+            if last_layer not in self.names:
+                raise SettingsError(f"layer {last_layer!r} does not exist in {backbone}")
+            features = features[: self.names.index(last_layer) + 1]
+        self.features = features
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.eval()
+        self.requires_grad_(False)
+
+    def truncated(self, taps: Iterable[str]) -> "VGGFeatures":
+        """A view of this network that stops after the deepest of ``taps`` (weights shared)."""
+        taps = list(taps)
+        check_layers(self.backbone, taps, "layers")
+        deepest = max(self.names.index(t) for t in taps)
+        view = VGGFeatures.__new__(VGGFeatures)
+        nn.Module.__init__(view)
+        view.backbone, view.pooling, view.names = self.backbone, self.pooling, self.names
+        view.features = self.features[: deepest + 1]
+        view.register_buffer("mean", self.mean, persistent=False)
+        view.register_buffer("std", self.std, persistent=False)
+        view.eval()
+        return view
+
+    def forward(self, image: torch.Tensor, taps: Iterable[str]) -> dict[str, torch.Tensor]:
+        wanted = set(taps)
+        out: dict[str, torch.Tensor] = {}
+        x = (image - self.mean) / self.std
+        for name, layer in zip(self.names, self.features):
+            x = layer(x)
+            if name in wanted:
+                out[name] = x
+                if len(out) == len(wanted):
+                    break
+        missing = wanted - out.keys()
+        if missing:
+            raise SettingsError(f"layers {sorted(missing)} are beyond this network's depth")
+        return out
+
+
+def check_layers(backbone: str, layers: Iterable[str], setting: str) -> None:
+    """Refuse unknown layer names with the list of valid ones."""
+    valid = tap_names(backbone)
+    for layer in layers:
+        if layer not in valid:
+            raise SettingsError(
+                f"{setting}: {layer!r} is not a layer of {backbone}; valid layers are conv1_1 ... "
+                f"{valid[-2]} and relu1_1 ... {valid[-1]}"
+            )
