@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Union
@@ -151,7 +152,12 @@ def load_image(source: ImageSource, what: str | None = None) -> Image.Image:
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{name} is too large to decode safely (possible decompression bomb): {exc}") from exc
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f" ({int(found.group(1)) / 1e6:.0f} megapixels)" if found else ""
+        raise ImageError(
+            f"{name} is too large{size}; the limit is {MAX_INPUT_PIXELS / 1e6:.0f} megapixels "
+            "(refused before decoding, as a possible decompression bomb). Downscale it first"
+        ) from exc
     except UnidentifiedImageError as exc:
         raise ImageError(f"{name} is not an image file that can be read (unknown or unsupported format)") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated / corrupt data inside a known format
@@ -198,15 +204,22 @@ def tensor_to_image(t: torch.Tensor) -> Image.Image:
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
-def save_image(image: Image.Image | torch.Tensor, path: str | os.PathLike) -> Path:
-    """Save a result; the format follows the suffix (PNG is lossless and the default choice)."""
+def check_save_path(path: str | os.PathLike) -> str:
+    """The PIL format for ``path``; raises before any work is done if the file cannot be written."""
     path = Path(path)
     fmt = _SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ImageError(f"cannot save '{path}': use one of {', '.join(sorted(_SAVE_FORMATS))} as the file suffix")
-    im = tensor_to_image(image) if isinstance(image, torch.Tensor) else to_rgb(image)
-    if path.parent and not path.parent.exists():
+    if not path.parent.is_dir():
         raise ImageError(f"cannot save '{path}': folder '{path.parent}' does not exist")
+    return fmt
+
+
+def save_image(image: Image.Image | torch.Tensor, path: str | os.PathLike) -> Path:
+    """Save a result; the format follows the suffix (PNG is lossless and the default choice)."""
+    path = Path(path)
+    fmt = check_save_path(path)
+    im = tensor_to_image(image) if isinstance(image, torch.Tensor) else to_rgb(image)
     kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     try:
         im.save(path, format=fmt, **kwargs)

@@ -1,10 +1,11 @@
 """The one settings object of the optimization engine, validated on creation.
 
 Names follow the field (Gatys et al.): ``content_weight`` is the paper's alpha, ``style_weight``
-its beta; the paper's alpha/beta ratios of 1e-3 to 1e-4 correspond to ``style_weight`` of 1e3 to
-1e4 with ``content_weight=1`` *for the paper's loss scaling*. This engine uses a mean-squared
-content loss and Gram matrices normalized by the number of positions, so its numbers differ;
-the defaults were chosen by looking at pictures (see README, "Choosing weights").
+its beta. The paper's ratios alpha/beta of 1e-3 to 1e-4 are for its raw Caffe-scale losses;
+this engine divides each layer's loss by a constant taken from its target (see
+:mod:`nst.losses`), so the same ratio gives the same picture with any weights file, and the
+useful range of ``style_weight`` (content_weight 1) is about 1 (photo barely touched) to 100
+(the photo dissolves into the painting); 10, the default, was chosen by looking at pictures.
 
 Every field is checked in ``__post_init__`` so a bad value fails at once, with the field's
 name and the reason, wherever the settings came from (Python, CLI, app, API).
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .errors import SettingsError
@@ -23,6 +24,8 @@ from .vgg import BACKBONES, POOLINGS, check_layers
 #: Output size limits (longest side, pixels). Devices may impose a lower limit (see engine).
 MIN_SIZE = 32
 MAX_SIZE = 4096
+#: Smallest coarse scale of a coarse-to-fine run (VGG's pools need something to pool).
+MIN_SCALE_SIZE = 16
 MAX_STEPS = 10_000
 INITS = ("content", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
@@ -89,37 +92,32 @@ def _as_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     return v
 
 
+def _f(default: Any, help: str) -> Any:
+    """A settings field with its one-line help (shown by the CLI and the API docs)."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that decides the picture. Defaults give a good result at 384 px."""
 
-    #: Longest side of the output, in pixels.
-    size: int = 384
-    #: Optimizer iterations (one VGG forward+backward each), over all scales together.
-    steps: int = 300
-    #: alpha: weight of the content loss (feature MSE on ``content_layers``).
-    content_weight: float = 1.0
-    #: beta: weight of the style loss (Gram matrices on ``style_layers``).
-    style_weight: float = 1e5
-    #: Weight of the total-variation loss (smoothness; 0 turns it off).
-    tv_weight: float = 1e-3
-    backbone: str = "vgg19"
-    content_layers: tuple[str, ...] = ("conv4_2",)
-    style_layers: tuple[str, ...] = PAPER_STYLE_LAYERS
-    #: One weight per style layer; None means equal weights (the paper's w_l = 1/5).
-    style_layer_weights: tuple[float, ...] | None = None
-    pooling: str = "avg"
-    #: Starting image: "content" (fast, faithful), "noise" (the paper's white noise), "style".
-    init: str = "content"
-    optimizer: str = "lbfgs"
-    #: Step size; None picks 1.0 for L-BFGS and 0.02 for Adam (pixels in [0, 1]).
-    learning_rate: float | None = None
-    #: Seed for the noise init and anything random; same seed, same device: same picture.
-    seed: int = 0
-    #: Size of the style image relative to the output (1.0: same longest side).
-    style_scale: float = 1.0
-    #: Coarse-to-fine: number of scales, each twice the previous, ending at ``size``.
-    scales: int = 1
+    size: int = _f(384, "longest side of the output, in pixels")
+    steps: int = _f(300, "optimizer iterations (one VGG forward+backward each), over all scales together")
+    content_weight: float = _f(1.0, "alpha: weight of the content loss (feature MSE on content_layers)")
+    style_weight: float = _f(10.0, "beta: weight of the style loss (Gram matrices on style_layers)")
+    tv_weight: float = _f(1.0, "weight of the total-variation (smoothness) loss; 0 turns it off")
+    backbone: str = _f("vgg19", "feature network: vgg19 (the paper's) or vgg16 (lighter)")
+    content_layers: tuple[str, ...] = _f(("conv4_2",), "VGG layers compared with the content image, comma-separated")
+    style_layers: tuple[str, ...] = _f(PAPER_STYLE_LAYERS, "VGG layers whose Gram matrices are matched, comma-separated")
+    style_layer_weights: tuple[float, ...] | None = _f(
+        None, "one weight per style layer, comma-separated; default equal weights (the paper's w_l = 1/5)")
+    pooling: str = _f("avg", "pooling in VGG: avg (the paper's choice, smoother) or max")
+    init: str = _f("content", "starting image: content (fast, faithful), noise (the paper's white noise) or style")
+    optimizer: str = _f("lbfgs", "lbfgs (the paper's) or adam")
+    learning_rate: float | None = _f(None, "step size; default 1.0 for lbfgs, 0.02 for adam (pixels in [0, 1])")
+    seed: int = _f(0, "seed for noise init; same seed and device give the same picture")
+    style_scale: float = _f(1.0, "size of the style image relative to the output (smaller: finer strokes)")
+    scales: int = _f(1, "coarse-to-fine: number of scales, each twice the previous, ending at size")
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -149,9 +147,9 @@ class Settings:
         set_("seed", _as_int(self.seed, "seed", 0, 2**63 - 1))
         set_("style_scale", _as_float(self.style_scale, "style_scale", 0.05, 4.0))
         set_("scales", _as_int(self.scales, "scales", 1, 6))
-        if self.size / 2 ** (self.scales - 1) < MIN_SIZE:
+        if self.size / 2 ** (self.scales - 1) < MIN_SCALE_SIZE:
             raise SettingsError(
-                f"scales: {self.scales} scales from size {self.size} would start below {MIN_SIZE} px; use fewer scales"
+                f"scales: {self.scales} scales from size {self.size} would start below {MIN_SCALE_SIZE} px; use fewer scales"
             )
         if self.content_weight == 0 and self.style_weight == 0:
             raise SettingsError("content_weight and style_weight are both 0: there would be nothing to optimize")

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from typing import Sequence
 
 from ..errors import NSTError
 
-#: Modules under ``nst.cli`` that each register one subcommand, in help order.
-COMMANDS = ("gatys", "texture", "cyclegan")
+#: Help order of the commands; any other module of this package is registered after them.
+ORDER = ("gatys", "texture", "cyclegan")
+
+
+def command_modules() -> list[str]:
+    found = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
+    return [n for n in ORDER if n in found] + sorted(found - set(ORDER))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Neural style transfer: repaint a photo in the style of a painting.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in command_modules():
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 

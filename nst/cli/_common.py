@@ -1,0 +1,60 @@
+"""Pieces several commands share: settings flags generated from the Settings dataclass, and a
+tqdm progress bar fed by the engine's step callback."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any, Iterable
+
+from ..settings import Settings
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser, skip: Iterable[str] = ()) -> None:
+    """One flag per Settings field, same name with dashes, default taken from Settings.
+
+    Values are passed to Settings as strings; Settings itself parses and validates them, so
+    the CLI, Python and the app share one set of rules and messages.
+    """
+    group = parser.add_argument_group("settings (defaults in brackets)")
+    defaults = Settings()
+    for f in dataclasses.fields(Settings):
+        if f.name in skip:
+            continue
+        default = getattr(defaults, f.name)
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        group.add_argument(flag(f.name), dest=f"setting_{f.name}", default=None, metavar=f.name.split("_")[-1].upper(),
+                           help=f"{f.metadata.get('help', '')} [{shown}]")
+
+
+def settings_from_args(args: argparse.Namespace, **fixed: Any) -> Settings:
+    """Settings from the flags that were given (others keep their defaults)."""
+    given = {k.removeprefix("setting_"): v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
+    given.update(fixed)
+    return Settings.from_dict(given)
+
+
+class ProgressBar:
+    """A tqdm bar showing step, total loss and each term; usable as the engine's callback.
+
+    The bar appears at the first step, so errors found while loading inputs print alone.
+    """
+
+    def __init__(self, total: int, quiet: bool = False) -> None:
+        self.total, self.quiet, self.bar = total, quiet, None
+
+    def __call__(self, info: Any) -> None:
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, unit="step", disable=self.quiet, dynamic_ncols=True)
+        self.bar.update(info.step - self.bar.n)
+        self.bar.set_postfix({k: f"{v:.3g}" for k, v in info.losses.items()}, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

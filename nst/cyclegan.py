@@ -1,0 +1,487 @@
+"""CycleGAN style transfer: a photo becomes a painting in one forward pass of a pretrained generator.
+
+Public API:
+
+* :func:`paint` / :func:`paint_batch`: content image(s) in, PIL image(s) of exactly the same
+  size out.
+* :func:`load_generator`: the network for a catalogue style (or a local file), cached in
+  memory per style, device and precision; loaded on first use, never at import.
+* :func:`styles`: the catalogue (see :mod:`nst.catalogue`).
+
+Two knobs change the look:
+
+* **strength** (0..1) blends the painting with the photo: 0 returns the input unchanged
+  (bit for bit, without running the network), 1 the generator's output, 0.5 an even mix.
+* **brush scale** (1..4) runs the generator on the photo shrunk by that factor and enlarges
+  the result: the generator paints strokes of a fixed size in *its* pixels, so at scale 2
+  every stroke covers twice as many pixels of the output (coarser, more painterly; also
+  about scale² times faster).
+
+Any size works: the image is reflection-padded to the multiple of 4 the network needs and
+cropped back. Above ``tile_size`` pixels on a side it is processed in overlapping tiles so
+memory stays bounded; see :func:`_run_tiled` for how tiles are made to agree.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from . import catalogue
+from .catalogue import StyleEntry
+from .devices import pick_device
+from .errors import ResourceError, SettingsError, WeightsError
+from .generator import SIZE_MULTIPLE, InstanceNorm, ResnetGenerator, load_generator_file, norm_stats
+from .images import ImageSource, image_to_tensor, load_image, tensor_to_image
+
+#: Default style: the best known of the official photo-to-painting generators.
+DEFAULT_STYLE = "monet"
+#: Images (at the generator's working resolution) longer than this on a side are tiled.
+#: 1024 px keeps peak memory near 1 GB in float32 (the widest activations are 256 channels
+#: at a quarter of the resolution) and is far above the 256 px the generators were trained on.
+DEFAULT_TILE_SIZE = 1024
+#: Overlap between neighbouring tiles and the band next to each tile edge that is discarded:
+#: the generator sees ~90 px around each pixel, so tile edges (reflection-padded, without
+#: their real neighbours) are dropped and the rest blended linearly over the overlap.
+TILE_OVERLAP = 192
+TILE_MARGIN = 48
+#: Smallest tile accepted (tiles must hold the overlap three times over, see _plan).
+MIN_TILE_SIZE = 64
+#: Brush scale range: beyond 4 a 1000 px photo is painted at 250 px and detail is gone.
+MAX_BRUSH_SCALE = 4.0
+#: The generator never runs on fewer pixels than this on a side (brush scale is capped).
+MIN_WORK_SIDE = 16
+#: At most this many generators stay in memory (each ~45 MB in float32); least recent goes.
+MAX_CACHED_GENERATORS = 4
+
+Progress = Callable[[int, int], None]
+
+
+def styles(available_only: bool = False) -> list[StyleEntry]:
+    """The catalogue entries, in display order (``available_only``: those with a Hub source)."""
+    return catalogue.entries(available_only)
+
+
+# ----------------------------------------------------------------------------- weights
+
+
+def _missing_message(entry: StyleEntry, why: str) -> str:
+    from huggingface_hub import constants
+
+    where = "Space" if entry.repo_type == "space" else entry.repo_type
+    return (
+        f"CycleGAN weights for style {entry.name!r} are missing: {entry.filename} from {where} {entry.repo_id} "
+        f"(revision {entry.revision or 'main'}) {why}. To pre-fill the Hugging Face cache ({constants.HF_HUB_CACHE}), "
+        f"run on a machine with internet: {entry.download_command()} (set HF_HUB_CACHE to use another cache folder, "
+        f"and copy that folder here); or pass a local generator file with --weights FILE"
+    )
+
+
+def weights_file(style: str) -> Path:
+    """Local path of a catalogue style's weights, downloading them into the Hub cache if needed.
+
+    With ``HF_HUB_OFFLINE=1`` (or no network) a pre-filled cache is used and nothing else is
+    tried; a missing file raises :class:`~nst.errors.WeightsError` saying how to fill the cache.
+    """
+    entry = catalogue.get_entry(style)
+    if not entry.available:
+        raise WeightsError(
+            f"style {entry.name!r} ({entry.display_name}) has no confirmed Hugging Face Hub source: {entry.source}; "
+            f"or pass a local generator file with --weights FILE"
+        )
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    assert entry.repo_id and entry.filename
+    try:
+        return Path(
+            hf_hub_download(entry.repo_id, entry.filename, repo_type=entry.repo_type, revision=entry.revision)
+        )
+    except LocalEntryNotFoundError as exc:
+        raise WeightsError(
+            _missing_message(entry, "is not in the cache and the Hub cannot be reached (offline, HF_HUB_OFFLINE=1?)")
+        ) from exc
+    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
+        raise WeightsError(
+            _missing_message(entry, f"was not found on the Hub ({type(exc).__name__}); the repo may have moved, "
+                             f"point the entry elsewhere with NST_CYCLEGAN_{entry.name.upper()}_REPO")
+        ) from exc
+    except (HfHubHTTPError, OSError) as exc:
+        raise WeightsError(_missing_message(entry, f"could not be downloaded ({exc})")) from exc
+
+
+class _GeneratorCache:
+    """Loaded generators by (weights source, device, dtype); least recently used goes first."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[tuple, ResnetGenerator] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, load: Callable[[], ResnetGenerator]) -> ResnetGenerator:
+        with self._lock:  # loading is rare and slow; one at a time avoids loading twice
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            net = load()
+            self._items[key] = net
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+            return net
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_CACHE = _GeneratorCache(MAX_CACHED_GENERATORS)
+
+
+def clear_cache() -> None:
+    """Forget every loaded generator (frees their memory)."""
+    _CACHE.clear()
+
+
+_PRECISIONS = {
+    "float32": torch.float32, "fp32": torch.float32, "full": torch.float32,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+}
+
+
+def resolve_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
+    """The dtype the generator runs in: ``auto`` is float16 on CUDA, float32 elsewhere.
+
+    Half precision halves memory and is several times faster on CUDA GPUs; on CPUs float16
+    convolutions are slow or missing, so it is refused there (bfloat16 is allowed: it is fast
+    on CPUs with AVX512-BF16/AMX, and changes pixel values by about one 8-bit level).
+    """
+    key = str(precision).strip().lower()
+    if key == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if key not in _PRECISIONS:
+        raise SettingsError(f"precision: {precision!r} is not one of auto, float32, float16, bfloat16")
+    dtype = _PRECISIONS[key]
+    if dtype == torch.float16 and device.type == "cpu":
+        raise SettingsError("precision: float16 is only supported on GPUs; use float32 or bfloat16 on the CPU")
+    return dtype
+
+
+def load_generator(
+    style: str = DEFAULT_STYLE,
+    weights: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    precision: str = "auto",
+) -> ResnetGenerator:
+    """The generator for a catalogue ``style``, or for a local ``weights`` file, ready to run.
+
+    Loaded on first use and kept in memory per (style or file, device, dtype). ``weights``
+    (a ``.pth`` or ``.safetensors`` path) is for the Python API and the CLI; servers pass
+    catalogue names only, so a client can never make them unpickle a file of its choosing.
+    """
+    dev = pick_device(device)
+    dtype = resolve_dtype(dev, precision)
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"weights file '{path}' does not exist")
+        stat = path.stat()
+        source: tuple = ("file", str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        expected = None
+    else:
+        entry = catalogue.get_entry(style)
+        source = ("hub", entry.name, entry.repo_id, entry.repo_type, entry.filename, entry.revision)
+        expected = entry.options
+
+    def load() -> ResnetGenerator:
+        path_ = Path(weights).expanduser() if weights is not None else weights_file(style)
+        net = load_generator_file(path_, expected)
+        memory_format = torch.channels_last if dev.type == "cuda" else torch.contiguous_format
+        return net.to(device=dev, dtype=dtype, memory_format=memory_format)
+
+    return _CACHE.get((source, str(dev), dtype), load)
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def _check_settings(strength: float, brush_scale: float, tile_size: int | None) -> None:
+    if not isinstance(strength, (int, float)) or not math.isfinite(strength) or not 0.0 <= strength <= 1.0:
+        raise SettingsError(f"strength: {strength!r} must be a number from 0 (the photo) to 1 (the full painting)")
+    if not isinstance(brush_scale, (int, float)) or not math.isfinite(brush_scale) or not 1.0 <= brush_scale <= MAX_BRUSH_SCALE:
+        raise SettingsError(f"brush scale: {brush_scale!r} must be from 1 (finest strokes) to {MAX_BRUSH_SCALE:g} (coarsest)")
+    if tile_size is not None and (not isinstance(tile_size, int) or tile_size < MIN_TILE_SIZE):
+        raise SettingsError(f"tile size: {tile_size!r} must be a whole number of pixels, at least {MIN_TILE_SIZE}")
+
+
+def work_size(width: int, height: int, brush_scale: float) -> tuple[int, int]:
+    """The size the generator paints at: the image shrunk by ``brush_scale``.
+
+    The scale is capped so the short side stays at least ``MIN_WORK_SIDE`` px.
+    """
+    scale = max(1.0, min(brush_scale, min(width, height) / MIN_WORK_SIDE))
+    return round(width / scale), round(height / scale)
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def _plan(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of ``tile`` px covering ``length`` with at least ``overlap`` px shared.
+
+    Starts are multiples of 4 so every tile is aligned with the network's quarter-resolution grid.
+    """
+    if length <= tile:
+        return [0]
+    n = math.ceil((length - overlap) / (tile - overlap))
+    return [round(i * (length - tile) / (n - 1) / SIZE_MULTIPLE) * SIZE_MULTIPLE for i in range(n)]
+
+
+def _blend_weights(starts: list[int], size: int, margin: int) -> list[torch.Tensor]:
+    """1-D blend weights per tile; at every position the weights of all tiles sum to 1.
+
+    Between two neighbours the weight ramps linearly across a band centred in their overlap;
+    within ``margin`` px of a tile edge that has a neighbour the tile's weight is exactly 0,
+    so pixels computed without their real surroundings never reach the output.
+    """
+    if len(starts) == 1:
+        return [torch.ones(size, dtype=torch.float64)]
+    cuts = [(b + (a + size - b) / 2, a + size - b) for a, b in zip(starts, starts[1:])]
+    half = min(ov / 2 - margin for _, ov in cuts)
+    half = min([half] + [(c2 - c1) / 2 for (c1, _), (c2, _) in zip(cuts, cuts[1:])])
+    half = max(half, 0.5)
+    weights = []
+    for i, start in enumerate(starts):
+        pos = torch.arange(start, start + size, dtype=torch.float64) + 0.5
+        w = torch.ones(size, dtype=torch.float64)
+        if i > 0:
+            w *= ((pos - (cuts[i - 1][0] - half)) / (2 * half)).clamp(0, 1)
+        if i < len(starts) - 1:
+            w *= 1 - ((pos - (cuts[i][0] - half)) / (2 * half)).clamp(0, 1)
+        weights.append(w)
+    return weights
+
+
+class _StatsCollector:
+    """Accumulates each instance-norm layer's input statistics over tiles, weighted by blend weight.
+
+    The blend weights sum to 1 at every pixel, so weighting each tile's features by them counts
+    every pixel of the image exactly once: the sums are the whole image's statistics (up to the
+    tiles' own normalisation in earlier layers of this first pass).
+    """
+
+    def __init__(self) -> None:
+        self.sums: dict[int, torch.Tensor] = {}
+        self.weight: torch.Tensor | None = None  # (1, 1, h, w) blend weight of the current tile
+
+    def __call__(self, layer: InstanceNorm, x: torch.Tensor) -> None:
+        assert self.weight is not None
+        factor = self.weight.shape[-1] // x.shape[-1]
+        w = F.avg_pool2d(self.weight, factor) if factor > 1 else self.weight
+        xf = x.float()
+        total = torch.stack([w.sum().expand(x.shape[1]), (xf * w).sum((0, 2, 3)), (xf * xf * w).sum((0, 2, 3))])
+        key = id(layer)
+        self.sums[key] = self.sums[key] + total.double() if key in self.sums else total.double()
+        return None
+
+    def statistics(self) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+        stats = {}
+        for key, (s0, s1, s2) in self.sums.items():
+            mean = s1 / s0
+            var = (s2 / s0 - mean * mean).clamp_min(0)
+            stats[key] = (mean.float().view(1, -1, 1, 1), var.float().view(1, -1, 1, 1))
+        return stats
+
+
+def _run_tiled(
+    net: torch.nn.Module, x: torch.Tensor, tile: int, overlap: int, margin: int, progress: Progress | None
+) -> torch.Tensor:
+    """Run ``net`` on overlapping tiles of ``x`` (N, C, H, W; H and W multiples of 4) and blend.
+
+    Instance norm is the one non-local operation in the generator: run naively, every tile
+    would be normalised with its own statistics and come out in a slightly different tone.
+    So tiling takes two passes: the first collects every norm layer's statistics over the
+    whole image (blend-weighted, see :class:`_StatsCollector`), the second runs each tile with
+    those shared statistics. Everything else is local, so away from the discarded tile margins
+    a tile computes what the whole image would. Peak memory is that of one tile.
+    """
+    n, _, height, width = x.shape
+    tile = max(MIN_TILE_SIZE, tile // SIZE_MULTIPLE * SIZE_MULTIPLE)
+    overlap = min(overlap, tile // 3) // SIZE_MULTIPLE * SIZE_MULTIPLE
+    rows, cols = _plan(height, tile, overlap), _plan(width, tile, overlap)
+    th, tw = min(tile, height), min(tile, width)
+    wy, wx = _blend_weights(rows, th, margin), _blend_weights(cols, tw, margin)
+    tiles = [(r, c, (wy[i][:, None] * wx[j][None, :]).float()) for i, r in enumerate(rows) for j, c in enumerate(cols)]
+    total = 2 * len(tiles)
+
+    collector = _StatsCollector()
+    token = norm_stats.set(collector)
+    try:
+        for k, (r, c, w) in enumerate(tiles):
+            collector.weight = w.to(x.device)[None, None]
+            net(x[:, :, r : r + th, c : c + tw])
+            if progress:
+                progress(k + 1, total)
+    finally:
+        norm_stats.reset(token)
+
+    shared = {key: (m.to(x.device), v.to(x.device)) for key, (m, v) in collector.statistics().items()}
+    out = torch.zeros((n, 3, height, width), dtype=torch.float32, device=x.device)
+    norm = torch.zeros((1, 1, height, width), dtype=torch.float32, device=x.device)
+    token = norm_stats.set(lambda layer, _x: shared[id(layer)])
+    try:
+        for k, (r, c, w) in enumerate(tiles):
+            y = net(x[:, :, r : r + th, c : c + tw]).float()
+            w = w.to(x.device)
+            out[:, :, r : r + th, c : c + tw] += y * w
+            norm[:, :, r : r + th, c : c + tw] += w
+            if progress:
+                progress(len(tiles) + k + 1, total)
+    finally:
+        norm_stats.reset(token)
+    return out / norm
+
+
+def translate(
+    net: ResnetGenerator,
+    x: torch.Tensor,
+    tile_size: int | None = DEFAULT_TILE_SIZE,
+    progress: Progress | None = None,
+    overlap: int = TILE_OVERLAP,
+    margin: int = TILE_MARGIN,
+) -> torch.Tensor:
+    """Run the generator on ``x`` (N, 3, H, W) in [0, 1] of any size; returns float32 in [0, 1].
+
+    The input is reflection-padded to a multiple of 4 and the output cropped back, so the
+    result has exactly the input's size; above ``tile_size`` px it is tiled (``None``: never).
+    """
+    param = next(net.parameters())
+    _, _, height, width = x.shape
+    pad_h, pad_w = (-height) % SIZE_MULTIPLE, (-width) % SIZE_MULTIPLE
+    xin = (x.to(device=param.device, dtype=torch.float32) * 2 - 1).to(param.dtype)
+    if pad_h or pad_w:
+        xin = F.pad(xin, (0, pad_w, 0, pad_h), mode="reflect")
+    if param.device.type == "cuda":
+        xin = xin.contiguous(memory_format=torch.channels_last)
+    try:
+        with torch.inference_mode():
+            if tile_size is None or max(xin.shape[-2:]) <= tile_size:
+                y = net(xin).float()
+                if progress:
+                    progress(1, 1)
+            else:  # one image at a time: each needs its own shared statistics
+                y = torch.cat([_run_tiled(net, xin[i : i + 1], tile_size, overlap, margin, progress)
+                               for i in range(xin.shape[0])])
+    except torch.OutOfMemoryError as exc:
+        raise ResourceError(
+            f"out of memory painting {width}x{height} px on {param.device}; use a smaller tile size or image"
+        ) from exc
+    except RuntimeError as exc:
+        if "can't allocate memory" in str(exc) or "not enough memory" in str(exc):
+            raise ResourceError(f"out of memory painting {width}x{height} px; use a smaller tile size or image") from exc
+        raise
+    return ((y[:, :, :height, :width] + 1) / 2).clamp(0, 1)
+
+
+def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _finish(original: Image.Image, painted: torch.Tensor, strength: float) -> Image.Image:
+    """Bring the painting (1, 3, h, w) to the original's size and blend it in by ``strength``."""
+    width, height = original.size
+    painted = painted.cpu()
+    if painted.shape[-2:] != (height, width):
+        painted = F.interpolate(painted, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
+    if strength < 1.0:
+        photo = image_to_tensor(original)
+        painted = photo + strength * (painted - photo)
+    return tensor_to_image(painted)
+
+
+def paint_batch(
+    contents: Sequence[ImageSource],
+    style: str = DEFAULT_STYLE,
+    strength: float = 1.0,
+    brush_scale: float = 1.0,
+    device: str | torch.device | None = None,
+    weights: str | os.PathLike | None = None,
+    tile_size: int | None = DEFAULT_TILE_SIZE,
+    progress: Progress | None = None,
+    precision: str = "auto",
+    batch_size: int = 4,
+) -> list[Image.Image]:
+    """Paint several images; images of equal working size go through the network together.
+
+    Batching pays on a GPU (one launch for several images); instance norm works per image, so
+    each result is the same as painting it alone. Tiled (large) images run one at a time.
+    ``progress(done, total)`` counts network runs.
+    """
+    _check_settings(strength, brush_scale, tile_size)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise SettingsError(f"batch size: {batch_size!r} must be a whole number, at least 1")
+    images = [load_image(c, what="content image" if len(contents) == 1 else f"content image {i + 1}")
+              for i, c in enumerate(contents)]
+    if strength == 0:
+        return [im.copy() for im in images]  # the photo itself: no network, no rounding
+    net = load_generator(style, weights, device, precision)
+
+    sizes = [work_size(*im.size, brush_scale) for im in images]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, size in enumerate(sizes):
+        groups.setdefault(size, []).append(i)
+    chunks = []
+    for (w, h), members in groups.items():
+        step = 1 if tile_size is not None and max(w, h) > tile_size else batch_size
+        chunks += [members[k : k + step] for k in range(0, len(members), step)]
+
+    results: list[Image.Image | None] = [None] * len(images)
+    for done, chunk in enumerate(chunks):
+        w, h = sizes[chunk[0]]
+        batch = torch.cat([image_to_tensor(_resized(images[i], (w, h))) for i in chunk])
+        # One chunk: report its tiles; several: report chunks.
+        painted = translate(net, batch, tile_size, progress if len(chunks) == 1 else None)
+        for row, i in enumerate(chunk):
+            results[i] = _finish(images[i], painted[row : row + 1], strength)
+        if progress and len(chunks) > 1:
+            progress(done + 1, len(chunks))
+    return [r for r in results if r is not None]
+
+
+def paint(
+    content: ImageSource,
+    style: str = DEFAULT_STYLE,
+    strength: float = 1.0,
+    brush_scale: float = 1.0,
+    device: str | torch.device | None = None,
+    weights: str | os.PathLike | None = None,
+    tile_size: int | None = DEFAULT_TILE_SIZE,
+    progress: Progress | None = None,
+    precision: str = "auto",
+) -> Image.Image:
+    """Repaint ``content`` with a CycleGAN generator; the result has exactly the input's size.
+
+    ``style`` is a catalogue name (see :func:`styles`); ``weights`` instead names a local
+    ``.pth``/``.safetensors`` generator file. ``strength`` and ``brush_scale`` are explained in
+    the module docstring; ``tile_size`` bounds memory for large images (``None``: never tile);
+    ``precision`` is ``auto`` (float16 on CUDA, float32 on CPU), ``float32`` or ``bfloat16``.
+    ``progress(done, total)`` is called after each network run (each tile, when tiling).
+    """
+    return paint_batch([content], style, strength, brush_scale, device, weights, tile_size, progress, precision)[0]

@@ -1,0 +1,88 @@
+"""The optimization engine on a random-weight VGG19 at tiny sizes."""
+
+import numpy as np
+import pytest
+import torch
+
+import nst
+from nst.engine import scale_sizes, steps_per_scale
+from nst.errors import SettingsError
+from nst.settings import Settings
+
+FAST = dict(size=32, steps=12, style_layers=("conv1_1", "conv2_1", "conv3_1"), content_layers=("conv3_1",))
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_optimizers_reduce_the_total_loss(vgg19_env, content_path, style_path, optimizer):
+    result = nst.stylize(content_path, style_path, Settings(**FAST, optimizer=optimizer, init="noise"))
+    first, last = result.losses[0]["total"], result.losses[-1]["total"]
+    assert last < 0.7 * first, (first, last)
+    assert result.steps == 12 and not result.stopped
+    assert result.image.size == (32, 26)  # 40x32 content, longest side 32
+    assert set(result.losses[0]) == {"content", "style", "tv", "total"}
+    assert result.losses[-1]["total"] == pytest.approx(sum(v for k, v in result.losses[-1].items() if k != "total"), rel=1e-5)
+
+
+def test_same_seed_same_image_and_different_seed_differs(vgg19_env, content_path, style_path):
+    s = Settings(**FAST, init="noise", seed=7)
+    a = np.asarray(nst.stylize(content_path, style_path, s).image)
+    b = np.asarray(nst.stylize(content_path, style_path, s).image)
+    c = np.asarray(nst.stylize(content_path, style_path, s.replace(seed=8)).image)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_callback_sees_every_step_and_can_stop(vgg19_env, content_path, style_path):
+    seen = []
+
+    def on_step(info):
+        seen.append(info)
+        return info.step == 5
+
+    result = nst.stylize(content_path, style_path, Settings(**FAST), callback=on_step, image_every=2)
+    assert [i.step for i in seen] == [1, 2, 3, 4, 5]
+    assert result.stopped and result.steps == 5
+    assert [i.image is not None for i in seen] == [False, True, False, True, False]
+    assert seen[1].image.shape == (1, 3, 26, 32) and seen[0].total_steps == 12
+    assert seen[0].losses["content"] == 0.0  # content init: the content term starts at exactly zero
+
+
+def test_inits(vgg19_env, content_path, style_path):
+    seen = {}
+    for init in ("content", "style", "noise"):
+        first = []
+        nst.stylize(content_path, style_path, Settings(**{**FAST, "steps": 1}, init=init),
+                    callback=lambda i: first.append(i.losses))
+        seen[init] = first[0]
+    assert seen["content"]["content"] == 0.0
+    assert seen["style"]["content"] > 0 and seen["noise"]["content"] > 0
+    # A style init starts closer to the style statistics than the content does.
+    assert seen["style"]["style"] < seen["content"]["style"]
+
+
+def test_multiscale_schedule(vgg19_env, content_path, style_path):
+    s = Settings(size=64, steps=14, scales=3)
+    assert [max(w, h) for w, h in scale_sizes(400, 300, s)] == [16, 32, 64]
+    assert steps_per_scale(s) == [8, 4, 2] and sum(steps_per_scale(s)) == 14
+    sizes = []
+    result = nst.stylize(content_path, style_path, Settings(**{**FAST, "steps": 7}, scales=2),
+                         callback=lambda i: sizes.append(i.size))
+    assert sizes[0] == (16, 13) and sizes[-1] == (32, 26)
+    assert result.image.size == (32, 26) and result.steps == 7
+
+
+def test_style_scale_and_blend_of_two_styles_run(vgg19_env, content_path, style_path):
+    result = nst.stylize(content_path, [style_path, content_path], Settings(**{**FAST, "steps": 3}, style_scale=0.5))
+    assert result.image.size == (32, 26)
+
+
+def test_overrides_and_errors(vgg19_env, content_path, style_path, tmp_path):
+    assert nst.stylize(content_path, style_path, steps=2, size=32).steps == 2
+    with pytest.raises(SettingsError, match="steps: must be between"):
+        nst.stylize(content_path, style_path, steps=-1)
+    with pytest.raises(nst.ImageError, match="style image"):
+        nst.stylize(content_path, tmp_path / "missing.png", steps=1)
+    with pytest.raises(SettingsError, match="CUDA is not available"):
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+        nst.stylize(content_path, style_path, steps=1, device="cuda")

@@ -1,0 +1,58 @@
+"""Settings validation: bad values are refused with the setting's name and the reason."""
+
+import math
+
+import pytest
+
+from nst.errors import SettingsError
+from nst.settings import Settings
+
+
+def test_defaults_are_the_papers_layers():
+    s = Settings()
+    assert s.content_layers == ("conv4_2",)
+    assert s.style_layers == ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+    assert s.layer_weights == pytest.approx((0.2,) * 5)
+    assert s.pooling == "avg" and s.optimizer == "lbfgs" and s.backbone == "vgg19"
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"style_weight": -1}, "style_weight: must not be negative"),
+    ({"tv_weight": math.nan}, "tv_weight: must be a finite number"),
+    ({"content_weight": "lots"}, "content_weight: expected a number"),
+    ({"size": 0}, "size: must be between 32 and 4096, got 0"),
+    ({"size": 100000}, "size: must be between 32 and 4096, got 100000"),
+    ({"size": 12.5}, "size: expected a whole number"),
+    ({"steps": 0}, "steps: must be between 1 and"),
+    ({"style_layers": ("conv1_1", "conv9_9")}, "style_layers: 'conv9_9' is not a layer of vgg19"),
+    ({"content_layers": ("conv5_4",), "backbone": "vgg16"}, "content_layers: 'conv5_4' is not a layer of vgg16"),
+    ({"style_layers": ()}, "style_layers: at least one layer"),
+    ({"style_layer_weights": (1, 2)}, "2 weights given for 5 style layers"),
+    ({"style_layer_weights": (0, 0, 0, 0, 0)}, "at least one weight must be above zero"),
+    ({"pooling": "median"}, "pooling: 'median' is not one of avg, max"),
+    ({"init": "random"}, "init: 'random' is not one of content, noise, style"),
+    ({"optimizer": "sgd"}, "optimizer: 'sgd' is not one of lbfgs, adam"),
+    ({"backbone": "resnet50"}, "backbone: 'resnet50' is not one of vgg16, vgg19"),
+    ({"scales": 4, "size": 64}, "scales: 4 scales from size 64 would start below 16"),
+    ({"content_weight": 0, "style_weight": 0}, "nothing to optimize"),
+    ({"steps": True}, "steps: expected a whole number"),
+])
+def test_bad_values_are_refused_with_reason(changes, message):
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Settings(**changes)
+
+
+def test_strings_from_cli_and_api_are_parsed():
+    s = Settings(size="256", steps="50.0", style_weight="1e4", style_layers="relu1_1, relu2_1",
+                 style_layer_weights="1,3", init="NOISE")
+    assert s.size == 256 and s.steps == 50 and s.style_weight == 1e4
+    assert s.style_layers == ("relu1_1", "relu2_1")
+    assert s.layer_weights == pytest.approx((0.25, 0.75))
+    assert s.init == "noise"
+
+
+def test_from_dict_refuses_unknown_names():
+    with pytest.raises(SettingsError, match="unknown setting\\(s\\) colour"):
+        Settings.from_dict({"colour": 1})
+    assert Settings.from_dict({"steps": 10}).steps == 10
+    assert Settings().replace(size=64).size == 64

@@ -1,0 +1,112 @@
+"""The VGG feature extractor and its weights: taps, truncation, file layouts, offline errors."""
+
+import pytest
+import torch
+import torchvision
+
+from nst import weights as W
+from nst.errors import WeightsError
+from nst.vgg import VGGFeatures, layer_names, tap_names
+
+
+def test_layer_names_follow_torchvision_indices():
+    for backbone, n_conv in (("vgg16", 13), ("vgg19", 16)):
+        names = layer_names(backbone)
+        ref = getattr(torchvision.models, backbone)().features
+        assert len(names) == len(ref)
+        for name, module in zip(names, ref):
+            kind = {"Conv2d": "conv", "ReLU": "relu", "MaxPool2d": "pool"}[type(module).__name__]
+            assert name.startswith(kind)
+        assert sum(n.startswith("conv") for n in names) == n_conv
+    assert layer_names("vgg19")[21] == "conv4_2" and layer_names("vgg19")[-1] == "pool5"
+    assert "conv5_4" in tap_names("vgg19") and "conv5_4" not in tap_names("vgg16")
+
+
+def test_taps_have_expected_shapes_and_match_torchvision(vgg19_state):
+    net = VGGFeatures("vgg19", vgg19_state, pooling="max")
+    x = torch.rand(1, 3, 64, 48)
+    feats = net(x, ["conv1_1", "relu2_1", "conv4_2", "conv5_1"])
+    assert feats["conv1_1"].shape == (1, 64, 64, 48)
+    assert feats["relu2_1"].shape == (1, 128, 32, 24)
+    assert feats["conv4_2"].shape == (1, 512, 8, 6)
+    assert feats["conv5_1"].shape == (1, 512, 4, 3)
+    assert (feats["relu2_1"] >= 0).all() and (feats["conv1_1"] < 0).any()  # ReLU not in-place
+    # Independent computation: torchvision's own module with the same weights and normalization.
+    ref = torchvision.models.vgg19().features
+    ref.load_state_dict(vgg19_state)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = ref[:22]((x - mean) / std)  # index 21 is conv4_2
+    assert torch.allclose(feats["conv4_2"], expected, atol=1e-4, rtol=1e-4)
+
+
+def test_avg_pooling_and_truncation(vgg19_state):
+    net = VGGFeatures("vgg19", vgg19_state, pooling="avg")
+    assert isinstance(net.features[4], torch.nn.AvgPool2d)
+    short = net.truncated(["conv1_1", "conv3_1"])
+    assert len(short.features) == layer_names("vgg19").index("conv3_1") + 1
+    assert short.features[0].weight is net.features[0].weight  # shared, not copied
+    assert not any(p.requires_grad for p in net.parameters())
+    assert not net.training
+
+
+def test_every_file_layout_loads_the_same_weights(tmp_path, vgg19_state, vgg19_file, monkeypatch):
+    from safetensors.torch import save_file
+
+    full = {f"features.{k}": v for k, v in vgg19_state.items()}
+    full["classifier.6.bias"] = torch.zeros(10)
+    torch.save(full, tmp_path / "full.pth")
+    torch.save(vgg19_state, tmp_path / "features.pth")
+    save_file({f"features.{k}": v.contiguous() for k, v in vgg19_state.items()}, str(tmp_path / "prefixed.safetensors"))
+    x = torch.rand(1, 3, 32, 32)
+    expected = VGGFeatures("vgg19", vgg19_state)(x, ["relu3_1"])["relu3_1"]
+    for path in (tmp_path / "full.pth", tmp_path / "features.pth", tmp_path / "prefixed.safetensors", vgg19_file):
+        net = W.load_vgg("vgg19", "max", path)
+        assert torch.equal(net(x, ["relu3_1"])["relu3_1"], expected), path
+
+
+def test_torch_hub_cache_is_used(monkeypatch, tmp_path, vgg19_state):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cached = W.torchvision_cache_file("vgg19")
+    assert cached == tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save({f"features.{k}": v for k, v in vgg19_state.items()}, cached)
+    assert W.locate_vgg_weights("vgg19") == cached
+    net = W.load_vgg("vgg19", "avg")
+    assert torch.equal(net.features[0].weight, vgg19_state["0.weight"])
+    assert W.load_vgg("vgg19", "avg") is net  # cached in memory
+
+
+def test_offline_without_weights_names_both_fixes():
+    with pytest.raises(WeightsError) as err:
+        W.load_vgg("vgg19")
+    msg = str(err.value)
+    assert "not available offline" in msg
+    assert "NST_VGG19_WEIGHTS" in msg and "--vgg-weights" in msg
+    assert "vgg19-dcbb9e9d.pth" in msg and "TORCH_HOME" in msg
+
+
+def test_bad_weight_files_are_refused(tmp_path, vgg19_state, vgg16_file, monkeypatch):
+    with pytest.raises(WeightsError, match="looks like vgg16 weights"):
+        W.load_vgg("vgg19", "avg", vgg16_file)
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsError, match="could not be read as a state dict"):
+        W.load_vgg("vgg19", "avg", tmp_path / "junk.pth")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"x": Evil()}, tmp_path / "evil.pth")
+    with pytest.raises(WeightsError, match="could not be read"):
+        W.load_vgg("vgg19", "avg", tmp_path / "evil.pth")
+    bad = dict(vgg19_state)
+    bad["0.weight"] = torch.zeros(64, 3, 5, 5)
+    torch.save(bad, tmp_path / "shape.pth")
+    with pytest.raises(WeightsError, match=r"0.weight has shape \(64, 3, 5, 5\)"):
+        W.load_vgg("vgg19", "avg", tmp_path / "shape.pth")
+    monkeypatch.setenv("NST_VGG19_WEIGHTS", str(tmp_path / "nowhere.pth"))
+    with pytest.raises(WeightsError, match="NST_VGG19_WEIGHTS points at .*nowhere.pth"):
+        W.load_vgg("vgg19")
+    assert W.load_vgg("vgg16", "max", vgg16_file).backbone == "vgg16"
