@@ -103,6 +103,7 @@ class VGGFeatures(nn.Module):
                 raise SettingsError(f"layer {last_layer!r} does not exist in {backbone}")
             features = features[: self.names.index(last_layer) + 1]
         self.features = features
+        self.memory_format = torch.contiguous_format
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.eval()
@@ -117,17 +118,29 @@ class VGGFeatures(nn.Module):
         nn.Module.__init__(view)
         view.backbone, view.pooling, view.names = self.backbone, self.pooling, self.names
         view.features = self.features[: deepest + 1]
+        view.memory_format = self.memory_format
         view.register_buffer("mean", self.mean, persistent=False)
         view.register_buffer("std", self.std, persistent=False)
         view.eval()
         return view
 
+    def to_memory_format(self, memory_format: torch.memory_format) -> "VGGFeatures":
+        """Run in ``memory_format`` (``torch.channels_last`` is faster for cuDNN and oneDNN)."""
+        self.features.to(memory_format=memory_format)
+        self.memory_format = memory_format
+        return self
+
     def forward(self, image: torch.Tensor, taps: Iterable[str]) -> dict[str, torch.Tensor]:
         wanted = set(taps)
         out: dict[str, torch.Tensor] = {}
-        x = (image - self.mean) / self.std
+        x = ((image - self.mean) / self.std).contiguous(memory_format=self.memory_format)
+        previous = ""
         for name, layer in zip(self.names, self.features):
-            x = layer(x)
+            if isinstance(layer, nn.ReLU) and previous not in wanted:
+                x = torch.relu_(x)  # nobody reads the convolution's output: rectify in place, no new buffer
+            else:
+                x = layer(x)
+            previous = name
             if name in wanted:
                 out[name] = x
                 if len(out) == len(wanted):
