@@ -3,6 +3,13 @@ content image and its Gram statistics match the style image (Gatys, Ecker, Bethg
 
 Data flows one way: images in -> tensors -> targets (computed once per scale, without
 gradients) -> optimization loop (one VGG forward/backward per step) -> image out.
+
+The extensions are options of the same objective, and combine: other style statistics
+(:mod:`nst.style_losses`: MMD kernels, BN statistics, the histogram loss), the photorealism
+regularizer (:mod:`nst.photo`), colour preservation (:mod:`nst.color`, a pre- or
+post-processing of the images), and blends, masks and segmentations (:mod:`nst.regions`,
+which say which style statistics each part of the output must have). Texture synthesis
+(:mod:`nst.texture`) is the same loop without a content image.
 """
 
 from __future__ import annotations
@@ -16,11 +23,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from . import color
 from .devices import pick_device
 from .errors import ResourceError, SettingsError
 from .images import ImageSource, fit_size, image_to_tensor, load_image, resize_longest, tensor_to_image
 from .losses import ContentLoss, GramStyleLoss, LossTerm, TVLoss, gram_matrix
+from .photo import PhotoLoss
+from .regions import Region, layer_size, layer_weights, mask_tensor, plain_regions, plan_regions
 from .settings import Settings
+from .style_losses import DistributionStyleLoss, Kind, RegionTarget, flatten, make_kind, mixture_samples, region_target
 from .vgg import VGGFeatures
 from .weights import load_vgg
 
@@ -94,35 +105,88 @@ def _style_tensor(style: Image.Image, size: tuple[int, int], settings: Settings,
     return image_to_tensor(resize_longest(style, longest), device)
 
 
-def build_terms(settings: Settings, net: VGGFeatures, content: torch.Tensor,
-                styles: Sequence[torch.Tensor]) -> list[tuple[LossTerm, float]]:
-    """The weighted loss terms for one scale, with every target computed once, here."""
+def _distribution_targets(kind: Kind, layers: Sequence[str], style_feats: Sequence[dict[str, torch.Tensor]],
+                          styles: Sequence[torch.Tensor], regions: Sequence[Region],
+                          size: tuple[int, int]) -> dict[str, list[RegionTarget]]:
+    """Per layer, the target of every region: the region's output positions and its style samples."""
+    width, height = size
+    device = styles[0].device
+    out_masks = [mask_tensor(r.mask, size, device) for r in regions]
+    style_masks = [[mask_tensor(m, (styles[k].shape[-1], styles[k].shape[-2]), device) for k, m, _ in r.sources]
+                   for r in regions]
+    targets: dict[str, list[RegionTarget]] = {}
+    for layer in layers:
+        grid = layer_size(height, width, layer)
+        found = []
+        for region, out_mask, s_masks in zip(regions, out_masks, style_masks):
+            parts = []
+            for (k, _, weight), s_mask in zip(region.sources, s_masks):
+                feats = style_feats[k][layer]
+                parts.append((flatten(feats), layer_weights(s_mask, tuple(feats.shape[-2:])), weight))
+            target = region_target(kind, mixture_samples(parts), layer_weights(out_mask, grid))
+            if target is not None:
+                found.append(target)
+        targets[layer] = found
+    return targets
+
+
+def build_terms(settings: Settings, net: VGGFeatures, content: torch.Tensor | None,
+                styles: Sequence[torch.Tensor], *, regions: Sequence[Region] | None = None,
+                size: tuple[int, int] | None = None) -> list[tuple[LossTerm, float]]:
+    """The weighted loss terms for one scale, with every target computed once, here.
+
+    ``content`` is None for texture synthesis (then ``size`` gives the output's (width, height));
+    ``regions`` None means every style everywhere, mixed with ``settings.style_blend``.
+    """
+    if content is not None:
+        size = (content.shape[-1], content.shape[-2])
+    if size is None:
+        raise ValueError("build_terms needs a content image or the output size")
+    blend = settings.blend_weights(len(styles))
+    style_taps = sorted(set(settings.style_layers if settings.style_weight else ())
+                        | set(settings.hist_layers if settings.hist_weight else ()))
     with torch.inference_mode():
-        content_feats = net(content, settings.content_layers)
-        grams: dict[str, torch.Tensor] = {}
-        for style in styles:
-            feats = net(style, settings.style_layers)
-            for layer in settings.style_layers:
-                g = gram_matrix(feats[layer]) / len(styles)
-                grams[layer] = grams[layer] + g if layer in grams else g
+        content_feats = net(content, settings.content_layers) if content is not None and settings.content_weight else {}
+        style_feats = [net(style, style_taps) for style in styles] if style_taps else []
+    # Out of inference mode: these tensors meet the autograd graph of the image being optimized.
+    content_feats = {k: v.clone() for k, v in content_feats.items()}
+    style_feats = [{k: v.clone() for k, v in feats.items()} for feats in style_feats]
+
     terms: list[tuple[LossTerm, float]] = []
-    if settings.content_weight:
-        terms.append((ContentLoss({k: v.clone() for k, v in content_feats.items()}), settings.content_weight))
+    if content_feats:
+        terms.append((ContentLoss(content_feats), settings.content_weight))
     if settings.style_weight:
-        terms.append((GramStyleLoss({k: v.clone() for k, v in grams.items()}, settings.layer_weights), settings.style_weight))
+        if settings.style_loss == "gram" and regions is None:
+            grams = {layer: sum(w * gram_matrix(feats[layer]) for w, feats in zip(blend, style_feats))
+                     for layer in settings.style_layers}
+            terms.append((GramStyleLoss(grams, settings.layer_weights), settings.style_weight))
+        else:
+            kind = make_kind(settings.style_loss, mmd_poly_c=settings.mmd_poly_c, seed=settings.seed)
+            targets = _distribution_targets(kind, settings.style_layers, style_feats, styles,
+                                            regions or plain_regions(blend), size)
+            terms.append((DistributionStyleLoss("style", kind, targets, settings.layer_weights), settings.style_weight))
+    if settings.hist_weight:
+        kind = make_kind("hist")
+        targets = _distribution_targets(kind, settings.hist_layers, style_feats, styles, regions or plain_regions(blend), size)
+        equal = (1.0 / len(settings.hist_layers),) * len(settings.hist_layers)
+        terms.append((DistributionStyleLoss("hist", kind, targets, equal), settings.hist_weight))
     if settings.tv_weight:
         terms.append((TVLoss(), settings.tv_weight))
+    if settings.photo_weight and content is not None:
+        terms.append((PhotoLoss(content), settings.photo_weight))
     return terms
 
 
-def _initial_image(settings: Settings, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    if settings.init == "content":
+def _initial_image(settings: Settings, content: torch.Tensor | None, style: torch.Tensor,
+                   size: tuple[int, int]) -> torch.Tensor:
+    """The starting image; a texture (no content) starts from noise unless ``init`` is "style"."""
+    shape = (1, 3, size[1], size[0])
+    if settings.init == "content" and content is not None:
         return content.clone()
     if settings.init == "style":
-        return F.interpolate(style, size=content.shape[-2:], mode="bicubic", align_corners=False,
-                             antialias=True).clamp_(0, 1)
+        return F.interpolate(style, size=shape[-2:], mode="bicubic", align_corners=False, antialias=True).clamp_(0, 1)
     gen = torch.Generator(device="cpu").manual_seed(settings.seed)
-    return torch.rand(content.shape, generator=gen).to(content.device)
+    return torch.rand(shape, generator=gen).to(style.device)
 
 
 def _make_optimizer(settings: Settings, x: torch.Tensor) -> torch.optim.Optimizer:
@@ -186,38 +250,44 @@ def _as_style_list(style: ImageSource | Sequence[ImageSource]) -> list[ImageSour
     return [style]
 
 
-def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], settings: Settings | None = None, *,
-            callback: StepCallback | None = None, image_every: int = 25, device: str | torch.device | None = None,
-            vgg_weights: str | None = None, **overrides: Any) -> StyleResult:
-    """Repaint ``content`` in the style of ``style`` (Gatys et al.).
+def resolve_settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
+    settings = settings or Settings()
+    return settings.replace(**overrides) if overrides else settings
 
-    ``settings`` holds every picture-deciding choice; keyword ``overrides`` change single
-    fields (``stylize(photo, painting, steps=100)``). ``callback`` sees every step (losses, and
-    the image every ``image_every`` steps) and may stop the run by returning True.
-    """
-    settings = (settings or Settings()).replace(**overrides) if overrides else (settings or Settings())
-    dev = pick_device(device)
+
+def check_size(settings: Settings, dev: torch.device) -> None:
     limit = max_size_for(dev)
     if settings.size > limit:
         raise SettingsError(f"size: {settings.size} px is above this device's limit of {limit} px ({dev.type})")
-    content_img = load_image(content, "content image")
-    style_imgs = [load_image(s, "style image") for s in _as_style_list(style)]
-    net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev)
-    net = net.truncated(list(settings.content_layers) + list(settings.style_layers))
 
-    start = time.perf_counter()
+
+def taps_needed(settings: Settings, with_content: bool = True) -> list[str]:
+    """Every VGG layer some enabled term reads (the network is truncated after the deepest)."""
+    taps = list(settings.content_layers) if with_content and settings.content_weight else []
+    taps += list(settings.style_layers) if settings.style_weight else []
+    taps += list(settings.hist_layers) if settings.hist_weight else []
+    return taps or list(settings.style_layers)
+
+
+def run_scales(settings: Settings, net: VGGFeatures, content: Image.Image | None, styles: Sequence[Image.Image],
+               canvas: tuple[int, int], dev: torch.device, *, regions: Sequence[Region] | None = None,
+               callback: StepCallback | None = None, image_every: int = 25) -> tuple[torch.Tensor, list[dict[str, float]], bool]:
+    """The optimization over all scales, coarse to fine; returns the image, the loss history and whether stopped.
+
+    ``canvas`` is the output's (width, height) at the last scale; ``content`` None makes a texture.
+    """
     history: list[dict[str, float]] = []
-    sizes = scale_sizes(*content_img.size, settings)
+    sizes = scale_sizes(*canvas, settings)
     plan = steps_per_scale(settings)
     x: torch.Tensor | None = None
     step, stopped = 1, False
     try:
         for k, (size, n_steps) in enumerate(zip(sizes, plan)):
-            content_t = image_to_tensor(content_img.resize(size, Image.Resampling.LANCZOS), dev)
-            style_ts = [_style_tensor(s, size, settings, dev) for s in style_imgs]
-            terms = build_terms(settings, net, content_t, style_ts)
+            content_t = image_to_tensor(content.resize(size, Image.Resampling.LANCZOS), dev) if content is not None else None
+            style_ts = [_style_tensor(s, size, settings, dev) for s in styles]
+            terms = build_terms(settings, net, content_t, style_ts, regions=regions, size=size)
             if x is None:
-                x = _initial_image(settings, content_t, style_ts[0])
+                x = _initial_image(settings, content_t, style_ts[0], size)
             else:
                 x = F.interpolate(x, size=(size[1], size[0]), mode="bicubic", align_corners=False).clamp_(0, 1)
             x, stopped = optimize(x, net, terms, settings, n_steps, first_step=step, total_steps=settings.steps,
@@ -230,5 +300,64 @@ def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], se
             torch.cuda.empty_cache()
         raise ResourceError(f"out of GPU memory at size {settings.size}; try a smaller size") from exc
     assert x is not None
+    return x, history, stopped
+
+
+def _with_content_colors(callback: StepCallback | None, content: Image.Image) -> StepCallback | None:
+    """Luminance-only transfer: show the callback images with the content's colours already put back."""
+    if callback is None:
+        return None
+
+    def wrapped(info: StepInfo) -> Optional[bool]:
+        if info.image is not None:
+            content_t = image_to_tensor(content.resize(info.size, Image.Resampling.LANCZOS))
+            info.image = color.combine_luminance(info.image, content_t).clamp_(0, 1)
+        return callback(info)
+
+    return wrapped
+
+
+def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], settings: Settings | None = None, *,
+            masks: Sequence[ImageSource] | None = None, content_segmentation: ImageSource | None = None,
+            style_segmentation: ImageSource | None = None, callback: StepCallback | None = None,
+            image_every: int = 25, device: str | torch.device | None = None, vgg_weights: str | None = None,
+            **overrides: Any) -> StyleResult:
+    """Repaint ``content`` in the style of ``style`` (Gatys et al.), or of several styles.
+
+    ``settings`` holds every picture-deciding choice; keyword ``overrides`` change single
+    fields (``stylize(photo, painting, steps=100)``). ``callback`` sees every step (losses, and
+    the image every ``image_every`` steps) and may stop the run by returning True.
+
+    ``style`` may be a list of images, mixed with ``settings.style_blend`` (equal by default),
+    or placed by ``masks``: one gray image per style, on the content, white where that style
+    applies (spatial control). ``content_segmentation`` and ``style_segmentation`` (colour-coded
+    label images, one style) restrict the style statistics to matching regions, as in Luan et
+    al.'s augmented style loss; use them with ``photo_weight`` for photorealistic transfer.
+    """
+    settings = resolve_settings(settings, overrides)
+    dev = pick_device(device)
+    check_size(settings, dev)
+    content_img = load_image(content, "content image")
+    style_imgs = [load_image(s, "style image" if len(_as_style_list(style)) == 1 else f"style image {k + 1}")
+                  for k, s in enumerate(_as_style_list(style))]
+    settings.blend_weights(len(style_imgs))  # refuses a blend of the wrong length before any work
+    regions = plan_regions(len(style_imgs), content_img.size, [s.size for s in style_imgs], masks=masks,
+                           content_segmentation=content_segmentation, style_segmentation=style_segmentation,
+                           blend_given=settings.style_blend is not None)
+    run_content, run_styles, run_callback = content_img, style_imgs, callback
+    if settings.preserve_color == "luminance":
+        run_content = color.luminance_image(content_img)
+        run_styles = [color.matched_luminance_image(s, content_img) for s in style_imgs]
+        run_callback = _with_content_colors(callback, content_img)
+    elif settings.preserve_color == "histogram":
+        run_styles = [color.match_color_image(s, content_img) for s in style_imgs]
+    net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(taps_needed(settings))
+
+    start = time.perf_counter()
+    x, history, stopped = run_scales(settings, net, run_content, run_styles, content_img.size, dev, regions=regions,
+                                     callback=run_callback, image_every=image_every)
+    if settings.preserve_color == "luminance":
+        size = (x.shape[-1], x.shape[-2])
+        x = color.combine_luminance(x, image_to_tensor(content_img.resize(size, Image.Resampling.LANCZOS), x.device))
     return StyleResult(image=tensor_to_image(x), settings=settings, losses=history,
                        seconds=time.perf_counter() - start, steps=len(history), stopped=stopped, device=str(dev))

@@ -30,6 +30,12 @@ MAX_STEPS = 10_000
 INITS = ("content", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
 PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+#: Style statistics (see :mod:`nst.style_losses`): Gram matrices (Gatys), MMD with three kernels
+#: and batch-norm statistics (Li et al., "Demystifying Neural Style Transfer").
+STYLE_LOSSES = ("gram", "mmd-linear", "mmd-poly", "mmd-gauss", "bn")
+#: Risser et al. apply their histogram loss at relu1_1 and relu4_1.
+HISTOGRAM_LAYERS = ("relu1_1", "relu4_1")
+PRESERVE_COLORS = ("none", "luminance", "histogram")
 
 
 def _as_layers(value: Any, name: str) -> tuple[str, ...]:
@@ -118,6 +124,17 @@ class Settings:
     seed: int = _f(0, "seed for noise init; same seed and device give the same picture")
     style_scale: float = _f(1.0, "size of the style image relative to the output (smaller: finer strokes)")
     scales: int = _f(1, "coarse-to-fine: number of scales, each twice the previous, ending at size")
+    style_loss: str = _f("gram", "style statistic: gram (Gatys), mmd-linear, mmd-poly, mmd-gauss (MMD kernels, Li et al.) "
+                                 "or bn (per-channel mean and std)")
+    mmd_poly_c: float = _f(1.0, "c of the mmd-poly kernel (x.y + c)^2, in units of the style features' mean squared "
+                                "norm; 0 makes mmd-poly the Gram loss exactly")
+    hist_weight: float = _f(0.0, "weight of the histogram loss (Risser et al.) on hist_layers; 0 turns it off")
+    hist_layers: tuple[str, ...] = _f(HISTOGRAM_LAYERS, "VGG layers whose per-channel histograms are matched, comma-separated")
+    photo_weight: float = _f(0.0, "weight of the photorealism loss (matting Laplacian, Luan et al.); 0 turns it off, "
+                                  "about 1e4 keeps a photo a photo")
+    preserve_color: str = _f("none", "keep the content's colours: none, luminance (stylize luminance only) or "
+                                     "histogram (recolour the style to the content's colour statistics first)")
+    style_blend: tuple[float, ...] | None = _f(None, "one weight per style image, comma-separated; default equal weights")
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -151,8 +168,22 @@ class Settings:
             raise SettingsError(
                 f"scales: {self.scales} scales from size {self.size} would start below {MIN_SCALE_SIZE} px; use fewer scales"
             )
-        if self.content_weight == 0 and self.style_weight == 0:
-            raise SettingsError("content_weight and style_weight are both 0: there would be nothing to optimize")
+        set_("style_loss", _as_choice(self.style_loss, "style_loss", STYLE_LOSSES))
+        set_("mmd_poly_c", _as_float(self.mmd_poly_c, "mmd_poly_c", 0.0, 1e6))
+        for name in ("hist_weight", "photo_weight"):
+            set_(name, _as_float(getattr(self, name), name))
+        set_("hist_layers", _as_layers(self.hist_layers, "hist_layers"))
+        check_layers(self.backbone, self.hist_layers, "hist_layers")
+        set_("preserve_color", _as_choice(self.preserve_color, "preserve_color", PRESERVE_COLORS))
+        if self.style_blend is not None:
+            blend = _as_floats(self.style_blend, "style_blend")
+            if not blend:
+                raise SettingsError("style_blend: give one weight per style image, e.g. 0.7,0.3")
+            if not any(blend):
+                raise SettingsError("style_blend: at least one weight must be above zero")
+            set_("style_blend", blend)
+        if self.content_weight == 0 and self.style_weight == 0 and self.hist_weight == 0:
+            raise SettingsError("content_weight, style_weight and hist_weight are all 0: there would be nothing to optimize")
 
     @property
     def layer_weights(self) -> tuple[float, ...]:
@@ -160,6 +191,17 @@ class Settings:
         w = self.style_layer_weights or (1.0,) * len(self.style_layers)
         total = sum(w)
         return tuple(x / total for x in w)
+
+    def blend_weights(self, n_styles: int) -> tuple[float, ...]:
+        """Per-style weights for ``n_styles`` style images, normalized to sum to 1 (equal when not given)."""
+        if self.style_blend is None:
+            return (1.0 / n_styles,) * n_styles
+        if len(self.style_blend) != n_styles:
+            raise SettingsError(
+                f"style_blend: {len(self.style_blend)} weight(s) given for {n_styles} style image(s); give one per style"
+            )
+        total = sum(self.style_blend)
+        return tuple(w / total for w in self.style_blend)
 
     @property
     def lr(self) -> float:
