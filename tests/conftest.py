@@ -92,3 +92,23 @@ def style_path(tmp_path) -> Path:
     path = tmp_path / "style.png"
     make_picture(36, 36, seed=2).save(path)
     return path
+
+
+# ----------------------------------------------------------------------------- the Gradio app
+
+
+@pytest.fixture(scope="session")
+def app_module(tmp_path_factory):
+    """``app.py`` imported for the app tests: Gradio's files in a temporary folder, no analytics,
+    no backbone or device chosen by the environment (the tests' tiny VGG19 is used)."""
+    pytest.importorskip("gradio")
+    pytest.importorskip("gradio_client")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        for name in ("NST_BACKBONE", "NST_DEVICE", "NST_MAX_SIZE", "NST_MAX_STEPS", "NST_CONCURRENCY"):
+            mp.delenv(name, raising=False)
+        mp.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+        import app
+
+        yield app
