@@ -276,10 +276,12 @@ def request_stop(request: gr.Request) -> str:
 def _loss_frame(history: list[tuple[int, dict[str, float]]]) -> pd.DataFrame | None:
     """The loss curve as a long table (step, term, log10 of the weighted loss), numeric columns typed.
 
-    None instead of an empty table: Gradio's plot stops drawing lines after it was sent an empty one.
+    Two quirks of Gradio's plot are avoided: after an empty table it draws no lines (so None is
+    sent instead), and it draws only the series present in the first table it gets (so steps
+    where some term is zero, like the content loss at step 1 of a content start, are left out).
     """
-    rows = [(step, term, math.log10(value)) for step, losses in history for term, value in losses.items()
-            if value > 0 and math.isfinite(value)]
+    rows = [(step, term, math.log10(value)) for step, losses in history
+            if all(v > 0 and math.isfinite(v) for v in losses.values()) for term, value in losses.items()]
     if not rows:
         return None
     frame = pd.DataFrame(rows, columns=["step", "term", "loss"])
@@ -427,7 +429,9 @@ def on_method(choice: str):
         text,
         show(not texture),  # content image
         show(not cyclegan),  # style image
-        show(not cyclegan),  # style strength, smoothness, steps
+        show(not cyclegan),  # style strength
+        show(not cyclegan),  # smoothness
+        show(not cyclegan),  # steps
         show(optimize),  # content fidelity, colours
         show(name == "histogram"),
         show(name == "mmd"),
@@ -435,7 +439,8 @@ def on_method(choice: str):
         show(cyclegan),  # strength, brush scale
         show(not cyclegan),  # advanced
         show(optimize),  # advanced: content-only settings
-        gr.update(label="Output size (longest side, px)" if not texture else "Texture size (px, square)"),
+        gr.update(label="Texture size (px, square)" if texture else
+                  "Largest side (px): bigger photos are shrunk first" if cyclegan else "Output size (longest side, px)"),
     )
 
 
@@ -662,9 +667,10 @@ def build_demo() -> gr.Blocks:
                                                 info="0 = the photo, 1 = the full painting")
                         brush_scale = gr.Slider(1, 4, 1.0, step=0.25, label="Brush scale",
                                                 info="bigger = coarser strokes (and faster)")
-                    size = gr.Slider(64, MAX_SIZE, min(QUICK.size, MAX_SIZE), step=32, label="Output size (longest side, px)")
+                    size = gr.Slider(64, MAX_SIZE, min(QUICK.size, MAX_SIZE), step=32, label="Output size (longest side, px)",
+                                     elem_id="size")
                     steps = gr.Slider(10, MAX_STEPS, min(QUICK.steps, MAX_STEPS), step=10, label="Steps",
-                                      info="more steps: a more finished picture, more time")
+                                      info="more steps: a more finished picture, more time", elem_id="steps")
                 with gr.Accordion("Advanced", open=False) as advanced:
                     with gr.Row():
                         backbone_in = gr.Dropdown(list(presets.field_choices("backbone") or ()), value=backbone,
@@ -697,15 +703,15 @@ def build_demo() -> gr.Blocks:
                     run = gr.Button("Run", variant="primary", elem_id="run")
                     stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
                 status = gr.Markdown("", elem_id="status")
-                losses = gr.LinePlot(x="step", y="loss", color="term", label="Loss", height=220,
+                losses = gr.LinePlot(x="step", y="loss", color="term", label="Loss",
                                      x_title="step", y_title="log10 loss", elem_id="losses")
                 compare = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="compare",
                                          interactive=False)
                 download = gr.File(label="PNG", elem_id="download", interactive=False)
 
         method.change(on_method, method,
-                      [about, content_col, style_col, style_dials, content_dials, hist_dials, mmd_dials, photo_dials,
-                       cyclegan_dials, advanced, content_advanced, size],
+                      [about, content_col, style_col, style_dials, smooth_dials, steps, content_dials, hist_dials,
+                       mmd_dials, photo_dials, cyclegan_dials, advanced, content_advanced, size],
                       queue=False, api_visibility="private")
         run.click(run_ui,
                   [method, content, style, style_strength, content_fidelity, smoothness, colours, size, steps, hist_weight,

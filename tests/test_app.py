@@ -261,3 +261,13 @@ def test_missing_vgg_weights_show_the_packages_message(client, content_path, sty
     """No NST_VGG19_WEIGHTS, empty torch cache, offline: the app started anyway and says what to do."""
     with pytest.raises(AppError, match="pretrained vgg19 weights are not available offline.*NST_VGG19_WEIGHTS"):
         client.predict(handle_file(content_path), handle_file(style_path), **FAST, api_name="/gatys")
+
+
+def test_loss_curve_keeps_every_series_from_the_first_table(app_module):
+    """Gradio's plot draws only the series of the first table it receives and nothing after an empty one."""
+    assert app_module._loss_frame([]) is None
+    assert app_module._loss_frame([(1, {"content": 0.0, "style": 2.0, "total": 2.0})]) is None
+    frame = app_module._loss_frame([(1, {"content": 0.0, "style": 2.0, "total": 2.0}),
+                                    (2, {"content": 0.1, "style": 1.0, "total": 1.1})])
+    assert set(frame["term"]) == {"content", "style", "total"} and list(frame["step"].unique()) == [2]
+    assert frame.loc[frame["term"] == "content", "loss"].item() == pytest.approx(-1.0)
