@@ -576,14 +576,17 @@ def make_api_handler(method: Method, params: Sequence[ApiParam]) -> Callable[...
             if why:
                 raise SettingsError(why)
             losses: dict[str, float] = {}
+            latest: Image.Image | None = None
             for item in compute(job):
                 if item[0] == "done":
                     done: Done = item[1]
                     yield done.image, _api_info(method.name, done, done.steps, done.steps, losses)
                     return
                 _, step, total, batch, image = item
-                losses = batch[-1]
-                yield (image if image is not None else gr.skip()), _api_info(method.name, None, step, total, losses)
+                losses, latest = batch[-1], image if image is not None else latest
+                # Every update carries the latest preview (None before the first one), so a client
+                # iterating over a job always gets an image path or None, never a Gradio update dict.
+                yield latest, _api_info(method.name, None, step, total, losses)
         except NSTError as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
 

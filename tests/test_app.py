@@ -178,6 +178,8 @@ def test_submit_streams_intermediate_images_then_the_result(client, vgg19_env, c
     assert len(outputs) >= 3, "a picture per step at 4 steps, then the result"
     steps = [o[1]["step"] for o in outputs]
     assert steps == sorted(steps) and not outputs[0][1]["done"] and info["done"]
+    for preview, _ in outputs:
+        assert preview is None or Image.open(preview).size == (48, 38), "a picture or nothing, never an update"
     assert Image.open(image).size == (48, 38)
 
 
