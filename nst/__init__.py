@@ -7,9 +7,10 @@ from .engine import StepInfo, StyleResult, stylize
 from .errors import ImageError, NSTError, ResourceError, SettingsError, WeightsError
 from .images import load_image, save_image
 from .settings import Settings
+from .texture import synthesize_texture
 
 __all__ = [
     "ImageError", "NSTError", "ResourceError", "Settings", "SettingsError", "StepInfo", "StyleResult",
-    "WeightsError", "load_image", "save_image", "stylize",
+    "WeightsError", "load_image", "save_image", "stylize", "synthesize_texture",
 ]
 __version__ = "0.1.0"

@@ -69,7 +69,7 @@ def to_torch(laplacian: scipy.sparse.spmatrix, device: torch.device | str = "cpu
     lap = laplacian.tocoo()
     indices = torch.from_numpy(np.vstack([lap.row, lap.col]).astype(np.int64))
     return torch.sparse_coo_tensor(indices, torch.from_numpy(lap.data).to(dtype), size=lap.shape,
-                                   device=device).coalesce()
+                                   device=device, check_invariants=False).coalesce()
 
 
 class _QuadraticForm(torch.autograd.Function):

@@ -26,8 +26,9 @@ for the run, so L-BFGS sees one deterministic function); output pairs are compar
 block, and every output position against one fixed sample of at most ``block`` style positions
 (512 each). The value and its hand-derived gradient are computed together, one group of blocks
 at a time, so no kernel matrix is kept for the backward pass: memory is O(block^2) on top of the
-features, whatever the image size, and every position gets a gradient at every step. The estimate is unbiased (pairs i = j are left out, as in the paper's unbiased
-MMD). The bandwidth follows the paper's code: 2 sigma^2 is the mean squared distance between
+features, whatever the image size, and every position gets a gradient at every step. The
+estimate is the mean over blocks of each block's MMD^2 to the style sample (biased V-statistics,
+like the Gram loss: never negative, zero when the distributions are equal). The bandwidth follows the paper's code: 2 sigma^2 is the mean squared distance between
 feature pairs, here of the style's own pairs (what the paper's pairs tend to as output and
 style distributions meet), computed exactly from the moments and fixed per run.
 """
@@ -56,7 +57,8 @@ def flatten(features: torch.Tensor) -> torch.Tensor:
 
 
 def _weights(q: torch.Tensor | None, m: int, like: torch.Tensor) -> torch.Tensor:
-    return torch.ones(m, dtype=torch.float32, device=like.device) if q is None else q.to(like.device, torch.float32)
+    """Position weights in ``like``'s dtype and device; None means all ones."""
+    return torch.ones(m, dtype=like.dtype, device=like.device) if q is None else q.to(like.device, like.dtype)
 
 
 def weighted_mean(x: torch.Tensor, q: torch.Tensor | None = None) -> torch.Tensor:
@@ -211,7 +213,7 @@ class GaussTarget:
 
 
 class _GaussBlocks(torch.autograd.Function):
-    """``sum_b bw_b sum_{i != j in b} q_i q_j k_ij - 2 cw sum_i q_i sum_j p_j k(f_i, s_j)`` and its gradient.
+    """``sum_b bw_b sum_{i, j in b} q_i q_j k_ij - 2 cw sum_i q_i sum_j p_j k(f_i, s_j)`` and its gradient.
 
     The gradient is computed in the same pass as the value, one group of blocks at a time, so
     no kernel matrix outlives its group: memory is O(group * block^2) plus one gradient the size
@@ -242,9 +244,8 @@ class _GaussBlocks(torch.autograd.Function):
             n = fb.pow(2).sum(-1, keepdim=True)                        # (g, B, 1)
             left = torch.cat([fb, torch.ones_like(n), n], -1)          # (g, B, C+2)
             right = torch.cat([2.0 * gamma * fb, -gamma * n, torch.full_like(n, -gamma)], -1)
-            # Within blocks: K_ij = exp(-gamma ||f_i - f_j||^2), the diagonal left out.
+            # Within blocks: K_ij = exp(-gamma ||f_i - f_j||^2).
             k = torch.bmm(left, right.transpose(1, 2)).exp_()
-            k.diagonal(dim1=1, dim2=2).zero_()
             kr = torch.bmm(k, torch.cat([fb * qb[..., None], qb[..., None]], -1))
             del k
             u = qb * bw[:, None]
@@ -272,9 +273,10 @@ class _GaussBlocks(torch.autograd.Function):
 
 def mmd2_gauss(x: torch.Tensor, q: torch.Tensor | None, target: GaussTarget, *, block: int = GAUSS_BLOCK,
                seed: int = 0) -> torch.Tensor:
-    """Unbiased MMD^2 under the Gaussian kernel between x (C, M) weighted by q and the target, in blocks.
+    """MMD^2 under the Gaussian kernel between x (C, M) weighted by q and the target, in blocks.
 
-    With M <= ``block`` it is the usual unbiased estimate over all pairs; beyond, output pairs
+    With M <= ``block`` it is the usual (biased, V-statistic) estimate over all pairs, as the
+    Gram loss is for its kernel; beyond, output pairs
     are taken within random blocks of at most ``block`` positions (the same blocks at every call
     for a given ``seed``), so memory stays O(block^2). See the module docstring.
     """
@@ -291,12 +293,9 @@ def mmd2_gauss(x: torch.Tensor, q: torch.Tensor | None, target: GaussTarget, *, 
     pad = n_blocks * size - m
     f = F.pad(x.T, (0, 0, 0, pad)).reshape(n_blocks, size, c)
     qb = F.pad(q, (0, pad)).reshape(n_blocks, size)
-    # Each block's within-pairs mean, weighted by the block's mass: sum_b mass_b / pairs_b / sum mass.
+    # Each block's mean over its pairs, weighted by the block's mass: mass_b / mass_b^2 / sum mass.
     mass = qb.sum(1)
-    pairs = mass.pow(2) - qb.pow(2).sum(1)
-    valid = pairs > 0
-    block_w = torch.where(valid, mass / pairs.clamp_min(_EPS), torch.zeros_like(mass))
-    block_w = block_w / mass[valid].sum().clamp_min(_EPS)
+    block_w = torch.where(mass > 0, 1.0 / mass.clamp_min(_EPS), torch.zeros_like(mass)) / mass.sum().clamp_min(_EPS)
     s, p = target.samples.to(x.device, x.dtype), target.weights.to(x.device, x.dtype)
     value = _GaussBlocks.apply(f, qb, s, p, target.gamma, block_w, 1.0 / float(q.sum()))
     return value + target.self_term
@@ -319,13 +318,12 @@ class GaussKind:
         if s.shape[1] > self.block:
             gen = torch.Generator().manual_seed(self.seed + 1)
             idx = torch.multinomial(p.cpu().double(), self.block, replacement=True, generator=gen).to(s.device)
-            sample, w = s[:, idx].T.contiguous(), torch.full((self.block,), 1.0 / self.block, device=s.device)
+            sample, w = s[:, idx].T.contiguous(), torch.full((self.block,), 1.0 / self.block, dtype=s.dtype, device=s.device)
         else:
             sample, w = s.T.contiguous(), p
         norm = sample.pow(2).sum(1)
         k = torch.exp(-gamma * (norm[:, None] + norm[None, :] - 2.0 * sample @ sample.T).clamp_min(0.0))
-        ww = w[:, None] * w[None, :] - torch.diag(w * w)
-        self_term = float((ww * k).sum() / ww.sum().clamp_min(_EPS))
+        self_term = float(w @ k @ w)
         zero_cross = float(torch.exp(-gamma * norm) @ w)
         return GaussTarget(sample, w, gamma, self_term, zero_cross)
 

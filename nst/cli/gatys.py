@@ -5,17 +5,31 @@ from __future__ import annotations
 import argparse
 
 from ..engine import stylize
+from ..errors import SettingsError
 from ..images import check_save_path, save_image
 from ._common import ProgressBar, add_settings_arguments, settings_from_args
+from ._styles import collect_styles
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gatys", help="repaint a photo in a painting's style by optimization (Gatys et al.)",
-                       description="Optimize the pixels of OUT so its VGG features match CONTENT and its Gram "
-                                   "statistics match STYLE (Gatys, Ecker, Bethge 2016).")
+                       description="Optimize the pixels of OUT so its VGG features match CONTENT and its style "
+                                   "statistics match STYLE (Gatys, Ecker, Bethge 2016), with the extensions chosen "
+                                   "by the settings: other style losses, histogram loss, photorealism, colour "
+                                   "preservation, several styles blended or placed by masks.")
     p.add_argument("content", metavar="CONTENT", help="photo to repaint (any image file PIL reads)")
-    p.add_argument("style", metavar="STYLE", help="painting whose style to use")
+    p.add_argument("style_positional", metavar="STYLE", nargs="?", default=None,
+                   help="painting whose style to use (or give styles with --style)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the result (.png, .jpg, .webp)")
+    p.add_argument("--style", action="append", default=[], metavar="PATH[:WEIGHT]",
+                   help="a style image, optionally with its blend weight; repeat for several styles "
+                        "(--style a.jpg:0.7 --style b.jpg:0.3)")
+    p.add_argument("--mask", action="append", default=[], metavar="FILE",
+                   help="spatial control: one gray mask per style, in order, on the content (white: that style applies)")
+    p.add_argument("--content-segmentation", default=None, metavar="FILE",
+                   help="colour-coded regions of the content, for the augmented style loss of Deep Photo Style Transfer")
+    p.add_argument("--style-segmentation", default=None, metavar="FILE",
+                   help="colour-coded regions of the style image, same colours as --content-segmentation")
     p.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
     p.add_argument("--vgg-weights", default=None, metavar="FILE",
                    help="VGG weights file (.pth or .safetensors); default: $NST_VGG19_WEIGHTS / $NST_VGG16_WEIGHTS, "
@@ -26,11 +40,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    specs = ([args.style_positional] if args.style_positional else []) + list(args.style)
+    styles, weights = collect_styles(specs)
+    fixed = {}
+    if weights is not None:
+        if args.setting_style_blend is not None:
+            raise SettingsError("style_blend: give weights either as --style PATH:WEIGHT or with --style-blend, not both")
+        fixed["style_blend"] = weights
+    settings = settings_from_args(args, **fixed)
     check_save_path(args.output)
     bar = ProgressBar(settings.steps, quiet=args.quiet)
     try:
-        result = stylize(args.content, args.style, settings, callback=bar, device=args.device,
+        result = stylize(args.content, styles if len(styles) > 1 else styles[0], settings,
+                         masks=args.mask or None, content_segmentation=args.content_segmentation,
+                         style_segmentation=args.style_segmentation, callback=bar, device=args.device,
                          vgg_weights=args.vgg_weights)
     finally:
         bar.close()

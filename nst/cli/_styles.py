@@ -1,0 +1,49 @@
+"""Style arguments shared by the gatys and texture commands: ``PATH[:WEIGHT]`` specs and canvas sizes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import SettingsError
+
+
+def parse_style_spec(text: str) -> tuple[str, float | None]:
+    """``painting.jpg:0.7`` -> ("painting.jpg", 0.7); a path without a numeric suffix has no weight.
+
+    A colon is only read as the weight separator when what follows is a number and the whole
+    text is not an existing file, so Windows drive letters and odd file names keep working.
+    """
+    if ":" in text and not Path(text).is_file():
+        head, tail = text.rsplit(":", 1)
+        try:
+            weight = float(tail)
+        except ValueError:
+            return text, None
+        if not head:
+            raise SettingsError(f"style: {text!r} has a weight but no file name")
+        return head, weight
+    return text, None
+
+
+def collect_styles(specs: Sequence[str]) -> tuple[list[str], tuple[float, ...] | None]:
+    """Paths and blend weights from style specs; weights must be given for all styles or none."""
+    if not specs:
+        raise SettingsError("style: give a style image (STYLE or --style PATH[:WEIGHT])")
+    parsed = [parse_style_spec(s) for s in specs]
+    weights = [w for _, w in parsed]
+    if all(w is None for w in weights):
+        return [p for p, _ in parsed], None
+    if any(w is None for w in weights):
+        raise SettingsError("style: give a weight to every style (PATH:WEIGHT) or to none")
+    return [p for p, _ in parsed], tuple(float(w) for w in weights)  # type: ignore[arg-type]
+
+
+def parse_canvas(text: str) -> tuple[int, int]:
+    """``512x256`` -> (512, 256); ``384`` -> (384, 384)."""
+    found = re.fullmatch(r"\s*(\d+)\s*(?:[xX\u00d7]\s*(\d+))?\s*", text or "")
+    if not found:
+        raise SettingsError(f"size: expected WIDTHxHEIGHT (e.g. 512x256) or one number, got {text!r}")
+    width = int(found.group(1))
+    return width, int(found.group(2)) if found.group(2) else width

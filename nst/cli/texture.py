@@ -1,0 +1,56 @@
+"""``python -m nst texture STYLE -o OUT.png --size WxH``: texture synthesis from a style image."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import SettingsError
+from ..images import check_save_path, save_image
+from ..texture import synthesize_texture
+from ._common import ProgressBar, add_settings_arguments, settings_from_args
+from ._styles import collect_styles, parse_canvas
+
+#: Settings that need a content image, and size (replaced by --size WxH): no flags for them here.
+SKIPPED = ("size", "content_weight", "content_layers", "photo_weight", "preserve_color")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("texture", help="synthesize a texture with a style image's statistics, any size",
+                       description="Optimize a noise image until its VGG style statistics match STYLE (Gatys, Ecker, "
+                                   "Bethge 2015): no content, any output size, with the gram, mmd-*, bn or histogram "
+                                   "losses. Several styles (PATH:WEIGHT) are blended.")
+    p.add_argument("style", metavar="STYLE", nargs="+", help="style image(s), optionally PATH:WEIGHT")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the texture (.png, .jpg, .webp)")
+    p.add_argument("--size", default="384x384", metavar="WxH", help="output width x height in pixels, or one number "
+                                                                      "for a square [384x384]")
+    p.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
+    p.add_argument("--vgg-weights", default=None, metavar="FILE",
+                   help="VGG weights file (.pth or .safetensors); default: $NST_VGG19_WEIGHTS / $NST_VGG16_WEIGHTS, "
+                        "then torchvision's cache")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_settings_arguments(p, skip=SKIPPED)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    width, height = parse_canvas(args.size)
+    styles, weights = collect_styles(args.style)
+    fixed = {}
+    if weights is not None:
+        if args.setting_style_blend is not None:
+            raise SettingsError("style_blend: give weights either as STYLE:WEIGHT or with --style-blend, not both")
+        fixed["style_blend"] = weights
+    settings = settings_from_args(args, **fixed)
+    check_save_path(args.output)
+    bar = ProgressBar(settings.steps, quiet=args.quiet)
+    try:
+        result = synthesize_texture(styles if len(styles) > 1 else styles[0], settings, width=width, height=height,
+                                    callback=bar, device=args.device, vgg_weights=args.vgg_weights)
+    finally:
+        bar.close()
+    path = save_image(result.image, args.output)
+    if not args.quiet:
+        last = result.losses[-1] if result.losses else {}
+        print(f"wrote {path} ({result.image.width}x{result.image.height}) in {result.seconds:.1f} s on {result.device}; "
+              + ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
+    return 0
