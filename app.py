@@ -211,7 +211,7 @@ def _compute(job: Job) -> Iterator[tuple]:
     worker = threading.Thread(target=work, name=f"nst-{job.method}", daemon=True)
     worker.start()
     losses: list[dict[str, float]] = []
-    last = 0.0
+    last, step, total = 0.0, 0, 0
     try:
         while True:
             item = updates.get()
@@ -630,15 +630,15 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     with gr.Column() as content_col:
                         content = upload_image(label="Photo (content)", elem_id="content",
-                                              sources=["upload", "webcam", "clipboard"], height=260,
-                                              webcam_options=gr.WebcamOptions(mirror=False))
+                                               sources=["upload", "webcam", "clipboard"], height=260,
+                                               webcam_options=gr.WebcamOptions(mirror=False))
                         content_examples = _examples("content")
                         if content_examples:
                             gr.Examples(content_examples, inputs=[content], label="Example photos",
                                         examples_per_page=8, cache_examples=False)
                     with gr.Column() as style_col:
                         style = upload_image(label="Style", elem_id="style",
-                                            sources=["upload", "clipboard"], height=260)
+                                             sources=["upload", "clipboard"], height=260)
                         style_examples = _examples("styles")
                         if style_examples:
                             gr.Examples(style_examples, inputs=[style], label="Example styles",
