@@ -7,6 +7,13 @@ this engine divides each layer's loss by a constant taken from its target (see
 useful range of ``style_weight`` (content_weight 1) is about 1 (photo barely touched) to 100
 (the photo dissolves into the painting); 10, the default, was chosen by looking at pictures.
 
+The extensions are fields too, so they combine freely: ``style_loss`` (the statistic that
+defines style, :mod:`nst.style_losses`), ``hist_weight``/``hist_layers`` (Risser et al.'s
+histogram loss, added to the style loss), ``photo_weight`` (Luan et al.'s matting-Laplacian
+regularizer, :mod:`nst.photo`), ``preserve_color`` (:mod:`nst.color`) and ``style_blend`` (the
+mix of several style images). Each new term is normalized like the Gram loss, so the same
+weights mean roughly the same strength for every style statistic and weights file.
+
 Every field is checked in ``__post_init__`` so a bad value fails at once, with the field's
 name and the reason, wherever the settings came from (Python, CLI, app, API).
 """
@@ -110,11 +117,11 @@ class Settings:
     size: int = _f(384, "longest side of the output, in pixels")
     steps: int = _f(300, "optimizer iterations (one VGG forward+backward each), over all scales together")
     content_weight: float = _f(1.0, "alpha: weight of the content loss (feature MSE on content_layers)")
-    style_weight: float = _f(10.0, "beta: weight of the style loss (Gram matrices on style_layers)")
+    style_weight: float = _f(10.0, "beta: weight of the style loss (the statistic chosen by style_loss, on style_layers)")
     tv_weight: float = _f(1.0, "weight of the total-variation (smoothness) loss; 0 turns it off")
     backbone: str = _f("vgg19", "feature network: vgg19 (the paper's) or vgg16 (lighter)")
     content_layers: tuple[str, ...] = _f(("conv4_2",), "VGG layers compared with the content image, comma-separated")
-    style_layers: tuple[str, ...] = _f(PAPER_STYLE_LAYERS, "VGG layers whose Gram matrices are matched, comma-separated")
+    style_layers: tuple[str, ...] = _f(PAPER_STYLE_LAYERS, "VGG layers whose style statistics are matched, comma-separated")
     style_layer_weights: tuple[float, ...] | None = _f(
         None, "one weight per style layer, comma-separated; default equal weights (the paper's w_l = 1/5)")
     pooling: str = _f("avg", "pooling in VGG: avg (the paper's choice, smoother) or max")

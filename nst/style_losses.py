@@ -28,9 +28,14 @@ block, and every output position against one fixed sample of at most ``block`` s
 at a time, so no kernel matrix is kept for the backward pass: memory is O(block^2) on top of the
 features, whatever the image size, and every position gets a gradient at every step. The
 estimate is the mean over blocks of each block's MMD^2 to the style sample (biased V-statistics,
-like the Gram loss: never negative, zero when the distributions are equal). The bandwidth follows the paper's code: 2 sigma^2 is the mean squared distance between
-feature pairs, here of the style's own pairs (what the paper's pairs tend to as output and
-style distributions meet), computed exactly from the moments and fixed per run.
+like the Gram loss: never negative, zero when the distributions are equal).
+
+Bandwidth, as in the paper's code: at every evaluation, 2 sigma^2 is the mean squared distance
+over output-output, style-style and output-style pairs (equally weighted), computed exactly
+from the first and second moments rather than from sampled pairs, and held constant in the
+gradient. Adapting to the current output matters: a bandwidth fixed from the style alone gives
+vanishing kernel values, hence no attraction, for an output far from the style (a texture
+from noise came out as coloured noise that way).
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ import torch
 import torch.nn.functional as F
 
 _EPS = 1e-12
+#: Kernel exponents are floored here: exp(-80) = 2e-35 is still a normal float32, whereas smaller
+#: values become denormals, which make CPU arithmetic several times slower (an output far from
+#: the style, as from a noise init, would otherwise run at a fraction of the speed).
+_LOG_TINY = -80.0
 #: Largest block of output positions compared pairwise, and size of the style sample (mmd-gauss).
 GAUSS_BLOCK = 512
 
@@ -207,9 +216,33 @@ class BNKind:
 class GaussTarget:
     samples: torch.Tensor    #: (P, C) style positions, at most ``block``
     weights: torch.Tensor    #: (P,) summing to 1
-    gamma: float             #: 1 / (2 sigma^2)
-    self_term: float         #: the style-style part of MMD^2 (a constant)
-    zero_cross: float        #: mean_j k(0, s_j), for the normalizer
+    mean: torch.Tensor       #: (C,) the style's mean feature vector (all positions)
+    mean_sq: float           #: the style's mean squared norm E ||s||^2 (all positions)
+    zero_loss: float         #: MMD^2 of an all-zero output, for the normalizer
+
+
+def gauss_gamma(x: torch.Tensor, q: torch.Tensor | None, target: GaussTarget) -> float:
+    """1 / (2 sigma^2), 2 sigma^2 = mean squared distance of output-output, style-style and output-style pairs.
+
+    From moments: over all pairs of a set, mean ||a - b||^2 = 2 (E||a||^2 - ||E a||^2); across
+    two sets, E||a||^2 + E||b||^2 - 2 E a . E b. The three kinds of pairs weigh 1/4, 1/4, 1/2, as
+    the xx, yy, xy and yx pairs of the paper's code do.
+    """
+    with torch.no_grad():
+        q = _weights(q, x.shape[1], x)
+        mean = (x @ q) / q.sum()
+        mean_sq = float((x.pow(2).sum(0) @ q) / q.sum())
+        d_xx = 2.0 * (mean_sq - float(mean.pow(2).sum()))
+        d_yy = 2.0 * (target.mean_sq - float(target.mean.pow(2).sum()))
+        d_xy = mean_sq + target.mean_sq - 2.0 * float(mean @ target.mean.to(mean.dtype))
+    return 1.0 / max(0.25 * d_xx + 0.25 * d_yy + 0.5 * d_xy, _EPS)
+
+
+def _gauss_self_term(s: torch.Tensor, w: torch.Tensor, gamma: float) -> torch.Tensor:
+    """The style-style part of MMD^2 over the style sample s (P, C) with weights w (P,)."""
+    norm = s.pow(2).sum(1)
+    k = torch.exp(-gamma * (norm[:, None] + norm[None, :] - 2.0 * s @ s.T).clamp_min(0.0))
+    return w @ k @ w
 
 
 class _GaussBlocks(torch.autograd.Function):
@@ -245,14 +278,14 @@ class _GaussBlocks(torch.autograd.Function):
             left = torch.cat([fb, torch.ones_like(n), n], -1)          # (g, B, C+2)
             right = torch.cat([2.0 * gamma * fb, -gamma * n, torch.full_like(n, -gamma)], -1)
             # Within blocks: K_ij = exp(-gamma ||f_i - f_j||^2).
-            k = torch.bmm(left, right.transpose(1, 2)).exp_()
+            k = torch.bmm(left, right.transpose(1, 2)).clamp_min_(_LOG_TINY).exp_()
             kr = torch.bmm(k, torch.cat([fb * qb[..., None], qb[..., None]], -1))
             del k
             u = qb * bw[:, None]
             uk = u * kr[..., c]                                        # sum_j W_ij
             total += uk.sum()
             # Against the style sample: V_ij = cw q_i p_j k(f_i, s_j).
-            v = (left.reshape(-1, c + 2) @ s_aug.T).exp_()
+            v = (left.reshape(-1, c + 2) @ s_aug.T).clamp_min_(_LOG_TINY).exp_()
             vr = (v @ s_rhs).reshape(g, size, c + 1)
             del v
             qc = qb * cross_w
@@ -272,14 +305,16 @@ class _GaussBlocks(torch.autograd.Function):
 
 
 def mmd2_gauss(x: torch.Tensor, q: torch.Tensor | None, target: GaussTarget, *, block: int = GAUSS_BLOCK,
-               seed: int = 0) -> torch.Tensor:
+               seed: int = 0, gamma: float | None = None) -> torch.Tensor:
     """MMD^2 under the Gaussian kernel between x (C, M) weighted by q and the target, in blocks.
 
     With M <= ``block`` it is the usual (biased, V-statistic) estimate over all pairs, as the
-    Gram loss is for its kernel; beyond, output pairs
-    are taken within random blocks of at most ``block`` positions (the same blocks at every call
-    for a given ``seed``), so memory stays O(block^2). See the module docstring.
+    Gram loss is for its kernel; beyond, output pairs are taken within random blocks of at most
+    ``block`` positions (the same blocks at every call for a given ``seed``), so memory stays
+    O(block^2). ``gamma`` defaults to :func:`gauss_gamma`
+    (computed before positions of weight zero are dropped). See the module docstring.
     """
+    gamma = gauss_gamma(x, q, target) if gamma is None else gamma
     q = _weights(q, x.shape[1], x).to(x.dtype)
     keep = (q > 0).nonzero().squeeze(1)
     if keep.numel() < x.shape[1]:
@@ -297,8 +332,8 @@ def mmd2_gauss(x: torch.Tensor, q: torch.Tensor | None, target: GaussTarget, *, 
     mass = qb.sum(1)
     block_w = torch.where(mass > 0, 1.0 / mass.clamp_min(_EPS), torch.zeros_like(mass)) / mass.sum().clamp_min(_EPS)
     s, p = target.samples.to(x.device, x.dtype), target.weights.to(x.device, x.dtype)
-    value = _GaussBlocks.apply(f, qb, s, p, target.gamma, block_w, 1.0 / float(q.sum()))
-    return value + target.self_term
+    value = _GaussBlocks.apply(f, qb, s, p, gamma, block_w, 1.0 / float(q.sum()))
+    return value + _gauss_self_term(s, p, gamma)
 
 
 class GaussKind:
@@ -311,27 +346,27 @@ class GaussKind:
         s = samples.feats
         p = _weights(samples.weights, s.shape[1], s)
         p = p / p.sum()
-        # 2 sigma^2 = mean squared distance of style pairs = 2 (E||s||^2 - ||E s||^2), exactly.
-        mean = s @ p
-        mean_sq_dist = 2.0 * (float(s.pow(2).sum(0) @ p) - float(mean.pow(2).sum()))
-        gamma = 1.0 / max(mean_sq_dist, _EPS)
+        mean, mean_sq = s @ p, float(s.pow(2).sum(0) @ p)
         if s.shape[1] > self.block:
             gen = torch.Generator().manual_seed(self.seed + 1)
             idx = torch.multinomial(p.cpu().double(), self.block, replacement=True, generator=gen).to(s.device)
-            sample, w = s[:, idx].T.contiguous(), torch.full((self.block,), 1.0 / self.block, dtype=s.dtype, device=s.device)
+            sample = s[:, idx].T.contiguous()
+            w = torch.full((self.block,), 1.0 / self.block, dtype=s.dtype, device=s.device)
         else:
             sample, w = s.T.contiguous(), p
-        norm = sample.pow(2).sum(1)
-        k = torch.exp(-gamma * (norm[:, None] + norm[None, :] - 2.0 * sample @ sample.T).clamp_min(0.0))
-        self_term = float(w @ k @ w)
-        zero_cross = float(torch.exp(-gamma * norm) @ w)
-        return GaussTarget(sample, w, gamma, self_term, zero_cross)
+        target = GaussTarget(sample, w, mean, mean_sq, 0.0)
+        # Normalizer: MMD^2 of an all-zero output (every k(0, 0) = 1) at that output's bandwidth.
+        zeros = torch.zeros(s.shape[0], 1, dtype=s.dtype, device=s.device)
+        gamma = gauss_gamma(zeros, None, target)
+        cross = float(torch.exp(-gamma * sample.pow(2).sum(1)) @ w)
+        target.zero_loss = 1.0 + float(_gauss_self_term(sample, w, gamma)) - 2.0 * cross
+        return target
 
     def loss(self, x: torch.Tensor, q: torch.Tensor | None, target: GaussTarget) -> torch.Tensor:
         return mmd2_gauss(x, q, target, block=self.block, seed=self.seed)
 
     def zero_loss(self, target: GaussTarget) -> float:
-        return 1.0 + target.self_term - 2.0 * target.zero_cross
+        return target.zero_loss
 
 
 @dataclass

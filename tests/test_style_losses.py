@@ -7,6 +7,7 @@ import torch
 from nst.losses import gram_loss, gram_matrix
 from nst.style_losses import (
     BNKind, DistributionStyleLoss, GaussKind, GramKind, HistogramKind, LinearKind, PolyKind, Samples, bn_distance,
+    gauss_gamma,
     histogram_match, make_kind, mixture_samples, mmd2_gauss, mmd2_linear, mmd2_poly, region_target,
 )
 
@@ -57,12 +58,17 @@ def test_gaussian_mmd_matches_explicit_kernel_and_the_papers_bandwidth(features)
     x, y = (f.astype(np.float64) for f in features)
     kind = GaussKind(block=64)
     target = kind.target(Samples(torch.from_numpy(y)))
-    # Bandwidth: 2 sigma^2 = mean squared distance over all pairs of style positions.
-    pair_d2 = ((y[:, :, None] - y[:, None, :]) ** 2).sum(0)
-    assert 1 / target.gamma == pytest.approx(pair_d2.mean(), rel=1e-6)
-    explicit = explicit_mmd2(x, y, lambda a, b: np.exp(-target.gamma * np.sum((a - b) ** 2)))
-    assert kind.loss(torch.from_numpy(x), None, target).item() == pytest.approx(explicit, rel=1e-6)
-    assert kind.loss(torch.from_numpy(y), None, target).item() == pytest.approx(0.0, abs=1e-9)
+    tx = torch.from_numpy(x)
+    # Bandwidth (the paper's code): 2 sigma^2 = mean squared distance over output-output,
+    # style-style and output-style pairs, weighted 1/4, 1/4, 1/2 (its xx, yy, xy, yx pairs).
+    def mean_d2(a, b):
+        return ((a[:, :, None] - b[:, None, :]) ** 2).sum(0).mean()
+    two_sigma2 = 0.25 * mean_d2(x, x) + 0.25 * mean_d2(y, y) + 0.5 * mean_d2(x, y)
+    gamma = gauss_gamma(tx, None, target)
+    assert 1 / gamma == pytest.approx(two_sigma2, rel=1e-9)
+    explicit = explicit_mmd2(x, y, lambda a, b: np.exp(-gamma * np.sum((a - b) ** 2)))
+    assert kind.loss(tx, None, target).item() == pytest.approx(explicit, rel=1e-9)
+    assert kind.loss(torch.from_numpy(y), None, target).item() == pytest.approx(0.0, abs=1e-12)
 
 
 def test_gaussian_mmd_in_blocks_keeps_memory_bounded_and_stays_close():
@@ -86,7 +92,8 @@ def test_gaussian_mmd_gradient_matches_finite_differences():
     q = torch.rand(13, dtype=torch.float64)
     for block in (64, 4):  # one block, and several blocks
         target = GaussKind(block=block).target(Samples(y))
-        assert torch.autograd.gradcheck(lambda v: mmd2_gauss(v, q, target, block=block), (x,))
+        # The bandwidth is held constant in the gradient (as in the paper's code), so check at a fixed one.
+        assert torch.autograd.gradcheck(lambda v: mmd2_gauss(v, q, target, block=block, gamma=0.07), (x,))
 
 
 def test_histogram_target_is_exactly_the_styles_sorted_values():
