@@ -105,7 +105,7 @@ def test_default_generator_is_the_reference_resnet_9blocks():
 
 
 @pytest.mark.parametrize("affine", [False, True])
-def test_fused_instance_norm_equals_torch(affine):
+def test_instance_norm_equals_torch_including_channels_last_and_supplied_stats(affine):
     torch.manual_seed(0)
     ours = InstanceNorm(5, affine=affine)
     theirs = torch.nn.InstanceNorm2d(5, affine=affine)
