@@ -111,15 +111,17 @@ def measure(fn, device: torch.device):
 
 
 def evaluate(net: VGGFeatures, settings: Settings, content: torch.Tensor, style: torch.Tensor, image: torch.Tensor):
-    terms = engine.build_terms(settings, net, content, [style])
+    """Both outputs scored by one evaluator, in float32."""
+    terms = engine.build_terms(settings.replace(precision="fp32"), net, content, [style])
     taps = sorted({l for t, _ in terms for l in t.layers})
     with torch.no_grad():
         feats = net(image, taps)
         return {t.name: float(w * t(feats, image)) for t, w in terms}
 
 
-def bench_size(size: int, steps: int, backbone: str, weights: str | None, device: torch.device, reps: int) -> dict:
-    settings = Settings(backbone=backbone, size=size, steps=steps, tv_weight=0.0, init="content")
+def bench_size(size: int, steps: int, backbone: str, weights: str | None, device: torch.device, reps: int,
+               precision: str = "auto") -> dict:
+    settings = Settings(backbone=backbone, size=size, steps=steps, tv_weight=0.0, init="content", precision=precision)
     content_img, style_img = load_image(CONTENT), load_image(STYLE)
     net = load_vgg(backbone, settings.pooling, weights, device)
     content_img = resize_longest(content_img, size)
@@ -129,7 +131,7 @@ def bench_size(size: int, steps: int, backbone: str, weights: str | None, device
     style = image_to_tensor(style_img, device)
 
     # Reference: same objective (constants taken from the engine's own terms).
-    terms = dict((t.name, t) for t, _ in engine.build_terms(settings, net, content, [style]))
+    terms = dict((t.name, t) for t, _ in engine.build_terms(settings.replace(precision="fp32"), net, content, [style]))
     c_term, s_term = terms["content"], terms["style"]
     assert isinstance(c_term, ContentLoss) and isinstance(s_term, GramStyleLoss)
     style_scales = {l: s_term.scales[l] * w for l, w in zip(s_term.layers, s_term.weights)}
@@ -164,6 +166,7 @@ def main() -> None:
     ap.add_argument("--backbone", default="vgg16")
     ap.add_argument("--vgg-weights", default=None)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--precision", default="auto", help="the engine's precision setting (auto, fp32, bf16)")
     ap.add_argument("--reps", type=int, default=1, help="runs of each; the fastest counts")
     ap.add_argument("--out", default=None)
     ap.add_argument("--note", default="", help="free text added to the results (what changed)")
@@ -182,11 +185,11 @@ def main() -> None:
         weights = str(path)
     lines = [f"## Gatys engine vs tutorial-style reference — {time.strftime('%Y-%m-%d %H:%M')}",
              "", f"Machine: {machine()}; device {device}; backbone {args.backbone} ({Path(weights).name}); "
-                 f"{args.steps} L-BFGS steps, content init, no TV; best of {args.reps}. {args.note}", "",
+                 f"{args.steps} L-BFGS steps, content init, no TV; engine precision {args.precision}; best of {args.reps}. {args.note}", "",
              "| size | impl | steps | wall s | steps/s | peak MB | final content | final style | total | speed ratio |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for size in args.sizes:
-        rows = bench_size(size, args.steps, args.backbone, weights, device, args.reps)
+        rows = bench_size(size, args.steps, args.backbone, weights, device, args.reps, args.precision)
         ratio = rows["nst"]["steps_per_s"] / rows["reference"]["steps_per_s"]
         for name in ("reference", "nst"):
             r = rows[name]

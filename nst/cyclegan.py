@@ -40,7 +40,7 @@ from PIL import Image
 
 from . import catalogue
 from .catalogue import StyleEntry
-from .devices import pick_device
+from .devices import cpu_has_fast_bfloat16, pick_device
 from .errors import ResourceError, SettingsError, WeightsError
 from .generator import SIZE_MULTIPLE, ResnetGenerator, load_generator_file, norm_stats
 from .images import ImageSource, image_to_tensor, load_image, tensor_to_image
@@ -191,12 +191,6 @@ _PRECISIONS = {
     "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
     "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
 }
-
-
-def cpu_has_fast_bfloat16() -> bool:
-    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere it is emulated and slow."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 def resolve_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:

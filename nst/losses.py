@@ -32,6 +32,10 @@ import torch.nn.functional as F
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Channel correlations ``F F^T / M`` of features shaped (B, C, H, W); returns (B, C, C)."""
     b, c, h, w = features.shape
+    if c > 1 and features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        # channels-last: (B, H*W, C) is a free view, and F F^T = (view)^T (view).
+        flat = features.permute(0, 2, 3, 1).reshape(b, h * w, c).float()
+        return torch.bmm(flat.transpose(1, 2), flat).div_(h * w)
     flat = features.reshape(b, c, h * w).float()
     return torch.bmm(flat, flat.transpose(1, 2)).div_(h * w)
 

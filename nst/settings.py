@@ -36,6 +36,7 @@ MIN_SCALE_SIZE = 16
 MAX_STEPS = 10_000
 INITS = ("content", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 #: Style statistics (see :mod:`nst.style_losses`): Gram matrices (Gatys), MMD with three kernels
 #: and batch-norm statistics (Li et al., "Demystifying Neural Style Transfer").
@@ -131,6 +132,8 @@ class Settings:
     seed: int = _f(0, "seed for noise init; same seed and device give the same picture")
     style_scale: float = _f(1.0, "size of the style image relative to the output (smaller: finer strokes)")
     scales: int = _f(1, "coarse-to-fine: number of scales, each twice the previous, ending at size")
+    precision: str = _f("auto", "arithmetic of the VGG passes: auto (bf16 where the hardware has it, else fp32), "
+                                "fp32, bf16 or fp16 (CUDA only); Gram matrices and losses are always fp32")
     style_loss: str = _f("gram", "style statistic: gram (Gatys), mmd-linear, mmd-poly, mmd-gauss (MMD kernels, Li et al.) "
                                  "or bn (per-channel mean and std)")
     mmd_poly_c: float = _f(1.0, "c of the mmd-poly kernel (x.y + c)^2, in units of the style features' mean squared "
@@ -171,6 +174,7 @@ class Settings:
         set_("seed", _as_int(self.seed, "seed", 0, 2**63 - 1))
         set_("style_scale", _as_float(self.style_scale, "style_scale", 0.05, 4.0))
         set_("scales", _as_int(self.scales, "scales", 1, 6))
+        set_("precision", _as_choice(self.precision, "precision", PRECISIONS))
         if self.size / 2 ** (self.scales - 1) < MIN_SCALE_SIZE:
             raise SettingsError(
                 f"scales: {self.scales} scales from size {self.size} would start below {MIN_SCALE_SIZE} px; use fewer scales"

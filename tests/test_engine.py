@@ -86,3 +86,20 @@ def test_overrides_and_errors(vgg19_env, content_path, style_path, tmp_path):
         if torch.cuda.is_available():
             pytest.skip("this machine has CUDA")
         nst.stylize(content_path, style_path, steps=1, device="cuda")
+
+
+def test_precision_choices(vgg19_env, content_path, style_path):
+    from nst.devices import autocast_dtype
+
+    cpu = torch.device("cpu")
+    assert autocast_dtype("fp32", cpu) is None
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    with pytest.raises(SettingsError, match="fp16 needs a CUDA device"):
+        autocast_dtype("fp16", cpu)
+    with pytest.raises(SettingsError, match="precision: 'int8' is not one of"):
+        Settings(precision="int8")
+    # bf16 network passes reach the same objective as fp32 (losses are always summed in fp32).
+    runs = {p: nst.stylize(content_path, style_path, Settings(**FAST, precision=p, init="noise")) for p in ("fp32", "bf16")}
+    f32, b16 = runs["fp32"].losses, runs["bf16"].losses
+    assert b16[-1]["total"] < 0.7 * b16[0]["total"]
+    assert b16[-1]["total"] == pytest.approx(f32[-1]["total"], rel=0.25)

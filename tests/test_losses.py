@@ -66,3 +66,11 @@ def test_loss_terms_are_relative_to_their_targets():
     # conv1_1: an all-zero output gives exactly 1 by construction; conv2_1 matches exactly: 0.
     assert s(feats, None).item() == pytest.approx(0.25, rel=1e-5)
     assert TVLoss().layers == ()
+
+
+def test_gram_of_channels_last_features_equals_contiguous():
+    torch.manual_seed(4)
+    x = torch.randn(1, 8, 5, 7)
+    cl = x.contiguous(memory_format=torch.channels_last)
+    assert not cl.is_contiguous()
+    assert torch.allclose(gram_matrix(cl), gram_matrix(x), atol=1e-6)
