@@ -17,7 +17,8 @@ Environment (set by whoever runs the server, never by its clients):
 * ``NST_DEVICE``: ``auto`` (default), ``cpu``, ``cuda``, ``cuda:N``.
 * ``NST_MAX_SIZE`` (px, default 1024 on CPU, 2048 on GPU), ``NST_MAX_STEPS`` (default 2000),
   ``NST_MAX_FILE_SIZE`` (upload limit, default ``20mb``), ``NST_CONCURRENCY`` (runs at once,
-  default 1: one GPU), ``NST_QUEUE_SIZE`` (waiting runs, default 32).
+  default 1: one GPU), ``NST_QUEUE_SIZE`` (waiting runs, default 32), ``NST_CACHE_SECONDS``
+  (uploads, results and PNGs are deleted once this old, default 3600; 0: kept until the server stops).
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ MAX_STEPS = _env_int("NST_MAX_STEPS", 2000)
 MAX_FILE_SIZE = os.environ.get("NST_MAX_FILE_SIZE", "").strip() or "20mb"
 CONCURRENCY = _env_int("NST_CONCURRENCY", 1)
 QUEUE_SIZE = _env_int("NST_QUEUE_SIZE", 32)
+#: Uploads, results, previews and PNGs are deleted once older than this (Gradio's delete_cache,
+#: checked every half of this, at most every 10 minutes; the page's PNGs when the next one is written);
+#: 0 keeps everything until the server stops.
+CACHE_SECONDS = _env_int("NST_CACHE_SECONDS", 3600)
 #: All runs share one queue slot group: one GPU (or CPU) does one picture at a time by default.
 COMPUTE = "compute"
 
@@ -79,14 +84,19 @@ COMPUTE = "compute"
 
 
 def upload_image(**kwargs: Any) -> gr.Image:
-    """A ``gr.Image(type="filepath")`` that hands an upload Gradio cannot decode to the package
-    unopened, so a text file renamed .png or a decompression bomb gets the package's clear
-    message (``nst.load_image``) instead of a generic error.
+    """A ``gr.Image(type="filepath")`` that hands every upload to the package as it came.
+
+    ``image_mode=None``: Gradio does not decode or convert the file (its ``convert("RGB")``
+    would clip 16-bit images and drop transparency onto black, and would decode a
+    100-megapixel upload before the package's size check); ``nst.load_image`` makes the
+    documented conversions and refusals instead. An upload Gradio cannot even open (a text
+    file renamed .png, a decompression bomb) is also handed over unopened, so it gets the
+    package's clear message instead of a generic error.
 
     (The instance's ``preprocess`` is wrapped rather than subclassing ``gr.Image``: Gradio
     writes a ``.pyi`` stub next to any module that defines a component class.)
     """
-    image = gr.Image(type="filepath", **kwargs)
+    image = gr.Image(type="filepath", image_mode=None, **kwargs)
     decode = image.preprocess
 
     def preprocess(payload: Any) -> Any:
@@ -100,6 +110,33 @@ def upload_image(**kwargs: Any) -> gr.Image:
 
     image.preprocess = preprocess  # type: ignore[method-assign]
     return image
+
+
+def lenient_number(number: gr.Number) -> gr.Number:
+    """A ``gr.Number`` that hands a value it cannot round (NaN, infinity, text, a list) to the
+    package unchanged, whose checks then say which parameter is wrong and why."""
+    decode = number.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        try:
+            return decode(payload)
+        except (TypeError, ValueError, OverflowError):
+            return payload
+
+    number.preprocess = preprocess  # type: ignore[method-assign]
+    return number
+
+
+def _api_number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(f"{name}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _api_whole(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
+        raise SettingsError(f"{name}: expected a whole number, got {value!r}")
+    return int(value)
 
 
 def _load(source: Any, what: str) -> Image.Image:
@@ -116,14 +153,14 @@ def _paths(files: Any) -> list[str]:
     return [os.fspath(getattr(f, "name", f)) for f in files]
 
 
-def _check_limits(settings: nst.Settings | None = None, *, width: int | None = None, height: int | None = None,
-                  check_size: bool = True) -> None:
+def _check_limits(settings: nst.Settings | None = None, *, check_size: bool = True, **sides: int | None) -> None:
+    """The app's limits (NST_MAX_SIZE, NST_MAX_STEPS) on ``settings`` and on named sides in px."""
     if settings is not None:
         if check_size and settings.size > MAX_SIZE:
             raise SettingsError(f"size: {settings.size} px is above this app's limit of {MAX_SIZE} px (NST_MAX_SIZE)")
         if settings.steps > MAX_STEPS:
             raise SettingsError(f"steps: {settings.steps} is above this app's limit of {MAX_STEPS} (NST_MAX_STEPS)")
-    for name, value in (("width", width), ("height", height)):
+    for name, value in sides.items():
         if value is not None and not 16 <= value <= MAX_SIZE:
             raise SettingsError(f"{name}: {value} px must be from 16 to this app's limit of {MAX_SIZE} px")
 
@@ -254,9 +291,31 @@ _RESULTS = Path(tempfile.mkdtemp(prefix="nst-results-"))
 
 
 def _save_png(image: Image.Image, method: str) -> str:
+    """Write the page's PNG download; PNGs older than CACHE_SECONDS go first (Gradio serves its own copy)."""
+    cutoff = time.time() - CACHE_SECONDS
+    for old in _RESULTS.glob("nst-*.png") if CACHE_SECONDS > 0 else ():
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:
+            pass
     path = _RESULTS / f"nst-{method}-{uuid.uuid4().hex[:8]}.png"
     image.save(path, format="PNG")
     return str(path)
+
+
+def _user_error(exc: Exception) -> gr.Error:
+    """What a person sees when a run fails, always a sentence: the package's own message; for an
+    allocation failure that escaped it, a plain one; anything else is a bug, logged in full."""
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, NSTError):
+        return gr.Error(str(exc), print_exception=False)
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(exc):
+        return gr.Error("the server ran out of memory for this picture; try a smaller size, or try again when "
+                        "fewer people are using it", print_exception=True)
+    return gr.Error(f"something went wrong on the server ({type(exc).__name__}); it has been logged. Try again, "
+                    "or with other settings", print_exception=True)
 
 
 # ----------------------------------------------------------------------------- the page's run
@@ -371,8 +430,8 @@ def run_ui(choice, content, style, style_strength, content_fidelity, smoothness,
                       hist_weight, mmd_loss, photo_weight, cg_strength, brush_scale, backbone, content_layers,
                       style_layers, style_layer_weights, pooling, optimizer, init, seed, scales, style_scale,
                       extra_styles, style_blend, masks)
-    except NSTError as exc:
-        raise gr.Error(str(exc), print_exception=False) from exc
+    except Exception as exc:
+        raise _user_error(exc) from exc
     key = request.session_hash or uuid.uuid4().hex
     stop = _STOPS[key] = threading.Event()
     history: list[tuple[int, dict[str, float]]] = []
@@ -396,8 +455,8 @@ def run_ui(choice, content, style, style_strength, content_fidelity, smoothness,
             yield (image if image is not None else gr.skip(), _loss_frame(history), gr.skip(), gr.skip(), status)
             if stop.is_set():
                 break
-    except NSTError as exc:
-        raise gr.Error(str(exc), print_exception=False) from exc
+    except Exception as exc:
+        raise _user_error(exc) from exc
     finally:
         runner.close()
         _STOPS.pop(key, None)
@@ -510,9 +569,9 @@ def _api_component(p: ApiParam) -> gr.components.Component:
     if p.kind == "files":
         return gr.File(file_count="multiple", type="filepath", label=label)
     if p.kind == "int":
-        return gr.Number(value=default, precision=0, label=label, info=info)
+        return lenient_number(gr.Number(value=default, precision=0, label=label, info=info))
     if p.kind in ("float", "optional-float"):
-        return gr.Number(value=default, label=label, info=info)
+        return lenient_number(gr.Number(value=default, label=label, info=info))
     if p.kind == "choice":
         return gr.Dropdown(choices=list(p.choices or ()), value=default, label=label, info=info)
     return gr.Textbox(value=default, label=label, info=info)
@@ -529,12 +588,16 @@ def _convert(p: ApiParam, value: Any) -> Any:
 def _api_job(method: Method, params: Sequence[ApiParam], values: dict[str, Any]) -> Job:
     given = {p.name: _convert(p, values.get(p.name)) for p in params}
     if method.kind == "cyclegan":
-        _check_limits(width=int(given["max_size"]))
+        from nst import catalogue
+
+        max_size = _api_whole(given["max_size"], "max_size")
+        _check_limits(max_size=max_size)
+        painter = catalogue.get_entry(given["style"]).name  # only catalogue names, even at strength 0
+        strength, brush_scale = _api_number(given["strength"], "strength"), _api_number(given["brush_scale"], "brush_scale")
         photo = _load(given["content"], "content image")
-        if max(photo.size) > given["max_size"]:
-            photo = resize_longest(photo, int(given["max_size"]))
-        return Job(method.name, content=photo, painter=str(given["style"]), strength=float(given["strength"]),
-                   brush_scale=float(given["brush_scale"]))
+        if max(photo.size) > max_size:
+            photo = resize_longest(photo, max_size)
+        return Job(method.name, content=photo, painter=painter, strength=strength, brush_scale=brush_scale)
     fields = {k: v for k, v in given.items() if k in method.parameters() or k == "style_blend"}
     if fields.get("style_blend") is None:
         fields.pop("style_blend", None)
@@ -542,7 +605,7 @@ def _api_job(method: Method, params: Sequence[ApiParam], values: dict[str, Any])
     extra = _paths(given.get("extra_styles"))
     styles = [_load(given["style"], "style image")] + [_load(p, f"extra style image {i + 1}") for i, p in enumerate(extra)]
     if method.kind == "texture":
-        width, height = int(given["width"]), int(given["height"])
+        width, height = _api_whole(given["width"], "width"), _api_whole(given["height"], "height")
         _check_limits(settings, width=width, height=height, check_size=False)
         return Job(method.name, styles=styles, settings=settings, width=width, height=height,
                    image_every=_image_every(settings.steps))
@@ -587,8 +650,8 @@ def make_api_handler(method: Method, params: Sequence[ApiParam]) -> Callable[...
                 # Every update carries the latest preview (None before the first one), so a client
                 # iterating over a job always gets an image path or None, never a Gradio update dict.
                 yield latest, _api_info(method.name, None, step, total, losses)
-        except NSTError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+        except Exception as exc:
+            raise _user_error(exc) from exc
 
     handler.__name__ = handler.__qualname__ = method.name
     handler.__doc__ = method.description
@@ -619,7 +682,9 @@ def build_demo() -> gr.Blocks:
     defaults = nst.Settings()
     color_labels = list(presets.COLOR_CHOICES)
     mmd_choices = [c for c in (presets.field_choices("style_loss") or ()) if c != "gram"]
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False,
+                   delete_cache=(max(1, min(600, CACHE_SECONDS // 2)), CACHE_SECONDS) if CACHE_SECONDS > 0 else None
+                   ) as demo:
         gr.Markdown(f"# {TITLE}\nUpload a photo, pick or upload a style, choose a method and press **Run**. "
                     f"The picture forms as you watch; stop it whenever you like. Running on **{DEVICE_TYPE.upper()}**"
                     + (" (defaults chosen so a first result shows in about a minute)." if DEVICE_TYPE == "cpu" else "."))

@@ -5,10 +5,12 @@ generator in a fake Hugging Face cache (offline), then fires ``--requests`` call
 ``--concurrency`` client threads, alternating /cyclegan (strength 0: the answer must be the
 caller's own photo, bit for bit) and /gatys (2 steps from a content init, the photo as its own style: the answer's mean
 colour must be nearest to the caller's own photo of all photos sent). Every request is
-bounded in time; the run stops by itself. Reports failures, mix-ups, latency percentiles and
-the server's resident memory before and after, into benchmarks/results/load-<machine>.md.
+bounded in time; the run stops by itself. Reports failures, mix-ups, latency percentiles, the
+status each caller saw while waiting (queued, with its position), the server's resident memory
+before and after, and the files in Gradio's cache right after the run and once they are older than
+the app's NST_CACHE_SECONDS, into benchmarks/results/load-cpu.md.
 
-    python benchmarks/load_test.py [--requests 60] [--concurrency 12]
+    python benchmarks/load_test.py [--requests 60] [--concurrency 12] [--cache-seconds 10]
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -71,10 +74,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=60)
     ap.add_argument("--concurrency", type=int, default=12)
+    ap.add_argument("--waves", type=int, default=2,
+                    help="fire --requests this many times in a row; server memory is read after each wave")
     ap.add_argument("--timeout", type=float, default=300, help="seconds any one request may take")
+    ap.add_argument("--cache-seconds", type=int, default=10,
+                    help="the server's NST_CACHE_SECONDS: temporary files older than this are deleted")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "load-cpu.md"))
     args = ap.parse_args()
     from gradio_client import Client, handle_file
+    from gradio_client.utils import Status
 
     work = Path(tempfile.mkdtemp(prefix="nst-load-"))
     torch.manual_seed(0)
@@ -83,10 +91,14 @@ def main() -> None:
     hub = work / "hub"
     fill_hub_cache(hub, catalogue.get_entry("monet"), tiny_state(0))
     port = free_port()
+    # The server's log goes to a file (a pipe nobody reads would block the server once full).
+    log_path = work / "server.log"
+    log = log_path.open("w")
     env = {**os.environ, "NST_VGG19_WEIGHTS": str(vgg), "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1",
-           "NST_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(work / "gradio")}
+           "NST_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(work / "gradio"),
+           "NST_CACHE_SECONDS": str(args.cache_seconds)}
     server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.DEVNULL, stderr=log, text=True)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.time() + 120
@@ -96,8 +108,11 @@ def main() -> None:
                 break
             except Exception:
                 if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit(f"server did not start: {server.stderr.read() if server.poll() is not None else 'timeout'}")
+                    raise SystemExit(f"server did not start: {log_path.read_text()[-2000:]}")
                 time.sleep(1)
+        cache = work / "gradio"
+        cache_files = lambda: {p for p in cache.rglob("*") if p.is_file()}  # noqa: E731
+        examples = cache_files()  # the page's example pictures, kept for the server's lifetime
         pics = photos(work, 8)
         colours = np.stack([c for _, c in pics])
         # Warm-up: load both models once so the figures show steady-state serving.
@@ -116,7 +131,7 @@ def main() -> None:
             path, colour = pics[k]
             method = "/cyclegan" if i % 2 == 0 else "/gatys"
             t = time.perf_counter()
-            row = {"i": i, "method": method, "ok": False, "mixed": False, "error": ""}
+            row = {"i": i, "method": method, "ok": False, "mixed": False, "error": "", "queued": False, "rank": None}
             try:
                 if method == "/cyclegan":
                     job = local.client.submit(handle_file(str(path)), style="monet", strength=0.0, api_name=method)
@@ -124,7 +139,17 @@ def main() -> None:
                     # Its own photo as the style too: the answer must keep the caller's colours.
                     job = local.client.submit(handle_file(str(path)), handle_file(str(path)),
                                               size=48, steps=2, api_name=method)
-                image_path, info = job.result(timeout=args.timeout)
+                # What the caller sees while it waits: its place in the queue, then processing.
+                while not job.done():
+                    status = job.status()
+                    if status.code == Status.IN_QUEUE:
+                        row["queued"] = True
+                        if status.rank is not None:
+                            row["rank"] = max(row["rank"] or 0, status.rank + 1)
+                    if time.perf_counter() - t > args.timeout:
+                        break
+                    time.sleep(0.05)
+                image_path, info = job.result(timeout=max(1.0, args.timeout - (time.perf_counter() - t)))
                 got = np.asarray(Image.open(image_path).convert("RGB"))
                 if method == "/cyclegan":
                     row["mixed"] = not np.array_equal(got, np.asarray(Image.open(path).convert("RGB")))
@@ -139,11 +164,20 @@ def main() -> None:
                 results.append(row)
 
         start = time.perf_counter()
-        with ThreadPoolExecutor(args.concurrency) as pool:
-            list(pool.map(one, range(args.requests)))
-        wall = time.perf_counter() - start
-        time.sleep(2)
-        rss_after = rss_mb(server.pid)
+        rss_waves = []
+        for wave in range(args.waves):
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                list(pool.map(one, range(wave * args.requests, (wave + 1) * args.requests)))
+            time.sleep(1)
+            rss_waves.append(rss_mb(server.pid))
+        wall = time.perf_counter() - start - args.waves
+        made = cache_files() - examples
+        files_after, bytes_after = len(made), sum(p.stat().st_size for p in made)
+        # Gradio checks every half of NST_CACHE_SECONDS; wait until everything from the run is that old.
+        time.sleep(args.cache_seconds * 1.5 + 1)
+        files_later = len(cache_files() - examples)
+        still = Client(url, verbose=False, analytics_enabled=False)
+        still.predict(handle_file(str(pics[2][0])), style="monet", strength=0.0, api_name="/cyclegan")
         alive = server.poll() is None
     finally:
         server.terminate()
@@ -152,25 +186,37 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
 
+    log.close()
+    kinds = Counter(line.strip()[:160] for line in log_path.read_text().splitlines()
+                    if line and not line[0].isspace() and "Error" in line.split(":")[0])
+    server_errors = [f"{kind} (×{n})" for kind, n in sorted(kinds.items())]
     ok = [r for r in results if r["ok"]]
     lat = sorted(r["seconds"] for r in ok)
     pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")  # noqa: E731
     errors = sorted({r["error"] for r in results if not r["ok"]})
     mixed = [f"{r['method']} #{r['i']}" for r in ok if r["mixed"]]
+    queued = sum(r["queued"] for r in results)
+    deepest = max((r["rank"] or 0 for r in results), default=0)
     lines = [
         f"## Load test — {time.strftime('%Y-%m-%d %H:%M')}", "",
         f"Machine: {machine()}. Server: app.py on 127.0.0.1, tiny models (random VGG19 at 48 px, 2 steps; "
-        f"CycleGAN ngf 4 strength 0), default queue settings.", "",
-        "| requests | concurrency | answered | failed | mixed up | lost | p50 s | p90 s | p99 s | max s | wall s | req/s | server RSS before → after (MB) | server alive |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| {args.requests} | {args.concurrency} | {len(ok)} | {len(results) - len(ok)} | {sum(r['mixed'] for r in ok)} | "
-        f"{args.requests - len(results)} | {pct(0.5):.2f} | {pct(0.9):.2f} | {pct(0.99):.2f} | {max(lat, default=float('nan')):.2f} | "
-        f"{wall:.1f} | {len(ok) / wall:.2f} | {rss_before:.0f} → {rss_after:.0f} | {alive} |",
+        f"CycleGAN ngf 4 strength 0), default queue settings (NST_CONCURRENCY=1: one run at a time; NST_QUEUE_SIZE=32), "
+        f"NST_CACHE_SECONDS={args.cache_seconds}, MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}. "
+        f"The machine's cores are shared with other work: timings are noisy.", "",
+        "| requests | concurrency | answered | failed | mixed up | lost | seen queued (deepest place) | p50 s | p90 s | p99 s | max s | wall s | req/s | server RSS before → after each wave (MB) | uploads/results in cache after → after NST_CACHE_SECONDS | server alive |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| {args.waves} × {args.requests} | {args.concurrency} | {len(ok)} | {len(results) - len(ok)} | {sum(r['mixed'] for r in ok)} | "
+        f"{args.waves * args.requests - len(results)} | {queued} ({deepest}) | {pct(0.5):.2f} | {pct(0.9):.2f} | {pct(0.99):.2f} | "
+        f"{max(lat, default=float('nan')):.2f} | {wall:.1f} | {len(ok) / wall:.2f} | "
+        f"{' → '.join(f'{m:.0f}' for m in [rss_before, *rss_waves])} | "
+        f"{files_after} ({bytes_after / 1e3:.0f} kB) → {files_later} ({args.cache_seconds} s) | {alive} |",
     ]
     if errors:
         lines += ["", "Errors: " + "; ".join(errors)]
     if mixed:
         lines += ["", "Mixed up: " + ", ".join(mixed)]
+    if server_errors:
+        lines += ["", "Exceptions in the server's log (kinds): " + "; ".join(server_errors)]
     text = "\n".join(lines) + "\n"
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

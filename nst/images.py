@@ -139,6 +139,10 @@ def load_image(source: ImageSource, what: str | None = None) -> Image.Image:
         raise ImageError(f"cannot read an image from a {type(source).__name__}; give a file path, bytes or a PIL image")
     try:
         with warnings.catch_warnings():
+            # PIL warns about damaged metadata ("Corrupt EXIF data") before the file is refused or
+            # read anyway; the outcome is what matters, so its warnings stay quiet (the CLI prints
+            # one line), except the decompression-bomb warning, which refuses the file.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(fp) as im:  # type: ignore[arg-type]
                 _check_dims(*im.size, name)
