@@ -105,7 +105,6 @@ def weights_file(style: str) -> Path:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
-        HfHubHTTPError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
@@ -125,8 +124,8 @@ def weights_file(style: str) -> Path:
             _missing_message(entry, f"was not found on the Hub ({type(exc).__name__}); the repo may have moved, "
                              f"point the entry elsewhere with NST_CYCLEGAN_{entry.name.upper()}_REPO")
         ) from exc
-    except (HfHubHTTPError, OSError) as exc:
-        raise WeightsError(_missing_message(entry, f"could not be downloaded ({exc})")) from exc
+    except Exception as exc:  # HTTP errors, dropped connections (httpx transport errors), disk errors
+        raise WeightsError(_missing_message(entry, f"could not be downloaded ({type(exc).__name__}: {exc})")) from exc
 
 
 class _GeneratorCache:

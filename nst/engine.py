@@ -212,14 +212,24 @@ def optimize(x: torch.Tensor, net: VGGFeatures, terms: list[tuple[LossTerm, floa
 
     dtype = autocast_dtype(settings.precision, x.device)
 
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
+    def objective() -> tuple[list[torch.Tensor], torch.Tensor]:
         with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             feats = net(x, taps) if taps else {}
         values = [weight * term(feats, x) for term, weight in terms]
-        total = torch.stack(values).sum()
+        return values, torch.stack(values).sum()
+
+    # L-BFGS without line search (the paper's setup) occasionally overshoots for a step and
+    # recovers on the next; the image returned is the best one evaluated, never a spike.
+    best = {"total": math.inf, "x": x.detach().clone()}
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        values, total = objective()
         total.backward()
         last[:] = values + [total]
+        value = float(total)
+        if value < best["total"]:
+            best["total"], best["x"] = value, x.detach().clone()
         return total
 
     stopped = False
@@ -242,7 +252,11 @@ def optimize(x: torch.Tensor, net: VGGFeatures, terms: list[tuple[LossTerm, floa
             if callback(info):
                 stopped = True
                 break
-    return x.detach().clamp_(0, 1), stopped
+    with torch.no_grad():
+        _, final_total = objective()
+    if float(final_total) <= best["total"]:
+        return x.detach().clamp_(0, 1), stopped
+    return best["x"].clamp_(0, 1), stopped
 
 
 def _as_style_list(style: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
@@ -307,6 +321,10 @@ def run_scales(settings: Settings, net: VGGFeatures, content: Image.Image | None
         if dev.type == "cuda":
             torch.cuda.empty_cache()
         raise ResourceError(f"out of GPU memory at size {settings.size}; try a smaller size") from exc
+    except RuntimeError as exc:
+        if "can't allocate memory" not in str(exc) and "not enough memory" not in str(exc):
+            raise
+        raise ResourceError(f"out of memory at size {settings.size}; try a smaller size") from exc
     assert x is not None
     return x, history, stopped
 

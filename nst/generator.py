@@ -191,7 +191,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         try:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
-            refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+            refused = re.search(r"(?i)unsupported global:? GLOBAL ([\w.]+)", str(exc))
             if refused is None:  # garbage or a damaged file, not a refused class
                 raise WeightsError(f"'{path}' could not be read as a PyTorch checkpoint (damaged or not a checkpoint)") from exc
             raise WeightsError(

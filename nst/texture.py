@@ -10,6 +10,8 @@ with its longest side at ``style_scale`` times the canvas's longest side, as in 
 
 from __future__ import annotations
 
+import math
+
 import time
 from typing import Any, Sequence
 
@@ -29,7 +31,7 @@ def check_canvas(width: Any, height: Any) -> tuple[int, int]:
             v = float(value)
         except (TypeError, ValueError):
             raise SettingsError(f"{name}: expected a whole number of pixels, got {value!r}") from None
-        if isinstance(value, bool) or v != int(v):
+        if isinstance(value, bool) or not math.isfinite(v) or v != int(v):
             raise SettingsError(f"{name}: expected a whole number of pixels, got {value!r}")
         if not MIN_SCALE_SIZE <= v <= MAX_SIZE:
             raise SettingsError(f"{name}: must be between {MIN_SCALE_SIZE} and {MAX_SIZE} pixels, got {int(v)}")

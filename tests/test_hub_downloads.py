@@ -219,8 +219,6 @@ def test_network_lost_during_download_leaves_no_partial_file(hub):
     assert_loads_and_paints(hub)
 
 
-@pytest.mark.xfail(strict=True, reason="nst.cyclegan.weights_file catches HfHubHTTPError and OSError only; "
-                   "httpx2.RemoteProtocolError (connection lost, retries exhausted) escapes as a foreign error")
 def test_network_lost_during_download_is_a_weights_error(hub):
     hub.mode = "drop-always"
     with pytest.raises(WeightsError, match="could not be downloaded"):

@@ -52,8 +52,6 @@ def test_gpu_out_of_memory_in_the_optimizer_is_a_resource_error_then_runs_again(
     assert result.steps == 3 and result.image.size == (32, 26)
 
 
-@pytest.mark.xfail(strict=True, reason="nst.engine.run_scales catches torch.cuda.OutOfMemoryError only; a failed "
-                   "CPU allocation (RuntimeError 'can't allocate memory') escapes as a foreign error")
 def test_cpu_allocation_failure_in_the_optimizer_is_a_resource_error(vgg19_env, content_path, style_path,
                                                                      monkeypatch):
     monkeypatch.setattr(vgg.VGGFeatures, "forward", _cpu_oom)
@@ -102,8 +100,6 @@ def test_cyclegan_is_bit_identical_for_the_same_inputs(tiny_file, precision):
     assert np.array_equal(tiled, paint(tile_size=64)), "tiled painting"
 
 
-@pytest.mark.xfail(strict=True, reason="nst.texture.check_canvas calls int(v) on NaN/infinity before checking "
-                   "math.isfinite: ValueError/OverflowError instead of a SettingsError")
 @pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_texture_canvas_refuses_nan_and_infinity_by_name(value):
     from nst.errors import SettingsError
