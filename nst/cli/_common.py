@@ -7,6 +7,8 @@ import argparse
 import dataclasses
 from typing import Any, Iterable
 
+from ..errors import SettingsError
+from ..images import save_image
 from ..settings import Settings
 
 
@@ -36,6 +38,24 @@ def settings_from_args(args: argparse.Namespace, **fixed: Any) -> Settings:
     given = {k.removeprefix("setting_"): v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
     given.update(fixed)
     return Settings.from_dict(given)
+
+
+def settings_with_blend(args: argparse.Namespace, weights: tuple[float, ...] | None, weights_flag: str) -> Settings:
+    """Settings from the flags, with per-style weights given as ``PATH:WEIGHT`` as ``style_blend``."""
+    if weights is None:
+        return settings_from_args(args)
+    if args.setting_style_blend is not None:
+        raise SettingsError(f"style_blend: give weights either as {weights_flag} or with --style-blend, not both")
+    return settings_from_args(args, style_blend=weights)
+
+
+def save_and_report(result: Any, output: str, quiet: bool) -> None:
+    """Write the picture and, unless quiet, one line with its size, time, device and last losses."""
+    path = save_image(result.image, output)
+    if not quiet:
+        last = result.losses[-1] if result.losses else {}
+        print(f"wrote {path} ({result.image.width}x{result.image.height}) in {result.seconds:.1f} s on {result.device}; "
+              + ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
 
 
 class ProgressBar:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..engine import stylize
-from ..errors import SettingsError
-from ..images import check_save_path, save_image
-from ._common import ProgressBar, add_settings_arguments, settings_from_args
+from ..images import check_save_path
+from ._common import ProgressBar, add_settings_arguments, save_and_report, settings_with_blend
 from ._styles import collect_styles
 
 
@@ -42,12 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     specs = ([args.style_positional] if args.style_positional else []) + list(args.style)
     styles, weights = collect_styles(specs)
-    fixed = {}
-    if weights is not None:
-        if args.setting_style_blend is not None:
-            raise SettingsError("style_blend: give weights either as --style PATH:WEIGHT or with --style-blend, not both")
-        fixed["style_blend"] = weights
-    settings = settings_from_args(args, **fixed)
+    settings = settings_with_blend(args, weights, "--style PATH:WEIGHT")
     check_save_path(args.output)
     bar = ProgressBar(settings.steps, quiet=args.quiet)
     try:
@@ -57,9 +51,5 @@ def run(args: argparse.Namespace) -> int:
                          vgg_weights=args.vgg_weights)
     finally:
         bar.close()
-    path = save_image(result.image, args.output)
-    if not args.quiet:
-        last = result.losses[-1] if result.losses else {}
-        print(f"wrote {path} ({result.image.width}x{result.image.height}) in {result.seconds:.1f} s on {result.device}; "
-              + ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
+    save_and_report(result, args.output, args.quiet)
     return 0

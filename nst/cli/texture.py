@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import SettingsError
-from ..images import check_save_path, save_image
+from ..images import check_save_path
 from ..texture import synthesize_texture
-from ._common import ProgressBar, add_settings_arguments, settings_from_args
+from ._common import ProgressBar, add_settings_arguments, save_and_report, settings_with_blend
 from ._styles import collect_styles, parse_canvas
 
 #: Settings that need a content image, and size (replaced by --size WxH): no flags for them here.
@@ -35,12 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     width, height = parse_canvas(args.size)
     styles, weights = collect_styles(args.style)
-    fixed = {}
-    if weights is not None:
-        if args.setting_style_blend is not None:
-            raise SettingsError("style_blend: give weights either as STYLE:WEIGHT or with --style-blend, not both")
-        fixed["style_blend"] = weights
-    settings = settings_from_args(args, **fixed)
+    settings = settings_with_blend(args, weights, "STYLE:WEIGHT")
     check_save_path(args.output)
     bar = ProgressBar(settings.steps, quiet=args.quiet)
     try:
@@ -48,9 +42,5 @@ def run(args: argparse.Namespace) -> int:
                                     callback=bar, device=args.device, vgg_weights=args.vgg_weights)
     finally:
         bar.close()
-    path = save_image(result.image, args.output)
-    if not args.quiet:
-        last = result.losses[-1] if result.losses else {}
-        print(f"wrote {path} ({result.image.width}x{result.image.height}) in {result.seconds:.1f} s on {result.device}; "
-              + ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
+    save_and_report(result, args.output, args.quiet)
     return 0
