@@ -23,20 +23,17 @@ Environment (set by whoever runs the server, never by its clients):
 
 from __future__ import annotations
 
-import spaces  # noqa: I001  first: on ZeroGPU it must be imported before anything initialises CUDA
+import spaces  # noqa: F401, I001  first: on ZeroGPU it must be imported before anything initialises CUDA
 
 import argparse
 import inspect
 import math
 import os
-import queue
-import tempfile
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 
 import gradio as gr
 import pandas as pd
@@ -45,37 +42,32 @@ from PIL import Image
 
 import nst
 from nst import presets
-from nst.errors import NSTError, SettingsError
-from nst.images import load_image, resize_longest, tensor_to_image
+from nst.devices import pick_device
+from nst.engine import style_side
+from nst.errors import NSTError, SettingsError, Stopped
+from nst.images import load_image
+from nst.memory import check_memory
 from nst.presets import Method
+from nst.settings import MAX_STYLES, as_float, as_int
+from nst.ui.run import Done, Job, Runner
+from nst.ui.server import ServerConfig, launch, stop_on_sigterm
+from nst.ui.uploads import UploadGate
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE / "examples"
 TITLE = "nst: neural style transfer studio"
 
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise SettingsError(f"{name} is {value!r}; expected a whole number") from None
-
-
-DEVICE = os.environ.get("NST_DEVICE", "").strip() or None
-DEVICE_TYPE = "cuda" if (DEVICE or "auto").startswith("cuda") or (DEVICE in (None, "auto") and torch.cuda.is_available()) else "cpu"
+CONFIG = ServerConfig.from_env()
+DEVICE = CONFIG.device
+DEVICE_TYPE = CONFIG.device_type
 QUICK = presets.quick_start(DEVICE_TYPE)
-MAX_SIZE = _env_int("NST_MAX_SIZE", QUICK.max_size)
-MAX_STEPS = _env_int("NST_MAX_STEPS", 2000)
-MAX_FILE_SIZE = os.environ.get("NST_MAX_FILE_SIZE", "").strip() or "20mb"
-CONCURRENCY = _env_int("NST_CONCURRENCY", 1)
-QUEUE_SIZE = _env_int("NST_QUEUE_SIZE", 32)
-#: Uploads, results, previews and PNGs are deleted once older than this (Gradio's delete_cache,
-#: checked every half of this, at most every 10 minutes; the page's PNGs when the next one is written);
-#: 0 keeps everything until the server stops.
-CACHE_SECONDS = _env_int("NST_CACHE_SECONDS", 3600)
+MAX_SIZE = CONFIG.max_size
+MAX_STEPS = CONFIG.max_steps
+MAX_FILE_SIZE = CONFIG.max_file_size
+CONCURRENCY = CONFIG.concurrency
+QUEUE_SIZE = CONFIG.queue_size
+#: The one folder the server writes to (uploads, results, PNGs), swept by age (NST_CACHE_SECONDS).
+CACHE = CONFIG.open_cache()
 #: All runs share one queue slot group: one GPU (or CPU) does one picture at a time by default.
 COMPUTE = "compute"
 
@@ -86,29 +78,16 @@ COMPUTE = "compute"
 def upload_image(**kwargs: Any) -> gr.Image:
     """A ``gr.Image(type="filepath")`` that hands every upload to the package as it came.
 
-    ``image_mode=None``: Gradio does not decode or convert the file (its ``convert("RGB")``
-    would clip 16-bit images and drop transparency onto black, and would decode a
-    100-megapixel upload before the package's size check); ``nst.load_image`` makes the
-    documented conversions and refusals instead. An upload Gradio cannot even open (a text
-    file renamed .png, a decompression bomb) is also handed over unopened, so it gets the
-    package's clear message instead of a generic error.
+    Gradio does not open, decode or convert the file (its ``convert("RGB")`` would clip 16-bit
+    images and drop transparency onto black, and it would open a 100-megapixel upload before the
+    package's size check); ``nst.load_image`` makes the documented conversions and refusals. The
+    path is one the upload gate (:mod:`nst.ui.uploads`) let through: a file in the upload folder.
 
-    (The instance's ``preprocess`` is wrapped rather than subclassing ``gr.Image``: Gradio
+    (The instance's ``preprocess`` is replaced rather than subclassing ``gr.Image``: Gradio
     writes a ``.pyi`` stub next to any module that defines a component class.)
     """
     image = gr.Image(type="filepath", image_mode=None, **kwargs)
-    decode = image.preprocess
-
-    def preprocess(payload: Any) -> Any:
-        try:
-            return decode(payload)
-        except Exception:
-            path = getattr(payload, "path", None)
-            if path:
-                return str(path)
-            raise
-
-    image.preprocess = preprocess  # type: ignore[method-assign]
+    image.preprocess = lambda payload: None if payload is None else str(payload.path)  # type: ignore[method-assign]
     return image
 
 
@@ -128,21 +107,21 @@ def lenient_number(number: gr.Number) -> gr.Number:
 
 
 def _api_number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SettingsError(f"{name}: expected a number, got {value!r}")
-    return float(value)
+    return as_float(value, name, low=-math.inf)
 
 
 def _api_whole(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
-        raise SettingsError(f"{name}: expected a whole number, got {value!r}")
-    return int(value)
+    return as_int(value, name, 16, MAX_SIZE)
 
 
-def _load(source: Any, what: str) -> Image.Image:
+def _given_image(source: Any, what: str = "content image") -> Any:
     if source is None or source == "":
         raise SettingsError(f"{what}: please upload an image")
-    return load_image(source, what=what)
+    return source
+
+
+def _load(source: Any, what: str, max_side: int | None = None) -> Image.Image:
+    return load_image(_given_image(source, what), what=what, max_side=max_side)
 
 
 def _paths(files: Any) -> list[str]:
@@ -168,108 +147,6 @@ def _check_limits(settings: nst.Settings | None = None, *, check_size: bool = Tr
 # ----------------------------------------------------------------------------- running a job
 
 
-@dataclass
-class Job:
-    """Everything one run needs; picklable, so ZeroGPU can hand it to its GPU worker."""
-
-    method: str
-    content: Image.Image | None = None
-    styles: list[Image.Image] = field(default_factory=list)
-    masks: list[Image.Image] | None = None
-    segmentation: dict[str, Image.Image] = field(default_factory=dict)  #: content_/style_segmentation
-    settings: nst.Settings | None = None
-    width: int | None = None
-    height: int | None = None
-    painter: str | None = None
-    strength: float = 1.0
-    brush_scale: float = 1.0
-    image_every: int = 10
-
-
-@dataclass
-class Done:
-    image: Image.Image
-    seconds: float
-    steps: int
-    stopped: bool
-    device: str
-
-
-def _image_every(steps: int) -> int:
-    """Preview every few steps: about 15 pictures per run, at least every 10th step."""
-    return max(1, min(10, math.ceil(steps / 15)))
-
-
-def _call(job: Job, callback: Callable[[Any], bool]) -> Done:
-    """Run ``job`` with the package; ``callback`` sees every optimizer step and may stop it."""
-    method = presets.get_method(job.method)
-    start = time.perf_counter()
-    if method.kind == "cyclegan":
-        from nst import cyclegan
-
-        assert job.content is not None and job.painter
-        image = cyclegan.paint(job.content, style=job.painter, strength=job.strength, brush_scale=job.brush_scale,
-                               device=DEVICE)
-        return Done(image, time.perf_counter() - start, 1, False, str(DEVICE or DEVICE_TYPE))
-    style: Any = job.styles if len(job.styles) > 1 else job.styles[0]
-    if method.kind == "texture":
-        result = nst.synthesize_texture(style, job.settings, width=job.width, height=job.height,
-                                        callback=callback, image_every=job.image_every, device=DEVICE)
-    else:
-        extra: dict[str, Any] = dict(job.segmentation)
-        if job.masks:
-            extra["masks"] = job.masks
-        result = nst.stylize(job.content, style, job.settings, callback=callback, image_every=job.image_every,
-                             device=DEVICE, **extra)
-    return Done(result.image, result.seconds, result.steps, result.stopped, result.device)
-
-
-def _compute(job: Job) -> Iterator[tuple]:
-    """Run ``job`` in a worker thread, yielding ``("progress", step, total, [losses...], image or None)``
-    at most every 0.25 s (always when there is a new picture), then ``("done", Done)``.
-
-    Closing this generator (Stop, a cancelled client job, a closed page) stops the optimizer
-    after its current step and waits for it, so the next run gets the whole machine.
-    """
-    updates: queue.Queue = queue.Queue()
-    stop = threading.Event()
-
-    def callback(info: Any) -> bool:
-        image = tensor_to_image(info.image) if info.image is not None else None
-        updates.put(("step", info.step, info.total_steps, dict(info.losses), image))
-        return stop.is_set()
-
-    def work() -> None:
-        try:
-            updates.put(("done", _call(job, callback)))
-        except BaseException as exc:  # handed to the caller, re-raised there
-            updates.put(("error", exc))
-
-    worker = threading.Thread(target=work, name=f"nst-{job.method}", daemon=True)
-    worker.start()
-    losses: list[dict[str, float]] = []
-    last, step, total = 0.0, 0, 0
-    try:
-        while True:
-            item = updates.get()
-            if item[0] == "error":
-                raise item[1]
-            if item[0] == "done":
-                if losses:
-                    yield ("progress", step, total, losses, None)
-                yield item
-                return
-            _, step, total, step_losses, image = item
-            losses.append(step_losses)
-            now = time.monotonic()
-            if image is not None or now - last >= 0.25:
-                yield ("progress", step, total, losses, image)
-                losses, last = [], now
-    finally:
-        stop.set()
-        worker.join()
-
-
 def _duration(job: Job) -> int:
     """ZeroGPU's time request for ``job``, from its size and steps (see presets.estimate_seconds)."""
     s = job.settings
@@ -277,8 +154,11 @@ def _duration(job: Job) -> int:
                                     backbone=s.backbone if s else "vgg19", width=job.width, height=job.height)
 
 
-#: On ZeroGPU each run gets a GPU for an estimated duration; elsewhere this is ``_compute`` itself.
-compute = spaces.GPU(duration=_duration)(_compute)
+RUNNER = Runner(DEVICE, CONCURRENCY, duration=_duration)
+
+
+def _check_memory(settings: nst.Settings, n_styles: int) -> None:
+    check_memory(settings, n_styles, pick_device(DEVICE))
 
 
 def _before(job: Job, size: tuple[int, int]) -> Image.Image:
@@ -287,19 +167,11 @@ def _before(job: Job, size: tuple[int, int]) -> Image.Image:
     return source.resize(size, Image.Resampling.LANCZOS) if source.size != size else source
 
 
-_RESULTS = Path(tempfile.mkdtemp(prefix="nst-results-"))
-
-
 def _save_png(image: Image.Image, method: str) -> str:
-    """Write the page's PNG download; PNGs older than CACHE_SECONDS go first (Gradio serves its own copy)."""
-    cutoff = time.time() - CACHE_SECONDS
-    for old in _RESULTS.glob("nst-*.png") if CACHE_SECONDS > 0 else ():
-        try:
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-        except OSError:
-            pass
-    path = _RESULTS / f"nst-{method}-{uuid.uuid4().hex[:8]}.png"
+    """Write the page's PNG download into the cache folder, which deletes it in its time."""
+    folder = CACHE.path / "results"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"nst-{method}-{uuid.uuid4().hex[:8]}.png"
     image.save(path, format="PNG")
     return str(path)
 
@@ -319,17 +191,6 @@ def _user_error(exc: Exception) -> gr.Error:
 
 
 # ----------------------------------------------------------------------------- the page's run
-
-
-_STOPS: dict[str, threading.Event] = {}
-
-
-def request_stop(request: gr.Request) -> str:
-    event = _STOPS.get(request.session_hash or "")
-    if event is None:
-        return gr.skip()
-    event.set()
-    return "Stopping after the current step…"
 
 
 def _loss_frame(history: list[tuple[int, dict[str, float]]]) -> pd.DataFrame | None:
@@ -379,10 +240,10 @@ def _ui_job(choice: str, content: Any, style: Any, style_strength: float, conten
     method = presets.get_method(name)
     size = int(size)
     if method.kind == "cyclegan":
-        photo = _load(content, "content image")
-        if max(photo.size) > size:
-            photo = resize_longest(photo, size)
-        return Job(name, content=photo, painter=painter, strength=float(cg_strength), brush_scale=float(brush_scale))
+        from nst import cyclegan
+
+        return Job(name, method.kind, content=cyclegan.load_photo(_given_image(content), size), painter=painter,
+                   strength=float(cg_strength), brush_scale=float(brush_scale))
     values: dict[str, Any] = dict(steps=int(steps), scales=int(scales), backbone=backbone, style_layers=style_layers,
                                   style_layer_weights=style_layer_weights.strip() or None, pooling=pooling,
                                   optimizer=optimizer, seed=int(seed), style_scale=float(style_scale))
@@ -393,38 +254,54 @@ def _ui_job(choice: str, content: Any, style: Any, style_strength: float, conten
         # The texture is square at the output size; scales must leave at least 16 px at the coarsest.
         settings = presets.settings_from_dials(name, **dials, **values)
         _check_limits(settings, width=size, height=size, check_size=False)
-        return Job(name, styles=[_load(style, "style image")], settings=settings, width=size, height=size,
-                   image_every=_image_every(settings.steps))
+        _check_memory(settings.replace(size=size), 1)
+        return Job(name, method.kind, styles=[_load(style, "style image", style_side(settings.replace(size=size)))],
+                   settings=settings, width=size, height=size)
     values.update(size=size, content_layers=content_layers, init=init)
     extra = _paths(extra_styles)
     if style_blend.strip():
-        if not presets.has_field("style_blend"):
-            raise SettingsError("style weights need a version of nst with the style_blend setting")
         values["style_blend"] = style_blend
     settings = presets.settings_from_dials(name, content_fidelity=content_fidelity, colours=colours, **dials, **values)
     _check_limits(settings)
-    styles = [_load(style, "style image")] + [_load(p, f"extra style image {i + 1}") for i, p in enumerate(extra)]
-    mask_images = _load_masks(masks, len(styles))
-    return Job(name, content=_load(content, "content image"), styles=styles, masks=mask_images, settings=settings,
-               image_every=_image_every(settings.steps))
+    _check_memory(settings, 1 + len(extra))
+    styles = _load_styles(style, extra, settings)
+    return Job(name, method.kind, content=_load(content, "content image", settings.size), styles=styles,
+               masks=_load_masks(masks, len(styles), settings.size), settings=settings)
 
 
-def _load_masks(masks: Any, n_styles: int) -> list[Image.Image] | None:
+def _load_styles(style: Any, extra: Sequence[Any], settings: nst.Settings) -> list[Image.Image]:
+    side = style_side(settings)
+    return [_load(style, "style image", side)] + [_load(p, f"extra style image {i + 1}", side)
+                                                  for i, p in enumerate(extra)]
+
+
+def _load_masks(masks: Any, n_styles: int, size: int) -> list[Image.Image] | None:
     paths = _paths(masks)
     if not paths:
         return None
-    if "masks" not in _stylize_options():
-        raise SettingsError("masks need a version of nst whose stylize() takes masks")
     if len(paths) != n_styles:
         raise SettingsError(f"masks: give one mask per style image ({n_styles} style image(s), {len(paths)} mask(s))")
-    return [_load(p, f"mask {i + 1}") for i, p in enumerate(paths)]
+    return [_load(p, f"mask {i + 1}", size) for i, p in enumerate(paths)]
 
 
-def run_ui(choice, content, style, style_strength, content_fidelity, smoothness, colours, size, steps, hist_weight,
-           mmd_loss, photo_weight, cg_strength, brush_scale, backbone, content_layers, style_layers,
-           style_layer_weights, pooling, optimizer, init, seed, scales, style_scale, extra_styles, style_blend, masks,
-           request: gr.Request, progress=gr.Progress()):
+_STOPS: dict[str, Any] = {}
+
+
+def request_stop(request: gr.Request) -> str:
+    event = _STOPS.get(request.session_hash or "")
+    if event is None:
+        return gr.skip()
+    event.set()
+    return "Stopping after the current step…"
+
+
+async def run_ui(choice, content, style, style_strength, content_fidelity, smoothness, colours, size, steps, hist_weight,
+                 mmd_loss, photo_weight, cg_strength, brush_scale, backbone, content_layers, style_layers,
+                 style_layer_weights, pooling, optimizer, init, seed, scales, style_scale, extra_styles, style_blend,
+                 masks, request: gr.Request, progress=gr.Progress()):
     """The page's Run button: stream (live picture, loss curve, before/after, PNG file, status)."""
+    import asyncio
+
     try:
         job = _ui_job(choice, content, style, style_strength, content_fidelity, smoothness, colours, size, steps,
                       hist_weight, mmd_loss, photo_weight, cg_strength, brush_scale, backbone, content_layers,
@@ -433,21 +310,20 @@ def run_ui(choice, content, style, style_strength, content_fidelity, smoothness,
     except Exception as exc:
         raise _user_error(exc) from exc
     key = request.session_hash or uuid.uuid4().hex
-    stop = _STOPS[key] = threading.Event()
+    stop = _STOPS[key] = asyncio.Event()
     history: list[tuple[int, dict[str, float]]] = []
     latest: Image.Image | None = None
     started = time.perf_counter()
-    total = job.settings.steps if job.settings else 1
     yield (gr.skip(), _loss_frame([]), None, None,
-           "Loading the network…" if job.method != "cyclegan" else "Painting…")
-    runner = compute(job)
+           "Loading the network…" if job.kind != "cyclegan" else "Painting…")
+    stream = RUNNER.stream(job)
     done: Done | None = None
     try:
-        for item in runner:
-            if item[0] == "done":
-                done = item[1]
+        async for item in stream:
+            if isinstance(item, Done):
+                done = item
                 break
-            _, step, total, losses, image = item
+            step, total, losses, image = item.step, item.total, item.losses, item.image
             history.extend((step - len(losses) + 1 + i, l) for i, l in enumerate(losses))
             latest = image if image is not None else latest
             progress((step, total), unit="steps", desc=f"Step {step} of {total}")
@@ -455,10 +331,12 @@ def run_ui(choice, content, style, style_strength, content_fidelity, smoothness,
             yield (image if image is not None else gr.skip(), _loss_frame(history), gr.skip(), gr.skip(), status)
             if stop.is_set():
                 break
+    except Stopped:
+        pass
     except Exception as exc:
         raise _user_error(exc) from exc
     finally:
-        runner.close()
+        await stream.aclose()
         _STOPS.pop(key, None)
     if done is None:  # stopped: the last picture shown is the result
         if latest is None:
@@ -468,7 +346,7 @@ def run_ui(choice, content, style, style_strength, content_fidelity, smoothness,
     path = _save_png(done.image, job.method)
     verb = "Stopped" if done.stopped else "Done"
     status = (f"{verb}: {done.image.width}×{done.image.height} px, {done.steps} step(s) in {done.seconds:.1f} s "
-              f"on {done.device}. Download the PNG below.")
+              f"on {done.device}. Download the PNG below." + "".join(f" Note: {n}." for n in done.notes))
     yield (done.image, _loss_frame(history), (_before(job, done.image.size), done.image), path, status)
 
 
@@ -561,13 +439,19 @@ def _stylize_options() -> set[str]:
     return set(inspect.signature(nst.stylize).parameters)
 
 
-def _api_component(p: ApiParam) -> gr.components.Component:
+#: How the API's file parameters are named in messages, and how many files a list takes.
+_API_FILES = {"content": ("content image", None), "style": ("style image", None),
+              "extra_styles": ("extra style image", MAX_STYLES - 1), "masks": ("mask", MAX_STYLES),
+              "content_segmentation": ("content segmentation", None), "style_segmentation": ("style segmentation", None)}
+
+
+def _api_component(p: ApiParam, gate: UploadGate) -> gr.components.Component:
     label, info = p.name, p.help or None
     default = None if p.default is inspect.Parameter.empty else p.default
     if p.kind == "image":
-        return upload_image(label=label, sources=["upload"])
+        return gate.register(upload_image(label=label, sources=["upload"]), *_API_FILES[p.name])
     if p.kind == "files":
-        return gr.File(file_count="multiple", type="filepath", label=label)
+        return gate.register(gr.File(file_count="multiple", type="filepath", label=label), *_API_FILES[p.name])
     if p.kind == "int":
         return lenient_number(gr.Number(value=default, precision=0, label=label, info=info))
     if p.kind in ("float", "optional-float"):
@@ -588,33 +472,36 @@ def _convert(p: ApiParam, value: Any) -> Any:
 def _api_job(method: Method, params: Sequence[ApiParam], values: dict[str, Any]) -> Job:
     given = {p.name: _convert(p, values.get(p.name)) for p in params}
     if method.kind == "cyclegan":
-        from nst import catalogue
+        from nst import catalogue, cyclegan
 
         max_size = _api_whole(given["max_size"], "max_size")
         _check_limits(max_size=max_size)
         painter = catalogue.get_entry(given["style"]).name  # only catalogue names, even at strength 0
         strength, brush_scale = _api_number(given["strength"], "strength"), _api_number(given["brush_scale"], "brush_scale")
-        photo = _load(given["content"], "content image")
-        if max(photo.size) > max_size:
-            photo = resize_longest(photo, max_size)
-        return Job(method.name, content=photo, painter=painter, strength=strength, brush_scale=brush_scale)
+        photo = cyclegan.load_photo(_given_image(given["content"]), max_size)
+        return Job(method.name, method.kind, content=photo, painter=painter, strength=strength, brush_scale=brush_scale)
     fields = {k: v for k, v in given.items() if k in method.parameters() or k == "style_blend"}
     if fields.get("style_blend") is None:
         fields.pop("style_blend", None)
     settings = method.settings(**fields)
     extra = _paths(given.get("extra_styles"))
-    styles = [_load(given["style"], "style image")] + [_load(p, f"extra style image {i + 1}") for i, p in enumerate(extra)]
     if method.kind == "texture":
         width, height = _api_whole(given["width"], "width"), _api_whole(given["height"], "height")
         _check_limits(settings, width=width, height=height, check_size=False)
-        return Job(method.name, styles=styles, settings=settings, width=width, height=height,
-                   image_every=_image_every(settings.steps))
+        canvas = settings.replace(size=max(width, height))
+        _check_memory(canvas, 1 + len(extra))
+        return Job(method.name, method.kind, styles=_load_styles(given["style"], extra, canvas), settings=settings,
+                   width=width, height=height)
     _check_limits(settings)
-    segmentation = {k: _load(given[k], k.replace("_", " ")) for k in ("content_segmentation", "style_segmentation")
-                    if given.get(k)}
-    return Job(method.name, content=_load(given["content"], "content image"), styles=styles,
-               masks=_load_masks(given.get("masks"), len(styles)), segmentation=segmentation, settings=settings,
-               image_every=_image_every(settings.steps))
+    _check_memory(settings, 1 + len(extra))
+    styles = _load_styles(given["style"], extra, settings)
+    segmentation = {}
+    for key, side in (("content_segmentation", settings.size), ("style_segmentation", style_side(settings))):
+        if given.get(key):
+            segmentation[key] = _load(given[key], key.replace("_", " "), side)
+    return Job(method.name, method.kind, content=_load(given["content"], "content image", settings.size),
+               styles=styles, masks=_load_masks(given.get("masks"), len(styles), settings.size),
+               segmentation=segmentation, settings=settings)
 
 
 def _api_info(method: str, done: Done | None = None, step: int = 0, total: int = 0,
@@ -623,33 +510,28 @@ def _api_info(method: str, done: Done | None = None, step: int = 0, total: int =
                             "losses": losses or {}}
     if done is not None:
         info.update(steps=done.steps, seconds=round(done.seconds, 3), stopped=done.stopped, device=done.device,
-                    width=done.image.width, height=done.image.height)
+                    width=done.image.width, height=done.image.height, notes=done.notes)
     return info
 
 
-def make_api_handler(method: Method, params: Sequence[ApiParam]) -> Callable[..., Iterator[tuple]]:
-    """A generator function whose signature is the endpoint's named parameters (Gradio reads it)."""
+def make_api_handler(method: Method, params: Sequence[ApiParam]) -> Callable[..., AsyncIterator[tuple]]:
+    """An async generator function whose signature is the endpoint's named parameters (Gradio reads it)."""
     names = [p.name for p in params]
 
-    def handler(*args: Any) -> Iterator[tuple]:
+    async def handler(*args: Any) -> AsyncIterator[tuple]:
         values = dict(zip(names, args))
         try:
             job = _api_job(method, params, values)
-            why = method.missing()
-            if why:
-                raise SettingsError(why)
             losses: dict[str, float] = {}
             latest: Image.Image | None = None
-            for item in compute(job):
-                if item[0] == "done":
-                    done: Done = item[1]
-                    yield done.image, _api_info(method.name, done, done.steps, done.steps, losses)
+            async for item in RUNNER.stream(job):
+                if isinstance(item, Done):
+                    yield item.image, _api_info(method.name, item, item.steps, item.steps, losses)
                     return
-                _, step, total, batch, image = item
-                losses, latest = batch[-1], image if image is not None else latest
+                losses, latest = item.losses[-1], item.image if item.image is not None else latest
                 # Every update carries the latest preview (None before the first one), so a client
                 # iterating over a job always gets an image path or None, never a Gradio update dict.
-                yield latest, _api_info(method.name, None, step, total, losses)
+                yield latest, _api_info(method.name, None, item.step, item.total, losses)
         except Exception as exc:
             raise _user_error(exc) from exc
 
@@ -682,9 +564,8 @@ def build_demo() -> gr.Blocks:
     defaults = nst.Settings()
     color_labels = list(presets.COLOR_CHOICES)
     mmd_choices = [c for c in (presets.field_choices("style_loss") or ()) if c != "gram"]
-    with gr.Blocks(title=TITLE, analytics_enabled=False,
-                   delete_cache=(max(1, min(600, CACHE_SECONDS // 2)), CACHE_SECONDS) if CACHE_SECONDS > 0 else None
-                   ) as demo:
+    gate = UploadGate(CACHE.path, CONFIG.max_bytes)
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(f"# {TITLE}\nUpload a photo, pick or upload a style, choose a method and press **Run**. "
                     f"The picture forms as you watch; stop it whenever you like. Running on **{DEVICE_TYPE.upper()}**"
                     + (" (defaults chosen so a first result shows in about a minute)." if DEVICE_TYPE == "cpu" else "."))
@@ -694,16 +575,17 @@ def build_demo() -> gr.Blocks:
                 about = gr.Markdown(presets.METHODS["gatys"].description, elem_classes=["nst-note"])
                 with gr.Row():
                     with gr.Column() as content_col:
-                        content = upload_image(label="Photo (content)", elem_id="content",
-                                               sources=["upload", "webcam", "clipboard"], height=260,
-                                               webcam_options=gr.WebcamOptions(mirror=False))
+                        content = gate.register(upload_image(label="Photo (content)", elem_id="content",
+                                                             sources=["upload", "webcam", "clipboard"], height=260,
+                                                             webcam_options=gr.WebcamOptions(mirror=False)),
+                                                "content image")
                         content_examples = _examples("content")
                         if content_examples:
                             gr.Examples(content_examples, inputs=[content], label="Example photos",
                                         examples_per_page=8, cache_examples=False)
                     with gr.Column() as style_col:
-                        style = upload_image(label="Style", elem_id="style",
-                                             sources=["upload", "clipboard"], height=260)
+                        style = gate.register(upload_image(label="Style", elem_id="style",
+                                                           sources=["upload", "clipboard"], height=260), "style image")
                         style_examples = _examples("styles")
                         if style_examples:
                             gr.Examples(style_examples, inputs=[style], label="Example styles",
@@ -757,13 +639,16 @@ def build_demo() -> gr.Blocks:
                     with gr.Column() as content_advanced:
                         content_layers = gr.Textbox(",".join(defaults.content_layers), label="Content layers")
                         init = gr.Radio(list(presets.field_choices("init") or ()), value=defaults.init, label="Start from")
-                        extra_styles = gr.File(file_count="multiple", file_types=["image"], type="filepath",
-                                               label="More style images (blended with the first)")
+                        extra_styles = gate.register(
+                            gr.File(file_count="multiple", file_types=["image"], type="filepath",
+                                    label=f"More style images (blended with the first; up to {MAX_STYLES - 1})"),
+                            "extra style image", most=MAX_STYLES - 1)
                         style_blend = gr.Textbox("", label="Style weights", visible=presets.has_field("style_blend"),
                                                  placeholder="one per style, first the main style, e.g. 1, 0.5")
-                        masks = gr.File(file_count="multiple", file_types=["image"], type="filepath",
-                                        label="Masks (one per style: white = this style goes here)",
-                                        visible="masks" in _stylize_options())
+                        masks = gate.register(
+                            gr.File(file_count="multiple", file_types=["image"], type="filepath",
+                                    label="Masks (one per style: white = this style goes here)"),
+                            "mask", most=MAX_STYLES)
             with gr.Column(scale=4):
                 output = gr.Image(label="Result", type="pil", format="png", elem_id="output", interactive=False,
                                   height=420, buttons=["download", "share", "fullscreen"])
@@ -803,12 +688,13 @@ def build_demo() -> gr.Blocks:
                 for p in params:
                     key = (p.name, p.kind, repr(p.default), p.choices)
                     if key not in shared:
-                        shared[key] = _api_component(p)
+                        shared[key] = _api_component(p, gate)
                     inputs.append(shared[key])
                 trigger.click(make_api_handler(m, params), inputs, [api_image, api_info], api_name=m.name,
                               api_description=m.description, concurrency_id=COMPUTE, concurrency_limit=CONCURRENCY,
                               show_progress="hidden")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    gate.install(demo)
     return demo
 
 
@@ -823,8 +709,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="port [GRADIO_SERVER_PORT, else the first free one from 7860]")
     parser.add_argument("--share", action="store_true", help="also make a temporary public gradio.live link")
     args = parser.parse_args(argv)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
-                show_error=True, css=CSS)
+    stop_on_sigterm()
+    launch(demo, CACHE, server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
+           show_error=True, css=CSS)
 
 
 if __name__ == "__main__":

@@ -40,10 +40,11 @@ from PIL import Image
 
 from . import catalogue
 from .catalogue import StyleEntry
+from .checkpoints import check_file
 from .devices import cpu_has_fast_bfloat16, pick_device
 from .errors import ResourceError, SettingsError, WeightsError
 from .generator import SIZE_MULTIPLE, ResnetGenerator, load_generator_file, norm_stats
-from .images import ImageSource, image_to_tensor, load_image, tensor_to_image
+from .images import ImageSource, fit_size, image_to_tensor, load_image, tensor_to_image
 
 #: Default style: the best known of the official photo-to-painting generators.
 DEFAULT_STYLE = "monet"
@@ -231,9 +232,7 @@ def load_generator(
     dev = pick_device(device)
     dtype = resolve_dtype(dev, precision)
     if weights is not None:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise WeightsError(f"weights file '{path}' does not exist")
+        path = check_file(weights, "weights file")
         stat = path.stat()
         source: tuple = ("file", str(path.resolve()), stat.st_mtime_ns, stat.st_size)
         expected = None
@@ -275,6 +274,23 @@ def work_size(width: int, height: int, brush_scale: float) -> tuple[int, int]:
     """
     scale = max(1.0, min(brush_scale, min(width, height) / MIN_WORK_SIDE))
     return round(width / scale), round(height / scale)
+
+
+def load_photo(source: ImageSource, max_size: int | None = None, what: str = "content image") -> Image.Image:
+    """The photo to paint, shrunk as it is decoded so its longer side is at most ``max_size`` px.
+
+    A ``max_size`` that would leave the short side under ``MIN_WORK_SIDE`` is refused by name
+    (the upload itself is fine).
+    """
+    if max_size is not None and not _number_in(max_size, MIN_WORK_SIDE, math.inf):
+        raise SettingsError(f"max_size: {max_size!r} must be a whole number of pixels, at least {MIN_WORK_SIDE}")
+    image = load_image(source, what, max_side=None if max_size is None else int(max_size))
+    if max_size is not None and max(image.size) > max_size:  # the loader kept the short side usable
+        width, height = fit_size(*image.size, int(max_size))
+        needed = math.ceil(int(max_size) * MIN_WORK_SIDE / min(width, height))
+        raise SettingsError(f"max_size: {max_size} px shrinks this photo to {width}x{height} px, under "
+                            f"{MIN_WORK_SIDE} px on its short side; use a max_size of at least {needed}")
+    return image
 
 
 # ----------------------------------------------------------------------------- running
@@ -421,17 +437,19 @@ def paint_batch(
     progress: Progress | None = None,
     precision: str = "auto",
     batch_size: int = 4,
+    max_size: int | None = None,
 ) -> list[Image.Image]:
     """Paint several images; images of equal working size go through the network together.
 
     Batching pays on a GPU (one launch for several images); instance norm works per image, so
     each result is the same as painting it alone. Tiled (large) images run one at a time.
-    ``progress(done, total)`` counts network runs.
+    ``progress(done, total)`` counts network runs. ``max_size`` first shrinks each photo so
+    its longer side is at most that many pixels (as it is decoded).
     """
     _check_settings(strength, brush_scale, tile_size)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise SettingsError(f"batch size: {batch_size!r} must be a whole number, at least 1")
-    images = [load_image(c, what="content image" if len(contents) == 1 else f"content image {i + 1}")
+    images = [load_photo(c, max_size, "content image" if len(contents) == 1 else f"content image {i + 1}")
               for i, c in enumerate(contents)]
     if strength == 0:
         return [im.copy() for im in images]  # the photo itself: no network, no rounding
@@ -469,6 +487,7 @@ def paint(
     tile_size: int | None = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
     precision: str = "auto",
+    max_size: int | None = None,
 ) -> Image.Image:
     """Repaint ``content`` with a CycleGAN generator; the result has exactly the input's size.
 
@@ -476,7 +495,8 @@ def paint(
     ``.pth``/``.safetensors`` generator file. ``strength`` and ``brush_scale`` are explained in
     the module docstring; ``tile_size`` bounds memory for large images (``None``: never tile);
     ``precision`` is ``auto`` (see :func:`resolve_dtype`), ``float32``, ``bfloat16`` or
-    ``float16`` (GPU only).
+    ``float16`` (GPU only); ``max_size`` shrinks the photo first (the result has the shrunk size).
     ``progress(done, total)`` is called after each network run (each tile, when tiling).
     """
-    return paint_batch([content], style, strength, brush_scale, device, weights, tile_size, progress, precision)[0]
+    return paint_batch([content], style, strength, brush_scale, device, weights, tile_size, progress, precision,
+                       max_size=max_size)[0]

@@ -15,6 +15,7 @@ which say which style statistics each part of the output must have). Texture syn
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
@@ -25,20 +26,16 @@ from PIL import Image
 
 from . import color
 from .devices import autocast_dtype, pick_device
-from .errors import ResourceError, SettingsError
-from .images import ImageSource, fit_size, image_to_tensor, load_image, resize_longest, tensor_to_image
+from .errors import ResourceError, SettingsError, Stopped
+from .images import ImageSource, fit_size, image_to_tensor, load_image, tensor_to_image
 from .losses import ContentLoss, GramStyleLoss, LossTerm, TVLoss, gram_matrix
+from .memory import check_memory
 from .photo import PhotoLoss
 from .regions import Region, layer_size, layer_weights, mask_tensor, plain_regions, plan_regions
-from .settings import Settings
+from .settings import MAX_STYLES, MIN_SCALE_SIZE, Settings
 from .style_losses import DistributionStyleLoss, Kind, RegionTarget, flatten, make_kind, mixture_samples, region_target
 from .vgg import VGGFeatures
 from .weights import load_vgg
-
-#: Largest output (longest side) per device type. CPU: 2048 px needs about 12 GB for VGG19
-#: activations and their gradients, within a 24 GB machine. CUDA: see :func:`max_size_for`.
-MAX_SIZE_CPU = 2048
-
 
 @dataclass
 class StepInfo:
@@ -65,49 +62,67 @@ class StyleResult:
     losses: list[dict[str, float]] = field(default_factory=list)  #: one entry per step
     seconds: float = 0.0
     steps: int = 0                 #: steps actually run
-    stopped: bool = False          #: True when the callback stopped the run
+    stopped: bool = False          #: True when the callback or ``stop`` ended the run early
     device: str = "cpu"
+    notes: list[str] = field(default_factory=list)  #: what was adjusted to make the run possible
 
 
-def max_size_for(device: torch.device) -> int:
-    """Largest longest-side the device can take for VGG19 optimization (see README, Limits)."""
-    if device.type == "cuda":
-        total = torch.cuda.get_device_properties(device).total_memory
-        # About 3 GB per megapixel for VGG19 activations + gradients in fp32 (measured), 20% headroom.
-        megapixels = total * 0.8 / 3e9
-        return int(min(4096, math.sqrt(megapixels * 1e6 * 4 / 3)))
-    return MAX_SIZE_CPU
-
-
-def scale_sizes(width: int, height: int, settings: Settings) -> list[tuple[int, int]]:
-    """(width, height) of each scale, coarse to fine, the last one being the output size."""
-    out = []
-    for k in range(settings.scales):
-        longest = round(settings.size / 2 ** (settings.scales - 1 - k))
-        out.append(fit_size(width, height, longest))
-    return out
-
-
-def steps_per_scale(settings: Settings) -> list[int]:
+def steps_per_scale(steps: int, scales: int) -> list[int]:
     """Split the steps over scales, most at the coarse (cheap) ones: weights 2^(n-1-k)."""
-    n = settings.scales
-    if n == 1:
-        return [settings.steps]
-    weights = [2.0 ** (n - 1 - k) for k in range(n)]
-    raw = [settings.steps * w / sum(weights) for w in weights]
-    steps = [max(1, int(r)) for r in raw]
-    steps[-1] = max(1, settings.steps - sum(steps[:-1]))
-    return steps
+    if scales == 1:
+        return [steps]
+    weights = [2.0 ** (scales - 1 - k) for k in range(scales)]
+    raw = [steps * w / sum(weights) for w in weights]
+    plan = [max(1, int(r)) for r in raw]
+    plan[-1] = max(1, steps - sum(plan[:-1]))
+    return plan
+
+
+def plan_scales(canvas: tuple[int, int], settings: Settings) -> tuple[list[tuple[int, int]], list[int], list[str]]:
+    """(width, height) and steps of each scale, coarse to fine, and notes on what had to be adjusted.
+
+    The last scale is ``canvas`` fitted to ``settings.size``. Settings can only check the long
+    side; here the short side is known: a final size whose short side is under
+    ``MIN_SCALE_SIZE`` is refused with the size that would work, and coarse scales that would
+    start under it are dropped (their steps go to the scales that remain), and said so.
+    """
+    width, height = canvas
+    final = fit_size(width, height, settings.size)
+    if min(final) < MIN_SCALE_SIZE:
+        needed = math.ceil(settings.size * MIN_SCALE_SIZE / min(final))
+        raise SettingsError(
+            f"size: at {settings.size} px this {max(width, height) / min(width, height):.3g}:1 picture would be "
+            f"{final[0]}x{final[1]} px, under {MIN_SCALE_SIZE} px on its short side; use a size of at least {needed}"
+        )
+    sizes = [fit_size(width, height, round(settings.size / 2 ** (settings.scales - 1 - k)))
+             for k in range(settings.scales)]
+    usable = [size for size in sizes if min(size) >= MIN_SCALE_SIZE]
+    notes = []
+    if len(usable) < len(sizes):
+        first = sizes[0]
+        notes.append(f"scales: {settings.scales} scales would start at {first[0]}x{first[1]} px, under "
+                     f"{MIN_SCALE_SIZE} px on the short side; ran {len(usable)}")
+    return usable, steps_per_scale(settings.steps, len(usable)), notes
 
 
 def _style_tensor(style: Image.Image, size: tuple[int, int], settings: Settings, device: torch.device) -> torch.Tensor:
-    longest = max(16, round(max(size) * settings.style_scale))
-    return image_to_tensor(resize_longest(style, longest), device)
+    """The style at ``style_scale`` times the output's longer side, its short side never under MIN_SCALE_SIZE."""
+    width, height = style.size
+    longest = max(MIN_SCALE_SIZE, round(max(size) * settings.style_scale))
+    longest = max(longest, math.ceil(MIN_SCALE_SIZE * max(width, height) / min(width, height)))
+    target = fit_size(width, height, longest)
+    return image_to_tensor(style if style.size == target else style.resize(target, Image.Resampling.LANCZOS), device)
+
+
+def check_stop(stop: threading.Event | None) -> None:
+    """Raise :class:`~nst.errors.Stopped` when ``stop`` is set (polled while targets are built)."""
+    if stop is not None and stop.is_set():
+        raise Stopped("the run was stopped before its first step")
 
 
 def _distribution_targets(kind: Kind, layers: Sequence[str], style_feats: Sequence[dict[str, torch.Tensor]],
                           styles: Sequence[torch.Tensor], regions: Sequence[Region],
-                          size: tuple[int, int]) -> dict[str, list[RegionTarget]]:
+                          size: tuple[int, int], stop: threading.Event | None) -> dict[str, list[RegionTarget]]:
     """Per layer, the target of every region: the region's output positions and its style samples."""
     width, height = size
     device = styles[0].device
@@ -116,6 +131,7 @@ def _distribution_targets(kind: Kind, layers: Sequence[str], style_feats: Sequen
                    for r in regions]
     targets: dict[str, list[RegionTarget]] = {}
     for layer in layers:
+        check_stop(stop)
         grid = layer_size(height, width, layer)
         found = []
         for region, out_mask, s_masks in zip(regions, out_masks, style_masks):
@@ -132,47 +148,60 @@ def _distribution_targets(kind: Kind, layers: Sequence[str], style_feats: Sequen
 
 def build_terms(settings: Settings, net: VGGFeatures, content: torch.Tensor | None,
                 styles: Sequence[torch.Tensor], *, regions: Sequence[Region] | None = None,
-                size: tuple[int, int] | None = None) -> list[tuple[LossTerm, float]]:
+                size: tuple[int, int] | None = None, stop: threading.Event | None = None) -> list[tuple[LossTerm, float]]:
     """The weighted loss terms for one scale, with every target computed once, here.
 
     ``content`` is None for texture synthesis (then ``size`` gives the output's (width, height));
     ``regions`` None means every style everywhere, mixed with ``settings.style_blend``.
+    Style images go through the network one at a time: Gram matrices are reduced at once and
+    only the layers a distribution loss needs are kept, so memory holds one style's full
+    features, never all of them (nor a copy). ``stop`` is polled between styles and layers.
     """
     if content is not None:
         size = (content.shape[-1], content.shape[-2])
     if size is None:
         raise ValueError("build_terms needs a content image or the output size")
     blend = settings.blend_weights(len(styles))
-    style_taps = sorted(set(settings.style_layers if settings.style_weight else ())
-                        | set(settings.hist_layers if settings.hist_weight else ()))
-    with torch.inference_mode():
+    plain_gram = settings.style_loss == "gram" and regions is None
+    gram_layers = settings.style_layers if settings.style_weight and plain_gram else ()
+    kept = set(settings.style_layers if settings.style_weight and not plain_gram else ())
+    kept |= set(settings.hist_layers if settings.hist_weight else ())
+    taps = sorted(set(gram_layers) | kept)
+    grams: dict[str, torch.Tensor] = {}
+    style_feats: list[dict[str, torch.Tensor]] = []
+    # no_grad, not inference_mode: the targets meet the autograd graph of the image being optimized.
+    with torch.no_grad():
+        check_stop(stop)
         content_feats = net(content, settings.content_layers) if content is not None and settings.content_weight else {}
-        style_feats = [net(style, style_taps) for style in styles] if style_taps else []
-    # Out of inference mode: these tensors meet the autograd graph of the image being optimized.
-    content_feats = {k: v.clone() for k, v in content_feats.items()}
-    style_feats = [{k: v.clone() for k, v in feats.items()} for feats in style_feats]
+        for weight, style in zip(blend, styles) if taps else ():
+            check_stop(stop)
+            feats = net(style, taps)
+            for layer in gram_layers:
+                grams[layer] = grams[layer] + weight * gram_matrix(feats[layer]) if layer in grams else \
+                    weight * gram_matrix(feats[layer])
+            style_feats.append({layer: feats[layer] for layer in kept})
+            del feats
 
     terms: list[tuple[LossTerm, float]] = []
     if content_feats:
         terms.append((ContentLoss(content_feats), settings.content_weight))
-    if settings.style_weight:
-        if settings.style_loss == "gram" and regions is None:
-            grams = {layer: sum(w * gram_matrix(feats[layer]) for w, feats in zip(blend, style_feats))
-                     for layer in settings.style_layers}
-            terms.append((GramStyleLoss(grams, settings.layer_weights), settings.style_weight))
-        else:
-            kind = make_kind(settings.style_loss, mmd_poly_c=settings.mmd_poly_c, seed=settings.seed)
-            targets = _distribution_targets(kind, settings.style_layers, style_feats, styles,
-                                            regions or plain_regions(blend), size)
-            terms.append((DistributionStyleLoss("style", kind, targets, settings.layer_weights), settings.style_weight))
+    if gram_layers:
+        terms.append((GramStyleLoss(grams, settings.layer_weights), settings.style_weight))
+    elif settings.style_weight:
+        kind = make_kind(settings.style_loss, mmd_poly_c=settings.mmd_poly_c, seed=settings.seed)
+        targets = _distribution_targets(kind, settings.style_layers, style_feats, styles,
+                                        regions or plain_regions(blend), size, stop)
+        terms.append((DistributionStyleLoss("style", kind, targets, settings.layer_weights), settings.style_weight))
     if settings.hist_weight:
         kind = make_kind("hist")
-        targets = _distribution_targets(kind, settings.hist_layers, style_feats, styles, regions or plain_regions(blend), size)
+        targets = _distribution_targets(kind, settings.hist_layers, style_feats, styles, regions or plain_regions(blend),
+                                        size, stop)
         equal = (1.0 / len(settings.hist_layers),) * len(settings.hist_layers)
         terms.append((DistributionStyleLoss("hist", kind, targets, equal), settings.hist_weight))
     if settings.tv_weight:
         terms.append((TVLoss(), settings.tv_weight))
     if settings.photo_weight and content is not None:
+        check_stop(stop)
         terms.append((PhotoLoss(content), settings.photo_weight))
     return terms
 
@@ -201,8 +230,10 @@ def _make_optimizer(settings: Settings, x: torch.Tensor) -> torch.optim.Optimize
 def optimize(x: torch.Tensor, net: VGGFeatures, terms: list[tuple[LossTerm, float]], settings: Settings,
              steps: int, *, first_step: int = 1, total_steps: int | None = None, scale: int = 0,
              callback: StepCallback | None = None, image_every: int = 25,
-             history: list[dict[str, float]] | None = None) -> tuple[torch.Tensor, bool]:
-    """Run ``steps`` optimizer steps on the image ``x``; returns the image and whether it was stopped."""
+             history: list[dict[str, float]] | None = None,
+             stop: threading.Event | None = None) -> tuple[torch.Tensor, bool]:
+    """Run ``steps`` optimizer steps on the image ``x``; returns the image and whether it was stopped
+    (by the callback, or by ``stop``, which is read after every step)."""
     x = x.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     taps = sorted({layer for term, _ in terms for layer in term.layers})
     names = [term.name for term, _ in terms]
@@ -227,7 +258,7 @@ def optimize(x: torch.Tensor, net: VGGFeatures, terms: list[tuple[LossTerm, floa
         values, total = objective()
         total.backward()
         last[:] = values + [total]
-        value = float(total)
+        value = total.item()
         if value < best["total"]:
             best["total"], best["x"] = value, x.detach().clone()
         return total
@@ -252,30 +283,42 @@ def optimize(x: torch.Tensor, net: VGGFeatures, terms: list[tuple[LossTerm, floa
             if callback(info):
                 stopped = True
                 break
+        if stop is not None and stop.is_set():
+            stopped = True
+            break
+    if stopped:  # no extra network pass when someone is waiting for the machine
+        return best["x"].clamp_(0, 1), stopped
     with torch.no_grad():
         _, final_total = objective()
-    if float(final_total) <= best["total"]:
+    if final_total.item() <= best["total"]:
         return x.detach().clamp_(0, 1), stopped
     return best["x"].clamp_(0, 1), stopped
 
 
-def _as_style_list(style: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
-    if isinstance(style, (list, tuple)):
-        if not style:
-            raise SettingsError("at least one style image is needed")
-        return list(style)
-    return [style]
+def as_style_list(style: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
+    """One style or several, as a list; refuses none, and more than ``MAX_STYLES``."""
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise SettingsError("at least one style image is needed")
+    if len(styles) > MAX_STYLES:
+        raise SettingsError(f"style: {len(styles)} style images given; at most {MAX_STYLES} at once")
+    return styles
+
+
+def load_styles(styles: Sequence[ImageSource], max_side: int) -> list[Image.Image]:
+    """The style images, each shrunk as soon as it is decoded to the largest side a run can use."""
+    return [load_image(s, "style image" if len(styles) == 1 else f"style image {k + 1}", max_side=max_side)
+            for k, s in enumerate(styles)]
+
+
+def style_side(settings: Settings) -> int:
+    """The longest side a style image is ever used at: ``style_scale`` times the output's."""
+    return max(MIN_SCALE_SIZE, math.ceil(settings.size * settings.style_scale))
 
 
 def resolve_settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
     settings = settings or Settings()
     return settings.replace(**overrides) if overrides else settings
-
-
-def check_size(settings: Settings, dev: torch.device) -> None:
-    limit = max_size_for(dev)
-    if settings.size > limit:
-        raise SettingsError(f"size: {settings.size} px is above this device's limit of {limit} px ({dev.type})")
 
 
 def taps_needed(settings: Settings, with_content: bool = True) -> list[str]:
@@ -288,16 +331,19 @@ def taps_needed(settings: Settings, with_content: bool = True) -> list[str]:
 
 def run_scales(settings: Settings, net: VGGFeatures, content: Image.Image | None, styles: Sequence[Image.Image],
                canvas: tuple[int, int], dev: torch.device, *, regions: Sequence[Region] | None = None,
-               callback: StepCallback | None = None, image_every: int = 25) -> tuple[torch.Tensor, list[dict[str, float]], bool]:
-    """The optimization over all scales, coarse to fine; returns the image, the loss history and whether stopped.
+               callback: StepCallback | None = None, image_every: int = 25,
+               stop: threading.Event | None = None) -> tuple[torch.Tensor, list[dict[str, float]], bool, list[str]]:
+    """The optimization over all scales, coarse to fine.
 
-    ``canvas`` is the output's (width, height) at the last scale; ``content`` None makes a texture.
+    Returns the image (always at the last scale's size, even when stopped early), the loss
+    history, whether it was stopped, and notes on what was adjusted (see :func:`plan_scales`).
+    ``canvas`` is the picture's (width, height), fitted to ``settings.size``; ``content`` None
+    makes a texture. A ``stop`` set before the first step raises :class:`~nst.errors.Stopped`.
     """
     history: list[dict[str, float]] = []
     # channels-last is the layout cuDNN and oneDNN convolve fastest (measured: benchmarks/results).
     net.to_memory_format(torch.channels_last)
-    sizes = scale_sizes(*canvas, settings)
-    plan = steps_per_scale(settings)
+    sizes, plan, notes = plan_scales(canvas, settings)
     x: torch.Tensor | None = None
     step, stopped = 1, False
     try:
@@ -306,14 +352,21 @@ def run_scales(settings: Settings, net: VGGFeatures, content: Image.Image | None
             style_ts = [_style_tensor(s, size, settings, dev) for s in styles]
             # Targets in the same arithmetic as the output's features, so a perfect match scores zero.
             dtype = autocast_dtype(settings.precision, dev)
-            with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                terms = build_terms(settings, net, content_t, style_ts, regions=regions, size=size)
+            try:
+                with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                    terms = build_terms(settings, net, content_t, style_ts, regions=regions, size=size, stop=stop)
+            except Stopped:
+                if x is None:
+                    raise
+                stopped = True
+                break
             if x is None:
                 x = _initial_image(settings, content_t, style_ts[0], size)
             else:
                 x = F.interpolate(x, size=(size[1], size[0]), mode="bicubic", align_corners=False).clamp_(0, 1)
+            del content_t, style_ts
             x, stopped = optimize(x, net, terms, settings, n_steps, first_step=step, total_steps=settings.steps,
-                                  scale=k, callback=callback, image_every=image_every, history=history)
+                                  scale=k, callback=callback, image_every=image_every, history=history, stop=stop)
             step += n_steps
             if stopped:
                 break
@@ -326,7 +379,10 @@ def run_scales(settings: Settings, net: VGGFeatures, content: Image.Image | None
             raise
         raise ResourceError(f"out of memory at size {settings.size}; try a smaller size") from exc
     assert x is not None
-    return x, history, stopped
+    width, height = sizes[-1]
+    if x.shape[-2:] != (height, width):  # stopped at a coarse scale: the picture so far, at full size
+        x = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False).clamp_(0, 1)
+    return x, history, stopped, notes
 
 
 def _with_content_colors(callback: StepCallback | None, content: Image.Image) -> StepCallback | None:
@@ -347,26 +403,33 @@ def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], se
             masks: Sequence[ImageSource] | None = None, content_segmentation: ImageSource | None = None,
             style_segmentation: ImageSource | None = None, callback: StepCallback | None = None,
             image_every: int = 25, device: str | torch.device | None = None, vgg_weights: str | None = None,
-            **overrides: Any) -> StyleResult:
+            stop: threading.Event | None = None, **overrides: Any) -> StyleResult:
     """Repaint ``content`` in the style of ``style`` (Gatys et al.), or of several styles.
 
     ``settings`` holds every picture-deciding choice; keyword ``overrides`` change single
     fields (``stylize(photo, painting, steps=100)``). ``callback`` sees every step (losses, and
-    the image every ``image_every`` steps) and may stop the run by returning True.
+    the image every ``image_every`` steps) and may stop the run by returning True; ``stop``, an
+    event set from another thread (a server's Stop button, a closed connection), ends it while
+    targets are built or after the current step. Stopped before the first step, it raises
+    :class:`~nst.errors.Stopped`; later, the picture so far is the result.
 
-    ``style`` may be a list of images, mixed with ``settings.style_blend`` (equal by default),
-    or placed by ``masks``: one gray image per style, on the content, white where that style
-    applies (spatial control). ``content_segmentation`` and ``style_segmentation`` (colour-coded
-    label images, one style) restrict the style statistics to matching regions, as in Luan et
-    al.'s augmented style loss; use them with ``photo_weight`` for photorealistic transfer.
+    ``style`` may be a list of images (at most ``MAX_STYLES``), mixed with
+    ``settings.style_blend`` (equal by default), or placed by ``masks``: one gray image per
+    style, on the content, white where that style applies (spatial control).
+    ``content_segmentation`` and ``style_segmentation`` (colour-coded label images, one style)
+    restrict the style statistics to matching regions, as in Luan et al.'s augmented style
+    loss; use them with ``photo_weight`` for photorealistic transfer.
+
+    Before any image is decoded, the run's memory is checked against the device's
+    (:mod:`nst.memory`); every image is shrunk as soon as it is decoded to the size the run uses.
     """
     settings = resolve_settings(settings, overrides)
     dev = pick_device(device)
-    check_size(settings, dev)
-    content_img = load_image(content, "content image")
-    style_imgs = [load_image(s, "style image" if len(_as_style_list(style)) == 1 else f"style image {k + 1}")
-                  for k, s in enumerate(_as_style_list(style))]
-    settings.blend_weights(len(style_imgs))  # refuses a blend of the wrong length before any work
+    styles = as_style_list(style)
+    settings.blend_weights(len(styles))  # refuses a blend of the wrong length before any work
+    check_memory(settings, len(styles), dev)
+    content_img = load_image(content, "content image", max_side=settings.size)
+    style_imgs = load_styles(styles, style_side(settings))
     regions = plan_regions(len(style_imgs), content_img.size, [s.size for s in style_imgs], masks=masks,
                            content_segmentation=content_segmentation, style_segmentation=style_segmentation,
                            blend_given=settings.style_blend is not None)
@@ -377,13 +440,14 @@ def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], se
         run_callback = _with_content_colors(callback, content_img)
     elif settings.preserve_color == "histogram":
         run_styles = [color.match_color_image(s, content_img) for s in style_imgs]
+    check_stop(stop)
     net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(taps_needed(settings))
 
     start = time.perf_counter()
-    x, history, stopped = run_scales(settings, net, run_content, run_styles, content_img.size, dev, regions=regions,
-                                     callback=run_callback, image_every=image_every)
+    x, history, stopped, notes = run_scales(settings, net, run_content, run_styles, content_img.size, dev,
+                                            regions=regions, callback=run_callback, image_every=image_every, stop=stop)
     if settings.preserve_color == "luminance":
         size = (x.shape[-1], x.shape[-2])
         x = color.combine_luminance(x, image_to_tensor(content_img.resize(size, Image.Resampling.LANCZOS), x.device))
-    return StyleResult(image=tensor_to_image(x), settings=settings, losses=history,
-                       seconds=time.perf_counter() - start, steps=len(history), stopped=stopped, device=str(dev))
+    return StyleResult(image=tensor_to_image(x), settings=settings, losses=history, seconds=time.perf_counter() - start,
+                       steps=len(history), stopped=stopped, device=str(dev), notes=notes)

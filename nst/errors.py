@@ -27,3 +27,7 @@ class WeightsError(NSTError, RuntimeError):
 
 class ResourceError(NSTError, RuntimeError):
     """The job does not fit the machine (out of memory, size beyond the limit)."""
+
+
+class Stopped(NSTError):
+    """The run was stopped (a Stop button, a closed connection) before it made a first picture."""

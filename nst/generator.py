@@ -24,17 +24,16 @@ network is refused with the keys that did not fit.
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoints import check_finite, read_state_dict
 from .errors import WeightsError
 
 #: The generator downsamples twice by 2, so inputs must be a multiple of this on each side.
@@ -168,56 +167,6 @@ _BLOCK_KEY = re.compile(r"^model\.(\d+)\.conv_block\.")
 _TOP_CONV = re.compile(r"^model\.(\d+)\.weight$")
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read tensors from a ``.safetensors`` file or a ``.pth``/``.pt`` pickle, safely.
-
-    Pickles are opened with ``torch.load(weights_only=True)``: a file that would need to run
-    code to unpickle (a whole pickled module, custom classes) is refused, never executed.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file '{path}' does not exist")
-    if path.stat().st_size == 0:
-        raise WeightsError(f"weights file '{path}' is empty (0 bytes); download it again")
-    if path.suffix.lower() == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            loaded: object = load_file(str(path), device="cpu")
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise WeightsError(f"'{path}' is not a readable safetensors file: {exc}") from exc
-    else:
-        try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            refused = re.search(r"(?i)unsupported global:? GLOBAL ([\w.]+)", str(exc))
-            if refused is None:  # garbage or a damaged file, not a refused class
-                raise WeightsError(f"'{path}' could not be read as a PyTorch checkpoint (damaged or not a checkpoint)") from exc
-            raise WeightsError(
-                f"'{path}' is not a plain state dict: unpickling it would run code ({refused.group(1)}), which is "
-                f"refused for safety (weights_only=True). Save the generator's state_dict() or convert it to .safetensors"
-            ) from exc
-        except (RuntimeError, OSError, EOFError, ValueError, AttributeError) as exc:
-            raise WeightsError(f"'{path}' could not be read as a PyTorch checkpoint: {exc}") from exc
-    return _as_tensor_dict(loaded, path)
-
-
-def _as_tensor_dict(loaded: object, path: Path) -> dict[str, torch.Tensor]:
-    if isinstance(loaded, Mapping) and "state_dict" in loaded and isinstance(loaded["state_dict"], Mapping):
-        loaded = loaded["state_dict"]  # a training checkpoint wrapping the weights
-    if not isinstance(loaded, Mapping):
-        raise WeightsError(f"'{path}' holds a {type(loaded).__name__}, not a state dict of tensors")
-    tensors: dict[str, torch.Tensor] = {}
-    for key, value in loaded.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise WeightsError(f"'{path}' is not a state dict of tensors (entry {key!r} is a {type(value).__name__})")
-        tensors[key] = value
-    if not tensors:
-        raise WeightsError(f"'{path}' holds no tensors")
-    return tensors
-
-
 def clean_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Apply the reference's key clean-up: ``module.`` prefix, stale InstanceNorm statistics.
 
@@ -288,9 +237,7 @@ def build_generator(
     ]
     if wrong_shape:
         raise WeightsError(f"{source} have tensors of the wrong shape: {_summarise(wrong_shape, 4)}")
-    bad = [k for k, v in cleaned.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad:
-        raise WeightsError(f"{source} contain NaN or infinite values (in {_summarise(bad, 4)}); the file is damaged")
+    check_finite(cleaned, source)
     net.load_state_dict({k: v.float() for k, v in cleaned.items()}, strict=True)
     return net.eval().requires_grad_(False)
 

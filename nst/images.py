@@ -18,9 +18,11 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
+import tempfile
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import Sequence, Union
 
 import numpy as np
 import torch
@@ -48,6 +50,15 @@ def _describe(source: object) -> str:
     return "the image"
 
 
+def megapixels(pixels: int) -> str:
+    """``pixels`` in megapixels, with as many decimals as it takes not to read as the limit itself."""
+    for digits in range(0, 7):
+        text = f"{pixels / 1e6:.{digits}f}"
+        if float(text) * 1e6 != MAX_INPUT_PIXELS or pixels == MAX_INPUT_PIXELS:
+            return f"{text} megapixels"
+    return f"{pixels} pixels"
+
+
 def _check_dims(width: int, height: int, what: str) -> None:
     if width < MIN_SIDE or height < MIN_SIDE:
         raise ImageError(
@@ -55,11 +66,12 @@ def _check_dims(width: int, height: int, what: str) -> None:
         )
     if width * height > MAX_INPUT_PIXELS:
         raise ImageError(
-            f"{what} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); the limit is "
-            f"{MAX_INPUT_PIXELS / 1e6:.0f} megapixels. Downscale it first"
+            f"{what} is {width}x{height} pixels ({megapixels(width * height)}); the limit is "
+            f"{megapixels(MAX_INPUT_PIXELS)}. Downscale it first"
         )
     aspect = max(width, height) / min(width, height)
-    if aspect > MAX_ASPECT:
+    # Half a pixel of slack: a picture shrunk to a size (its short side rounded) stays accepted.
+    if max(width, height) / (min(width, height) + 0.5) > MAX_ASPECT:
         raise ImageError(
             f"{what} is {width}x{height} pixels, an aspect ratio of {aspect:.1f}:1; the limit is {MAX_ASPECT:g}:1"
         )
@@ -109,32 +121,58 @@ def _from_array(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(arr)
 
 
-def load_image(source: ImageSource, what: str | None = None) -> Image.Image:
+def _shrunk(im: Image.Image, max_side: int | None) -> Image.Image:
+    """``im`` with its longer side at most ``max_side``, never enlarged, and its short side never
+    shrunk under ``MIN_SIDE`` (a panorama stays usable; the run decides what its size allows)."""
+    if max_side is None or max(im.size) <= max_side:
+        return im
+    size = fit_size(*im.size, max_side)
+    if min(size) < MIN_SIDE:
+        scale = MIN_SIDE / min(im.size)
+        if scale >= 1:
+            return im
+        size = (max(MIN_SIDE, round(im.width * scale)), max(MIN_SIDE, round(im.height * scale)))
+    return im.resize(size, Image.Resampling.LANCZOS)
+
+
+def _open_path(source: str | os.PathLike, name: str) -> Path:
+    path = Path(source)
+    try:
+        info = path.stat()
+    except OSError:
+        raise ImageError(f"{name}: no such file") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageError(f"{name} is a folder, not an image file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageError(f"{name} is not a regular file (a device or a pipe?), not an image file")
+    if info.st_size == 0:
+        raise ImageError(f"{name} is empty (0 bytes)")
+    return path
+
+
+def load_image(source: ImageSource, what: str | None = None, max_side: int | None = None) -> Image.Image:
     """Read an image from a path, raw bytes, a PIL image or an array, as 8-bit RGB.
 
     ``what`` names the image in error messages (``"content image"``, ``"style image"``), so a
-    person knows which of their uploads was wrong.
+    person knows which of their uploads was wrong. ``max_side`` shrinks the picture as soon as
+    it is decoded, so an input far larger than a run needs never stays in memory at full size
+    (JPEGs are even decoded at a reduced scale).
     """
     name = what or _describe(source)
     if isinstance(source, np.ndarray):
         im = _from_array(source)
         _check_dims(*im.size, name)
-        return to_rgb(im)
+        return _shrunk(to_rgb(im), max_side)
     if isinstance(source, Image.Image):
         _check_dims(*source.size, name)
         source.load()
-        return to_rgb(ImageOps.exif_transpose(source) or source)
+        return _shrunk(to_rgb(ImageOps.exif_transpose(source) or source), max_side)
     if isinstance(source, (bytes, bytearray)):
         if not source:
             raise ImageError(f"{name} is empty (0 bytes)")
         fp: object = io.BytesIO(source)
     elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise ImageError(f"{name}: no such file")
-        if path.stat().st_size == 0:
-            raise ImageError(f"{name} is empty (0 bytes)")
-        fp = path
+        fp = _open_path(source, name)
     else:
         raise ImageError(f"cannot read an image from a {type(source).__name__}; give a file path, bytes or a PIL image")
     try:
@@ -148,9 +186,13 @@ def load_image(source: ImageSource, what: str | None = None) -> Image.Image:
                 _check_dims(*im.size, name)
                 if getattr(im, "is_animated", False):
                     im.seek(0)
+                if max_side is not None and im.format == "JPEG":
+                    # Decode at 1/2, 1/4 or 1/8 scale when both sides stay at least max_side (so the
+                    # long side does whichever way EXIF rotates the picture).
+                    im.draft("RGB", (max_side, max_side))
                 im.load()
                 im = ImageOps.exif_transpose(im) or im
-                rgb = to_rgb(im)
+                rgb = _shrunk(to_rgb(im), max_side)
                 rgb.load()
                 return rgb.copy()
     except ImageError:
@@ -208,25 +250,61 @@ def tensor_to_image(t: torch.Tensor) -> Image.Image:
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
-def check_save_path(path: str | os.PathLike) -> str:
-    """The PIL format for ``path``; raises before any work is done if the file cannot be written."""
+def check_save_path(path: str | os.PathLike, inputs: Sequence[ImageSource | None] = ()) -> str:
+    """The PIL format for ``path``; refuses, before any work is done, a path that cannot be
+    written or that is one of ``inputs`` (a result written over its own photo destroys it)."""
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"cannot save '{path}': it is a folder; give a file name such as {path / 'out.png'}")
     fmt = _SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ImageError(f"cannot save '{path}': use one of {', '.join(sorted(_SAVE_FORMATS))} as the file suffix")
-    if not path.parent.is_dir():
-        raise ImageError(f"cannot save '{path}': folder '{path.parent}' does not exist")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ImageError(f"cannot save '{path}': folder '{folder}' does not exist")
+    if path.exists() and not path.is_file():
+        raise ImageError(f"cannot save '{path}': it is not a regular file")
+    target = os.path.realpath(path)
+    for source in inputs:
+        if isinstance(source, (str, os.PathLike)) and os.path.realpath(source) == target:
+            raise ImageError(f"cannot save '{path}': it is one of the input images ('{os.fspath(source)}'), "
+                             "which the result would overwrite; choose another output file")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".nst-", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise ImageError(f"cannot save '{path}': folder '{folder}' is not writable ({exc.strerror or exc})") from None
     return fmt
 
 
+def _new_file_mode(path: Path) -> int:
+    """The permissions ``path`` has now, or those a new file gets (a temporary file starts at 0600)."""
+    if path.exists():
+        return stat.S_IMODE(path.stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def save_image(image: Image.Image | torch.Tensor, path: str | os.PathLike) -> Path:
-    """Save a result; the format follows the suffix (PNG is lossless and the default choice)."""
+    """Save a result; the format follows the suffix (PNG is lossless and the default choice).
+
+    The picture is written to a temporary file beside ``path`` and renamed into place, so a
+    failed save never leaves a half-written file, nor destroys what was there before.
+    """
     path = Path(path)
     fmt = check_save_path(path)
     im = tensor_to_image(image) if isinstance(image, torch.Tensor) else to_rgb(image)
     kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".nst-", suffix=path.suffix)
     try:
-        im.save(path, format=fmt, **kwargs)
+        with os.fdopen(fd, "wb") as f:
+            im.save(f, format=fmt, **kwargs)
+        os.chmod(temp, _new_file_mode(path))
+        os.replace(temp, path)
     except OSError as exc:
         raise ImageError(f"cannot save '{path}': {exc}") from exc
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
     return path

@@ -46,7 +46,7 @@ def plain_regions(blend: Sequence[float]) -> list[Region]:
 
 def load_mask(source: ImageSource, size: tuple[int, int], what: str) -> Image.Image:
     """A mask image as 8-bit gray at ``size`` (width, height): white is 1, black 0."""
-    im = load_image(source, what).convert("L")
+    im = load_image(source, what, max_side=max(size)).convert("L")
     return im if im.size == size else im.resize(size, Image.Resampling.BILINEAR)
 
 
@@ -76,8 +76,10 @@ def segmentation_regions(content_segmentation: ImageSource, style_segmentation: 
     """Luan et al.'s augmented style loss: each label of the content's segmentation takes the style
     statistics of the same label in the style's segmentation. A label missing from the style's
     segmentation takes the whole style image's statistics."""
-    content_seg = load_image(content_segmentation, "content segmentation").resize(content_size, Image.Resampling.NEAREST)
-    style_seg = load_image(style_segmentation, "style segmentation").resize(style_size, Image.Resampling.NEAREST)
+    content_seg = load_image(content_segmentation, "content segmentation", max_side=max(content_size))
+    style_seg = load_image(style_segmentation, "style segmentation", max_side=max(style_size))
+    content_seg = content_seg.resize(content_size, Image.Resampling.NEAREST)
+    style_seg = style_seg.resize(style_size, Image.Resampling.NEAREST)
     c_labels, s_labels = segmentation_labels(content_seg), segmentation_labels(style_seg)
     in_style = set(np.unique(s_labels).tolist())
     regions = []

@@ -26,7 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .errors import SettingsError
-from .vgg import BACKBONES, POOLINGS, check_layers
+from .vgg import BACKBONES, POOLINGS, check_layers, tap_names
+
+#: Most layers a list may name: every tap of VGG19 once.
+MAX_LAYERS = len(tap_names("vgg19"))
 
 #: Output size limits (longest side, pixels). Devices may impose a lower limit (see engine).
 MIN_SIZE = 32
@@ -46,36 +49,64 @@ HISTOGRAM_LAYERS = ("relu1_1", "relu4_1")
 PRESERVE_COLORS = ("none", "luminance", "histogram")
 
 
-def _as_layers(value: Any, name: str) -> tuple[str, ...]:
+#: Most style images in one run: each adds its features and targets to the run's memory.
+MAX_STYLES = 4
+#: Largest loss weight (content, style, tv, histogram, photo); beyond, float32 losses overflow.
+MAX_WEIGHT = 1e9
+#: Largest relative weight (per style layer, per style image); they are normalized to sum to 1.
+MAX_RELATIVE_WEIGHT = 1e6
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, shortened: a 400-digit number or a 1 MB string is not echoed back whole."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]} ({len(text)} characters)"
+
+
+def _split(value: Any, name: str, what: str, limit: int) -> list[Any]:
     if isinstance(value, str):
-        value = [v for v in value.replace(";", ",").split(",")]
+        if len(value) > 40 * limit:
+            raise SettingsError(f"{name}: {len(value)} characters is far too long for at most {limit} {what}")
+        value = [v for v in value.replace(";", ",").split(",") if v.strip()]
     try:
-        layers = tuple(str(v).strip() for v in value if str(v).strip())
+        items = list(value)
     except TypeError:
-        raise SettingsError(f"{name}: expected a list of layer names, got {value!r}") from None
+        raise SettingsError(f"{name}: expected a list of {what}, got {_shown(value)}") from None
+    if len(items) > limit:
+        raise SettingsError(f"{name}: {len(items)} {what} given; at most {limit}")
+    return items
+
+
+def _as_layers(value: Any, name: str) -> tuple[str, ...]:
+    """Layer names, each at most once: a repeated layer would be computed again for nothing (a
+    request listing conv1_1 200 000 times held a server for minutes) and would shift
+    style_layer_weights off the layers they were written for."""
+    layers = tuple(str(v).strip() for v in _split(value, name, "layer names", MAX_LAYERS) if str(v).strip())
     if not layers:
         raise SettingsError(f"{name}: at least one layer is needed")
+    seen: set[str] = set()
+    for layer in layers:
+        if layer in seen:
+            raise SettingsError(f"{name}: {layer!r} is listed more than once; give each layer once")
+        seen.add(layer)
     return layers
 
 
-def _as_floats(value: Any, name: str) -> tuple[float, ...]:
-    if isinstance(value, str):
-        value = [v for v in value.replace(";", ",").split(",") if v.strip()]
-    try:
-        return tuple(_as_float(v, name) for v in value)
-    except TypeError:
-        raise SettingsError(f"{name}: expected a list of numbers, got {value!r}") from None
+def _as_floats(value: Any, name: str, limit: int, high: float) -> tuple[float, ...]:
+    return tuple(as_float(v, name, high=high) for v in _split(value, name, "numbers", limit))
 
 
-def _as_float(value: Any, name: str, low: float = 0.0, high: float = math.inf) -> float:
+def as_float(value: Any, name: str, low: float = 0.0, high: float = math.inf) -> float:
     if isinstance(value, bool):
         raise SettingsError(f"{name}: expected a number, got {value!r}")
     try:
         x = float(value)
+    except OverflowError:
+        raise SettingsError(f"{name}: must be at most {high:g}, got {_shown(value)}") from None
     except (TypeError, ValueError):
-        raise SettingsError(f"{name}: expected a number, got {value!r}") from None
+        raise SettingsError(f"{name}: expected a number, got {_shown(value)}") from None
     if not math.isfinite(x):
-        raise SettingsError(f"{name}: must be a finite number, got {value!r}")
+        raise SettingsError(f"{name}: must be a finite number, got {_shown(value)}")
     if x < low:
         raise SettingsError(f"{name}: must be at least {low:g}, got {x:g}" if low else f"{name}: must not be negative, got {x:g}")
     if x > high:
@@ -83,22 +114,27 @@ def _as_float(value: Any, name: str, low: float = 0.0, high: float = math.inf) -
     return x
 
 
-def _as_int(value: Any, name: str, low: int, high: int) -> int:
+def as_int(value: Any, name: str, low: int, high: int) -> int:
     if isinstance(value, bool):
         raise SettingsError(f"{name}: expected a whole number, got {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name}: expected a whole number, got {value!r}") from None
-    if not math.isfinite(x) or x != int(x):
-        raise SettingsError(f"{name}: expected a whole number, got {value!r}")
-    x = int(x)
+    if isinstance(value, int):  # exact, however many digits
+        x = value
+    else:
+        try:
+            f = float(value)
+        except OverflowError:
+            raise SettingsError(f"{name}: must be between {low} and {high}, got {_shown(value)}") from None
+        except (TypeError, ValueError):
+            raise SettingsError(f"{name}: expected a whole number, got {_shown(value)}") from None
+        if not math.isfinite(f) or f != int(f):
+            raise SettingsError(f"{name}: expected a whole number, got {_shown(value)}")
+        x = int(f)
     if not low <= x <= high:
-        raise SettingsError(f"{name}: must be between {low} and {high}, got {x}")
+        raise SettingsError(f"{name}: must be between {low} and {high}, got {_shown(x)}")
     return x
 
 
-def _as_choice(value: Any, name: str, choices: Iterable[str]) -> str:
+def as_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     choices = tuple(choices)
     v = str(value).strip().lower() if value is not None else ""
     if v not in choices:
@@ -148,17 +184,17 @@ class Settings:
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
-        set_("size", _as_int(self.size, "size", MIN_SIZE, MAX_SIZE))
-        set_("steps", _as_int(self.steps, "steps", 1, MAX_STEPS))
+        set_("size", as_int(self.size, "size", MIN_SIZE, MAX_SIZE))
+        set_("steps", as_int(self.steps, "steps", 1, MAX_STEPS))
         for name in ("content_weight", "style_weight", "tv_weight"):
-            set_(name, _as_float(getattr(self, name), name))
-        set_("backbone", _as_choice(self.backbone, "backbone", BACKBONES))
+            set_(name, as_float(getattr(self, name), name, high=MAX_WEIGHT))
+        set_("backbone", as_choice(self.backbone, "backbone", BACKBONES))
         set_("content_layers", _as_layers(self.content_layers, "content_layers"))
         set_("style_layers", _as_layers(self.style_layers, "style_layers"))
         check_layers(self.backbone, self.content_layers, "content_layers")
         check_layers(self.backbone, self.style_layers, "style_layers")
         if self.style_layer_weights is not None:
-            weights = _as_floats(self.style_layer_weights, "style_layer_weights")
+            weights = _as_floats(self.style_layer_weights, "style_layer_weights", MAX_LAYERS, MAX_RELATIVE_WEIGHT)
             if len(weights) != len(self.style_layers):
                 raise SettingsError(
                     f"style_layer_weights: {len(weights)} weights given for {len(self.style_layers)} style layers; give one per layer"
@@ -166,28 +202,28 @@ class Settings:
             if not any(weights):
                 raise SettingsError("style_layer_weights: at least one weight must be above zero")
             set_("style_layer_weights", weights)
-        set_("pooling", _as_choice(self.pooling, "pooling", POOLINGS))
-        set_("init", _as_choice(self.init, "init", INITS))
-        set_("optimizer", _as_choice(self.optimizer, "optimizer", OPTIMIZERS))
+        set_("pooling", as_choice(self.pooling, "pooling", POOLINGS))
+        set_("init", as_choice(self.init, "init", INITS))
+        set_("optimizer", as_choice(self.optimizer, "optimizer", OPTIMIZERS))
         if self.learning_rate is not None:
-            set_("learning_rate", _as_float(self.learning_rate, "learning_rate", 1e-6, 1e3))
-        set_("seed", _as_int(self.seed, "seed", 0, 2**63 - 1))
-        set_("style_scale", _as_float(self.style_scale, "style_scale", 0.05, 4.0))
-        set_("scales", _as_int(self.scales, "scales", 1, 6))
-        set_("precision", _as_choice(self.precision, "precision", PRECISIONS))
+            set_("learning_rate", as_float(self.learning_rate, "learning_rate", 1e-6, 1e3))
+        set_("seed", as_int(self.seed, "seed", 0, 2**63 - 1))
+        set_("style_scale", as_float(self.style_scale, "style_scale", 0.05, 4.0))
+        set_("scales", as_int(self.scales, "scales", 1, 6))
+        set_("precision", as_choice(self.precision, "precision", PRECISIONS))
         if self.size / 2 ** (self.scales - 1) < MIN_SCALE_SIZE:
             raise SettingsError(
                 f"scales: {self.scales} scales from size {self.size} would start below {MIN_SCALE_SIZE} px; use fewer scales"
             )
-        set_("style_loss", _as_choice(self.style_loss, "style_loss", STYLE_LOSSES))
-        set_("mmd_poly_c", _as_float(self.mmd_poly_c, "mmd_poly_c", 0.0, 1e6))
+        set_("style_loss", as_choice(self.style_loss, "style_loss", STYLE_LOSSES))
+        set_("mmd_poly_c", as_float(self.mmd_poly_c, "mmd_poly_c", 0.0, 1e6))
         for name in ("hist_weight", "photo_weight"):
-            set_(name, _as_float(getattr(self, name), name))
+            set_(name, as_float(getattr(self, name), name, high=MAX_WEIGHT))
         set_("hist_layers", _as_layers(self.hist_layers, "hist_layers"))
         check_layers(self.backbone, self.hist_layers, "hist_layers")
-        set_("preserve_color", _as_choice(self.preserve_color, "preserve_color", PRESERVE_COLORS))
+        set_("preserve_color", as_choice(self.preserve_color, "preserve_color", PRESERVE_COLORS))
         if self.style_blend is not None:
-            blend = _as_floats(self.style_blend, "style_blend")
+            blend = _as_floats(self.style_blend, "style_blend", MAX_STYLES, MAX_RELATIVE_WEIGHT)
             if not blend:
                 raise SettingsError("style_blend: give one weight per style image, e.g. 0.7,0.3")
             if not any(blend):

@@ -11,14 +11,16 @@ with its longest side at ``style_scale`` times the canvas's longest side, as in 
 from __future__ import annotations
 
 import math
-
+import threading
 import time
 from typing import Any, Sequence
 
 from .devices import pick_device
-from .engine import StepCallback, StyleResult, _as_style_list, check_size, resolve_settings, run_scales, taps_needed
+from .engine import (StepCallback, StyleResult, as_style_list, load_styles, resolve_settings, run_scales, style_side,
+                     taps_needed)
 from .errors import SettingsError
-from .images import ImageSource, load_image, tensor_to_image
+from .images import ImageSource, tensor_to_image
+from .memory import check_memory
 from .settings import MAX_SIZE, MIN_SCALE_SIZE, MIN_SIZE, Settings
 from .weights import load_vgg
 
@@ -27,14 +29,16 @@ def check_canvas(width: Any, height: Any) -> tuple[int, int]:
     """Width and height as whole numbers in range, or a SettingsError naming the bad one."""
     out = []
     for name, value in (("width", width), ("height", height)):
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise SettingsError(f"{name}: expected a whole number of pixels, got {value!r}") from None
-        if isinstance(value, bool) or not math.isfinite(v) or v != int(v):
+        if isinstance(value, bool):
             raise SettingsError(f"{name}: expected a whole number of pixels, got {value!r}")
+        try:
+            v = value if isinstance(value, int) else float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise SettingsError(f"{name}: expected a whole number of pixels, got {str(value)[:40]!r}") from None
+        if not math.isfinite(v) or v != int(v):
+            raise SettingsError(f"{name}: expected a whole number of pixels, got {str(value)[:40]!r}")
         if not MIN_SCALE_SIZE <= v <= MAX_SIZE:
-            raise SettingsError(f"{name}: must be between {MIN_SCALE_SIZE} and {MAX_SIZE} pixels, got {int(v)}")
+            raise SettingsError(f"{name}: must be between {MIN_SCALE_SIZE} and {MAX_SIZE} pixels, got {str(int(v))[:40]}")
         out.append(int(v))
     if max(out) < MIN_SIZE:
         raise SettingsError(f"width, height: the longer side must be at least {MIN_SIZE} pixels, got {out[0]}x{out[1]}")
@@ -43,12 +47,14 @@ def check_canvas(width: Any, height: Any) -> tuple[int, int]:
 
 def synthesize_texture(style: ImageSource | Sequence[ImageSource], settings: Settings | None = None, *,
                        width: int, height: int, callback: StepCallback | None = None, image_every: int = 25,
-                       device: str | None = None, vgg_weights: str | None = None, **overrides: Any) -> StyleResult:
+                       device: str | None = None, vgg_weights: str | None = None,
+                       stop: threading.Event | None = None, **overrides: Any) -> StyleResult:
     """A ``width`` x ``height`` texture with the statistics of ``style`` (one image or a blend).
 
     Uses the same settings as :func:`nst.stylize` minus the content: ``init`` "content" means
     noise here (the paper's start); ``size`` is set to the canvas's longest side. The content
     weight, photorealism and colour preservation need a content image and are refused.
+    ``callback`` and ``stop`` work as in :func:`nst.stylize`.
     """
     width, height = check_canvas(width, height)
     settings = resolve_settings(settings, overrides)
@@ -59,17 +65,14 @@ def synthesize_texture(style: ImageSource | Sequence[ImageSource], settings: Set
     if not settings.style_weight and not settings.hist_weight:
         raise SettingsError("style_weight and hist_weight are both 0: a texture needs a style loss")
     settings = settings.replace(size=max(width, height))
-    if min(width, height) / 2 ** (settings.scales - 1) < MIN_SCALE_SIZE:
-        raise SettingsError(f"scales: {settings.scales} scales would make the {min(width, height)} px side of the "
-                            f"canvas smaller than {MIN_SCALE_SIZE} px at the first scale; use fewer scales")
     dev = pick_device(device)
-    check_size(settings, dev)
-    styles = _as_style_list(style)
-    style_imgs = [load_image(s, "style image" if len(styles) == 1 else f"style image {k + 1}") for k, s in enumerate(styles)]
-    settings.blend_weights(len(style_imgs))
+    styles = as_style_list(style)
+    settings.blend_weights(len(styles))
+    check_memory(settings, len(styles), dev)
+    style_imgs = load_styles(styles, style_side(settings))
     net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(taps_needed(settings, with_content=False))
     start = time.perf_counter()
-    x, history, stopped = run_scales(settings, net, None, style_imgs, (width, height), dev,
-                                     callback=callback, image_every=image_every)
-    return StyleResult(image=tensor_to_image(x), settings=settings, losses=history,
-                       seconds=time.perf_counter() - start, steps=len(history), stopped=stopped, device=str(dev))
+    x, history, stopped, notes = run_scales(settings, net, None, style_imgs, (width, height), dev,
+                                            callback=callback, image_every=image_every, stop=stop)
+    return StyleResult(image=tensor_to_image(x), settings=settings, losses=history, seconds=time.perf_counter() - start,
+                       steps=len(history), stopped=stopped, device=str(dev), notes=notes)

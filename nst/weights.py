@@ -23,6 +23,7 @@ from typing import Mapping
 
 import torch
 
+from .checkpoints import check_file, check_finite, read_state_dict
 from .errors import WeightsError
 from .vgg import BACKBONES, VGGFeatures, build_features, conv_indices
 
@@ -56,28 +57,6 @@ def _how_to_fix(backbone: str) -> str:
     )
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read a tensor dict from ``.safetensors`` or a ``torch.save`` file, refusing arbitrary pickles."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file '{path}' does not exist")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return dict(load_file(str(path), device="cpu"))
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except WeightsError:
-        raise
-    except Exception as exc:  # unpickling refusals, truncated files, wrong formats
-        raise WeightsError(f"weights file '{path}' could not be read as a state dict: {exc}") from exc
-    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise WeightsError(f"weights file '{path}' does not hold a state dict (a mapping of names to tensors)")
-    return dict(obj)
-
-
 def features_state_dict(state: Mapping[str, torch.Tensor], backbone: str, source: str) -> dict[str, torch.Tensor]:
     """Reduce any accepted layout to the keys of ``<backbone>().features`` (``0.weight`` ...)."""
     cleaned: dict[str, torch.Tensor] = {}
@@ -103,6 +82,7 @@ def features_state_dict(state: Mapping[str, torch.Tensor], backbone: str, source
         want = shapes[key]
         if value.shape != want:
             raise WeightsError(f"{source}: tensor {key} has shape {tuple(value.shape)}, expected {tuple(want)} for {backbone}")
+    check_finite(cleaned, source)
     return {k: v.float() for k, v in cleaned.items()}
 
 
@@ -111,13 +91,13 @@ def locate_vgg_weights(backbone: str, vgg_weights: str | os.PathLike | None = No
     if backbone not in BACKBONES:
         raise WeightsError(f"no weights for unknown backbone {backbone!r}")
     if vgg_weights:
-        return Path(vgg_weights)
+        return check_file(vgg_weights, "weights file")
     env = os.environ.get(ENV_VARS[backbone], "").strip()
     if env:
-        path = Path(env)
-        if not path.is_file():
-            raise WeightsError(f"{ENV_VARS[backbone]} points at '{env}', which is not a file. {_how_to_fix(backbone)}")
-        return path
+        try:
+            return check_file(env, f"{ENV_VARS[backbone]} points at a file that cannot be used:")
+        except WeightsError as exc:
+            raise WeightsError(f"{exc}. {_how_to_fix(backbone)}") from None
     cached = torchvision_cache_file(backbone)
     if cached.is_file():
         return cached
@@ -136,10 +116,7 @@ def load_vgg(backbone: str = "vgg19", pooling: str = "avg", vgg_weights: str | o
              device: torch.device | str = "cpu") -> VGGFeatures:
     """A frozen, pretrained VGG on ``device``; loaded once per (file, pooling, device) and cached."""
     path = locate_vgg_weights(backbone, vgg_weights)
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        raise WeightsError(f"weights file '{path}' does not exist") from exc
+    stat = path.stat()
     key = (backbone, pooling, str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(device))
     with _CACHE_LOCK:
         model = _CACHE.get(key)

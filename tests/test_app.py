@@ -8,6 +8,7 @@ uploads, the package's message, after which the server must still answer.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import types
@@ -209,19 +210,26 @@ def test_the_pages_stop_button_ends_with_the_picture_so_far(app_module, vgg19_en
     run = app_module.run_ui(choice, str(content_path), str(style_path), 5, 5, 3, "Painting's colours", 64, 500, 5,
                             "bn", 8, 1, 1, "vgg19", "conv4_2", "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1", "", "avg",
                             "lbfgs", "content", 0, 1, 1.0, None, "", None, request=request, progress=lambda *a, **k: None)
-    first = next(run)
-    assert first[4].startswith("Loading")
-    updates = []
-    for update in run:
-        updates.append(update)
-        if isinstance(update[0], Image.Image):
-            app_module.request_stop(request)
+
+    async def drive() -> list:
+        updates = []
+        async for update in run:
+            updates.append(update)
+            if isinstance(update[0], Image.Image):
+                app_module.request_stop(request)
+        return updates
+
+    updates = asyncio.run(drive())
+    assert updates[0][4].startswith("Loading")
     final = updates[-1]
     assert final[4].startswith("Stopped"), final[4]
     before, after = final[2]
     assert before.size == after.size == final[0].size == (64, 51)
     assert Path(final[3]).suffix == ".png" and Image.open(final[3]).size == (64, 51)
     assert len(updates) < 100, "stopped long before 500 steps"
+    deadline = time.monotonic() + 10
+    while _worker_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not _worker_threads()
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import nst
-from nst.engine import scale_sizes, steps_per_scale
+from nst.engine import plan_scales
 from nst.errors import SettingsError
 from nst.settings import Settings
 
@@ -62,13 +62,16 @@ def test_inits(vgg19_env, content_path, style_path):
 
 def test_multiscale_schedule(vgg19_env, content_path, style_path):
     s = Settings(size=64, steps=14, scales=3)
-    assert [max(w, h) for w, h in scale_sizes(400, 300, s)] == [16, 32, 64]
-    assert steps_per_scale(s) == [8, 4, 2] and sum(steps_per_scale(s)) == 14
+    sizes, steps, notes = plan_scales((400, 300), s)
+    assert [max(w, h) for w, h in sizes] == [32, 64] and steps == [9, 5] and not notes[0].startswith("size")
+    assert "scales: 3 scales would start at 16x12 px" in notes[0] and "ran 2" in notes[0]
+    sizes, steps, notes = plan_scales((300, 400), Settings(size=128, steps=14, scales=3))
+    assert [max(w, h) for w, h in sizes] == [32, 64, 128] and steps == [8, 4, 2] and notes == []
     sizes = []
-    result = nst.stylize(content_path, style_path, Settings(**{**FAST, "steps": 7}, scales=2),
+    result = nst.stylize(content_path, style_path, Settings(**{**FAST, "steps": 7, "size": 64}, scales=2),
                          callback=lambda i: sizes.append(i.size))
-    assert sizes[0] == (16, 13) and sizes[-1] == (32, 26)
-    assert result.image.size == (32, 26) and result.steps == 7
+    assert sizes[0] == (32, 26) and sizes[-1] == (64, 51)
+    assert result.image.size == (64, 51) and result.steps == 7 and result.notes == []
 
 
 def test_style_scale_and_blend_of_two_styles_run(vgg19_env, content_path, style_path):

@@ -4,6 +4,7 @@ tqdm progress bar fed by the engine's step callback."""
 from __future__ import annotations
 
 import argparse
+import sys
 import dataclasses
 from typing import Any, Iterable
 
@@ -52,6 +53,8 @@ def settings_with_blend(args: argparse.Namespace, weights: tuple[float, ...] | N
 def save_and_report(result: Any, output: str, quiet: bool) -> None:
     """Write the picture and, unless quiet, one line with its size, time, device and last losses."""
     path = save_image(result.image, output)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     if not quiet:
         last = result.losses[-1] if result.losses else {}
         print(f"wrote {path} ({result.image.width}x{result.image.height}) in {result.seconds:.1f} s on {result.device}; "

@@ -12,7 +12,7 @@ import time
 from .. import cyclegan
 from ..catalogue import StyleEntry
 from ..errors import SettingsError
-from ..images import check_save_path, load_image, resize_longest, save_image
+from ..images import check_save_path, save_image
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,17 +76,11 @@ def run(args: argparse.Namespace) -> int:
         raise SettingsError("give a CONTENT image to repaint (or --list to see the styles)")
     if not args.output:
         raise SettingsError("give -o OUT.png: where to write the result")
-    check_save_path(args.output)
-    content = load_image(args.content, what=f"content image '{args.content}'")
-    if args.max_size is not None:
-        if args.max_size < 16:
-            raise SettingsError(f"max size: {args.max_size} must be at least 16 pixels")
-        if max(content.size) > args.max_size:
-            content = resize_longest(content, args.max_size)
+    check_save_path(args.output, [args.content, args.weights])
     start = time.perf_counter()
-    image = cyclegan.paint(content, style=args.style, strength=args.strength, brush_scale=args.brush_scale,
+    image = cyclegan.paint(args.content, style=args.style, strength=args.strength, brush_scale=args.brush_scale,
                            device=args.device, weights=args.weights, tile_size=args.tile_size,
-                           precision=args.precision)
+                           precision=args.precision, max_size=args.max_size)
     seconds = time.perf_counter() - start
     path = save_image(image, args.output)
     if not args.quiet:

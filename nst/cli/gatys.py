@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     specs = ([args.style_positional] if args.style_positional else []) + list(args.style)
     styles, weights = collect_styles(specs)
     settings = settings_with_blend(args, weights, "--style PATH:WEIGHT")
-    check_save_path(args.output)
+    check_save_path(args.output, [args.content, *styles, *args.mask, args.content_segmentation, args.style_segmentation])
     bar = ProgressBar(settings.steps, quiet=args.quiet)
     try:
         result = stylize(args.content, styles if len(styles) > 1 else styles[0], settings,

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     width, height = parse_canvas(args.size)
     styles, weights = collect_styles(args.style)
     settings = settings_with_blend(args, weights, "STYLE:WEIGHT")
-    check_save_path(args.output)
+    check_save_path(args.output, styles)
     bar = ProgressBar(settings.steps, quiet=args.quiet)
     try:
         result = synthesize_texture(styles if len(styles) > 1 else styles[0], settings, width=width, height=height,

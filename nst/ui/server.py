@@ -1,0 +1,112 @@
+"""The server's configuration from its environment, and launching it with its cache folder.
+
+Every variable is set by whoever runs the server, never by its clients; they are read once,
+when the app is built. Launching ties the cache folder to the server's life: swept while it
+runs, emptied when it stops (also on SIGTERM).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Mapping
+
+import gradio as gr
+import torch
+
+from ..errors import SettingsError
+from .cache import CacheFolder
+from .uploads import parse_size
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name} is {value!r}; expected a whole number") from None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What the operator decided (see README, "The app": environment)."""
+
+    device: str | None        #: NST_DEVICE; None: CUDA when present, else CPU
+    device_type: str          #: "cuda" or "cpu"
+    max_size: int             #: NST_MAX_SIZE
+    max_steps: int            #: NST_MAX_STEPS
+    max_file_size: str        #: NST_MAX_FILE_SIZE, as Gradio reads it
+    concurrency: int          #: NST_CONCURRENCY
+    queue_size: int           #: NST_QUEUE_SIZE
+    cache_seconds: int        #: NST_CACHE_SECONDS; 0 keeps files until the server stops
+    cache_dir: Path | None    #: NST_CACHE_DIR; None: <temp>/nst-cache (or -2, -3... when taken)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "ServerConfig":
+        device = env.get("NST_DEVICE", "").strip() or None
+        cuda = (device or "auto").startswith("cuda") or (device in (None, "auto") and torch.cuda.is_available())
+        device_type = "cuda" if cuda else "cpu"
+        max_file_size = env.get("NST_MAX_FILE_SIZE", "").strip() or "20mb"
+        try:
+            parse_size(max_file_size)
+        except ValueError:
+            raise SettingsError(f"NST_MAX_FILE_SIZE is {max_file_size!r}; expected e.g. 20mb") from None
+        cache_dir = env.get("NST_CACHE_DIR", "").strip()
+        return cls(
+            device=device,
+            device_type=device_type,
+            max_size=_env_int(env, "NST_MAX_SIZE", 2048 if cuda else 1024),
+            max_steps=_env_int(env, "NST_MAX_STEPS", 2000),
+            max_file_size=max_file_size,
+            concurrency=_env_int(env, "NST_CONCURRENCY", 1),
+            queue_size=_env_int(env, "NST_QUEUE_SIZE", 32),
+            cache_seconds=_env_int(env, "NST_CACHE_SECONDS", 3600),
+            cache_dir=Path(cache_dir) if cache_dir else None,
+        )
+
+    @property
+    def max_bytes(self) -> int:
+        return parse_size(self.max_file_size)
+
+    def open_cache(self) -> CacheFolder:
+        """The server's cache folder, taken and emptied of what an earlier server left; Gradio writes there too."""
+        if self.cache_dir is not None:
+            cache = CacheFolder.open(self.cache_dir, self.cache_seconds)
+        else:
+            cache = CacheFolder.open_default(Path(tempfile.gettempdir()) / "nst-cache", self.cache_seconds)
+        os.environ["GRADIO_TEMP_DIR"] = str(cache.path)  # uploads and every file Gradio writes
+        return cache
+
+
+def kept_files(demo: gr.Blocks) -> set[str]:
+    """Files Gradio must keep while the page is served (the example pictures it copied to its cache)."""
+    return {path for block in demo.blocks.values() for path in getattr(block, "keep_in_cache", ())}
+
+
+def launch(demo: gr.Blocks, cache: CacheFolder, **kwargs: Any) -> Any:
+    """``demo.launch(**kwargs)`` with the cache folder swept while the server runs and emptied when it stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        cache.start(lambda: kept_files(demo))
+        try:
+            yield
+        finally:
+            cache.stop(clear=True)
+
+    return demo.launch(app_kwargs={"lifespan": lifespan}, **kwargs)
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM (a container stopping, a Space restarting) into the Ctrl+C Gradio shuts down cleanly on."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)

@@ -1,0 +1,146 @@
+"""Files a client names: only what was uploaded to this server reaches the package.
+
+Gradio checks that a file payload is in its upload folder only when the payload carries
+``"meta": {"_type": "gradio.FileData"}``; without it, a path such as ``/home/me/photo.jpg``
+went straight to the app, which read and returned the server's picture (and told apart a
+missing file from an unreadable one). With ``meta`` and an ``http`` path, Gradio downloads
+whatever the client names. A ``data:`` URL was decoded and re-encoded by Gradio whatever its
+size, around both the upload limit and the package's check-before-decode.
+
+:class:`UploadGate` looks at every file payload of every event before Gradio does (it replaces
+the Blocks' input validation hook, which runs first for every route: named API calls, the
+page's own events called by index, the queue), and lets a payload through only when:
+
+* its path, after symlinks, is a regular file inside the upload folder; every other path gets
+  the same sentence, so nothing about the server's files can be learnt from the answer;
+* it is a ``data:`` URL no larger than the upload limit, whose bytes are written unchanged to
+  the upload folder, so the package's check-before-decode sees the original file;
+* a list holds no more files than the parameter takes.
+
+No link is ever fetched. What passes is rewritten as a plain upload payload (with ``meta``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+REFUSED = ("{what}: this file was not uploaded to this server. Send the image itself: upload it first "
+           "(gradio_client's handle_file(path) does that), then send what the upload returned")
+NO_LINKS = "{what}: this server does not download images from links; download the image and send the file itself"
+NOT_A_FILE = "{what}: expected an uploaded image file, got {kind}"
+DATA_URL_FOLDER = "data-urls"
+
+
+@dataclass(frozen=True)
+class FileInput:
+    """What a file component takes: its name in messages, and how many files (None: exactly one)."""
+
+    what: str
+    most: int | None = None
+
+
+def parse_size(text: str) -> int:
+    """``20mb``, ``500kb``, ``1gb`` or a number of bytes, as Gradio's ``max_file_size`` reads it."""
+    value = text.strip().lower()
+    units = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "b": 1}
+    for unit, factor in units.items():
+        if value.endswith(unit):
+            return int(float(value[: -len(unit)]) * factor)
+    return int(value)
+
+
+class UploadGate:
+    """Refuses every file payload that is not an upload to this server (see the module docstring)."""
+
+    def __init__(self, upload_folder: str | os.PathLike, max_bytes: int) -> None:
+        self.folder = Path(upload_folder).resolve()
+        self.default_max_bytes = max_bytes
+        self.inputs: dict[int, FileInput] = {}
+        self.demo: gr.Blocks | None = None
+
+    @property
+    def max_bytes(self) -> int:
+        """The upload limit the server was launched with (``launch(max_file_size=...)``), else the configured one."""
+        launched = getattr(self.demo, "max_file_size", None)
+        return launched if isinstance(launched, int) and launched > 0 else self.default_max_bytes
+
+    def register(self, component: gr.components.Component, what: str, most: int | None = None) -> Any:
+        """Gate ``component`` (an image or file input); returns it, to wrap construction."""
+        self.inputs[component._id] = FileInput(what, most)
+        return component
+
+    def install(self, demo: gr.Blocks) -> None:
+        """Run before Gradio's own processing of every event's inputs."""
+        self.demo = demo
+        original = demo.validate_inputs
+
+        def validate_inputs(block_fn: Any, inputs: list[Any]) -> None:
+            original(block_fn, inputs)
+            for i, block in enumerate(block_fn.inputs):
+                spec = self.inputs.get(block._id)
+                if spec is not None and i < len(inputs):
+                    inputs[i] = self.check(inputs[i], spec)
+
+        demo.validate_inputs = validate_inputs  # type: ignore[method-assign]
+
+    # --------------------------------------------------------------------- payloads
+
+    def check(self, payload: Any, spec: FileInput) -> Any:
+        """The payload as a plain upload payload, or a :class:`gr.Error` a person can act on."""
+        if payload is None or payload == [] or payload == "":
+            return None
+        if spec.most is None:
+            if isinstance(payload, list):
+                raise gr.Error(f"{spec.what}: expected one file, got a list of {len(payload)}", print_exception=False)
+            return self._one(payload, spec.what)
+        files = payload if isinstance(payload, list) else [payload]
+        if len(files) > spec.most:
+            raise gr.Error(f"{spec.what}: {len(files)} files given; at most {spec.most}", print_exception=False)
+        return [self._one(f, f"{spec.what} {k + 1}") for k, f in enumerate(files)]
+
+    def _one(self, payload: Any, what: str) -> dict:
+        if not isinstance(payload, dict):
+            kind = "text" if isinstance(payload, str) else f"a {type(payload).__name__}"
+            raise gr.Error(NOT_A_FILE.format(what=what, kind=kind), print_exception=False)
+        url, path = payload.get("url"), payload.get("path")
+        if isinstance(url, str) and url.startswith("data:"):
+            path = self._save_data_url(url, what)
+        elif not isinstance(path, str) or not path:
+            if isinstance(url, str) and url.startswith(("http://", "https://")):
+                raise gr.Error(NO_LINKS.format(what=what), print_exception=False)
+            raise gr.Error(REFUSED.format(what=what), print_exception=False)
+        elif path.startswith(("http://", "https://")):
+            raise gr.Error(NO_LINKS.format(what=what), print_exception=False)
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(self.folder) or not real.is_file():
+            raise gr.Error(REFUSED.format(what=what), print_exception=False)
+        orig_name = payload.get("orig_name")
+        return {"path": str(real), "orig_name": orig_name if isinstance(orig_name, str) else real.name,
+                "meta": {"_type": "gradio.FileData"}}
+
+    def _save_data_url(self, url: str, what: str) -> str:
+        """The bytes of a ``data:`` URL, unchanged, as a file in the upload folder (never decoded as an image here)."""
+        header, _, data = url.partition(",")
+        if ";base64" not in header:
+            raise gr.Error(f"{what}: a data: URL must carry base64 data", print_exception=False)
+        limit = self.max_bytes
+        if len(data) * 3 // 4 > limit:
+            raise gr.Error(f"{what}: {len(data) * 3 / 4 / 1e6:.1f} MB is above this server's upload limit of "
+                           f"{limit / 1e6:.1f} MB", print_exception=False)
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise gr.Error(f"{what}: the data: URL is not valid base64", print_exception=False) from None
+        folder = self.folder / DATA_URL_FOLDER / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        path = folder / "upload"
+        path.write_bytes(raw)
+        return str(path)

@@ -1,0 +1,308 @@
+"""A hostile client against the server: every attack found on the app stays here as a test.
+
+Raw HTTP where gradio_client cannot express the attack (payloads without ``meta``, server paths,
+links, data: URLs, 400-digit numbers, hanging up); the page's own Run event is attacked by index
+too. The server runs in-process on tiny random-weight models (see conftest).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from http_client import (GENERIC, body_for, error_text, event_inputs, fn_index, join_queue, page_run_index, parameters,
+                         raw_call, upload)
+
+pytest.importorskip("gradio_client")
+
+FAST = dict(size=48, steps=1)
+
+
+@pytest.fixture(scope="module")
+def server(app_module):
+    demo = app_module.build_demo()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, max_file_size="2mb")
+    try:
+        yield url
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def uploads(server, content_path, style_path):
+    return upload(server, content_path), upload(server, style_path)
+
+
+class Recorder:
+    """Wraps the app's image loader and remembers every source it was asked to open."""
+
+    def __init__(self, load):
+        self.load, self.seen = load, []
+
+    def __call__(self, source, *args, **kwargs):
+        self.seen.append(str(source))
+        return self.load(source, *args, **kwargs)
+
+
+def refused(event: object, data: object) -> str:
+    assert event == "error", (event, data)
+    text = error_text(data)
+    assert text and GENERIC not in text and "Traceback" not in text and "validation error" not in text, text
+    return text
+
+
+def cyclegan_photo(server: str, payload: dict, **values) -> tuple[object, object]:
+    return raw_call(server, "cyclegan", {"content": payload, "strength": 0, **values})
+
+
+# ----------------------------------------------------------------------------- files named by the client
+
+
+def test_server_files_are_refused_with_one_sentence_whatever_the_path(server, app_module, monkeypatch, tmp_path,
+                                                                       uploads):
+    """A file payload naming a path on the server, with or without ``meta``, gets the same sentence whether
+    the path is an image, unreadable, missing, empty, a symlink out of the upload folder or a ``..`` escape;
+    on every endpoint and on the page's own Run event by index. The package never opens any of them."""
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (32, 32), "red").save(secret)
+    inside = Path(uploads[0]["path"]).parent
+    link = inside / "link.png"
+    link.symlink_to(secret)
+    recorder = Recorder(app_module.load_image)
+    monkeypatch.setattr(app_module, "load_image", recorder)
+    paths = [str(secret), "/etc/shadow", "/nonexistent/photo.png", "", str(link),
+             f"{inside}/{os.path.relpath(secret, inside)}", str(tmp_path), "/dev/zero"]
+    messages = set()
+    for path in paths:
+        for payload in ({"path": path}, {"path": path, "meta": {"_type": "gradio.FileData"}}):
+            messages.add(refused(*cyclegan_photo(server, payload)).replace("content image", "X"))
+            messages.add(refused(*raw_call(server, "gatys", {"content": uploads[0], "style": payload, **FAST}))
+                         .replace("style image", "X"))
+            messages.add(refused(*raw_call(server, "texture", {"style": payload, "width": 32, "height": 32,
+                                                               "steps": 1})).replace("style image", "X"))
+    assert len(messages) == 1, messages
+    assert "not uploaded to this server" in messages.pop()
+    run, names = page_run_index(server)
+    data = event_inputs(server, run)
+    data[names.index("content")] = {"path": str(secret)}
+    data[names.index("style")] = uploads[1]
+    session = join_queue(server, run, data)
+    with httpx.stream("GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60) as s:
+        text = "".join(line for line in s.iter_lines() if "process_completed" in line)
+    assert "not uploaded to this server" in text and "secret" not in text, text
+    assert not any("secret" in s or "shadow" in s or "nonexistent" in s for s in recorder.seen), recorder.seen
+
+
+def test_links_are_never_fetched(server, monkeypatch, uploads):
+    """No payload makes the server download anything: http paths, url fields, with or without meta."""
+    from gradio import processing_utils
+
+    hits: list[str] = []
+
+    class Local(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    local = ThreadingHTTPServer(("127.0.0.1", 0), Local)
+    threading.Thread(target=local.serve_forever, daemon=True).start()
+    fetched: list[str] = []
+
+    async def record(url, *args, **kwargs):
+        fetched.append(url)
+        raise RuntimeError("fetched")
+
+    monkeypatch.setattr(processing_utils, "async_ssrf_protected_download", record)
+    try:
+        for link in (f"http://127.0.0.1:{local.server_port}/photo.png", "https://example.com/photo.png"):
+            for payload in ({"path": link, "meta": {"_type": "gradio.FileData"}}, {"path": link},
+                            {"url": link, "path": None, "meta": {"_type": "gradio.FileData"}}):
+                text = refused(*cyclegan_photo(server, payload))
+                assert text.startswith("content image: this server does not download images from links"), text
+    finally:
+        local.shutdown()
+        local.server_close()
+    assert hits == [] and fetched == []
+
+
+def test_text_lists_and_numbers_where_a_file_belongs_get_a_sentence(server):
+    for payload, said in (("/etc/passwd", "got text"), (5, "got a int"), (["a"], "expected one file")):
+        text = refused(*cyclegan_photo(server, payload))
+        assert text.startswith("content image: ") and said in text, text
+
+
+def _png_data_url(image: Image.Image, **save) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **save)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_data_urls_are_bounded_by_the_upload_limit_and_checked_before_decoding(server, app_module):
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (1000, 1000, 3), dtype=np.uint8))
+    big = _png_data_url(noise, compress_level=0)  # 3 MB of pixels: above the 2 MB limit of this server
+    text = refused(*cyclegan_photo(server, {"url": big, "path": None, "meta": {"_type": "gradio.FileData"}}))
+    assert "above this server's upload limit of 2.1 MB" in text, text
+    bomb = _png_data_url(Image.new("L", (10_000, 10_000)))  # 100 megapixels in a few kilobytes
+    cache = app_module.CACHE.path
+    webp_before = set(cache.rglob("*.webp"))
+    started = time.perf_counter()
+    text = refused(*cyclegan_photo(server, {"url": bomb, "path": None, "meta": {"_type": "gradio.FileData"}}))
+    assert "too large (100 megapixels)" in text and "refused before decoding" in text, text
+    assert time.perf_counter() - started < 5
+    assert set(cache.rglob("*.webp")) == webp_before, "Gradio decoded and re-encoded the data: URL"
+    small = Image.fromarray(np.random.default_rng(1).integers(0, 255, (20, 24, 3), dtype=np.uint8))
+    event, data = cyclegan_photo(server, {"url": _png_data_url(small), "path": None,
+                                          "meta": {"_type": "gradio.FileData"}})
+    assert event == "complete", data
+    with Image.open(data[0]["path"]) as im:
+        assert np.array_equal(np.asarray(im.convert("RGB")), np.asarray(small)), "the photo itself (strength 0)"
+
+
+def test_file_lists_are_capped(server, uploads):
+    style = uploads[1]
+    text = refused(*raw_call(server, "gatys", {"content": uploads[0], "style": style, **FAST,
+                                               "extra_styles": [style] * 4}))
+    assert text == "extra style image: 4 files given; at most 3", text
+    text = refused(*raw_call(server, "gatys", {"content": uploads[0], "style": style, **FAST,
+                                               "extra_styles": [style] * 3, "masks": [style] * 5}))
+    assert text == "mask: 5 files given; at most 4", text
+
+
+# ----------------------------------------------------------------------------- bounded work
+
+
+def test_repeated_layers_are_refused_before_any_work(server, uploads, monkeypatch):
+    from nst import vgg
+
+    calls: list[int] = []
+    forward = vgg.VGGFeatures.forward
+    monkeypatch.setattr(vgg.VGGFeatures, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    content, style = uploads
+    started = time.perf_counter()
+    text = refused(*raw_call(server, "gatys", {"content": content, "style": style, **FAST,
+                                               "style_layers": ",".join(["conv1_1"] * 200_000)}))
+    assert text.startswith("style_layers: ") and "far too long" in text and len(text) < 200, text
+    assert time.perf_counter() - started < 10
+    text = refused(*raw_call(server, "gatys", {"content": content, "style": style, **FAST,
+                                               "style_layers": "conv1_1,conv1_1,conv5_1",
+                                               "style_layer_weights": "1,1,0"}))
+    assert text == "style_layers: 'conv1_1' is listed more than once; give each layer once", text
+    text = refused(*raw_call(server, "histogram", {"content": content, "style": style, **FAST,
+                                                   "hist_layers": "relu1_1," * 20}))
+    assert text == "hist_layers: 'relu1_1' is listed more than once; give each layer once", text
+    assert calls == []
+
+
+def test_a_run_beyond_the_devices_memory_is_refused_before_any_work(server, uploads, app_module, monkeypatch):
+    recorder = Recorder(app_module.load_image)
+    monkeypatch.setattr(app_module, "load_image", recorder)
+    content, style = uploads
+    text = refused(*raw_call(server, "gatys", {"content": content, "style": style, "size": 1024, "steps": 1,
+                                               "style_scale": 4}))
+    assert text.startswith("this run would need about ") and "style_scale 4" in text, text
+    assert text.endswith("Lower the size, the style_scale or the number of style images"), text
+    text = refused(*raw_call(server, "mmd", {"content": content, "style": style, "size": 1024, "steps": 1,
+                                             "style_scale": 2, "extra_styles": [style] * 3}))
+    assert "with 4 style images at style_scale 2" in text, text
+    assert recorder.seen == [], "no image was decoded for a run that cannot fit"
+
+
+def test_hanging_up_frees_the_worker_after_its_step_and_never_blocks_the_server(server, uploads, vgg19_env,
+                                                                                monkeypatch):
+    """A client that leaves mid-run (steps made slow: 1.5 s each) frees the worker after the current step;
+    meanwhile the server keeps answering at once (stopping is never waited for on its event loop)."""
+    from nst import vgg
+
+    forward = vgg.VGGFeatures.forward
+
+    def slow(self, image, taps):
+        if image.shape[-1] == 128:
+            time.sleep(1.5)
+        return forward(self, image, taps)
+
+    monkeypatch.setattr(vgg.VGGFeatures, "forward", slow)
+    content, style = uploads
+    session = join_queue(server, fn_index(server, "gatys"),
+                         body_for(server, "gatys", {"content": content, "style": style, "size": 128, "steps": 2000}))
+    with httpx.stream("GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60) as s:
+        for line in s.iter_lines():
+            if '"process_generating"' in line:
+                break  # a picture is forming: hang up now
+    hung_up = time.perf_counter()
+    latencies = []
+    while time.perf_counter() - hung_up < 3:
+        t = time.perf_counter()
+        httpx.get(f"{server}gradio_api/info", timeout=30)
+        latencies.append(time.perf_counter() - t)
+        time.sleep(0.05)
+    assert max(latencies) < 0.5, f"the server stalled for {max(latencies):.2f} s while the run stopped"
+    event, data = raw_call(server, "gatys", {"content": content, "style": style, "size": 32, "steps": 1})
+    assert event == "complete", data
+    assert time.perf_counter() - hung_up < 3 + 2 * 1.5 + 2, "the next run waited for more than the current step"
+
+
+# ----------------------------------------------------------------------------- numbers and names
+
+
+def test_huge_numbers_in_raw_json_are_named(server, uploads):
+    content, style = uploads
+    digits = "9" * 400
+    cases = [("gatys", "size", r"size: must be between 32 and 4096"),
+             ("gatys", "style_weight", "style_weight: must be at most 1e+09"),
+             ("gatys", "seed", "seed: must be between 0 and"),
+             ("texture", "width", "width: "),
+             ("cyclegan", "max_size", "max_size: ")]
+    for api, name, start in cases:
+        values = {"content": content, "strength": 0} if api == "cyclegan" else {"content": content, "style": style,
+                                                                               **FAST}
+        params = [p["parameter_name"] for p in parameters(server, api)]
+        data = body_for(server, api, values)
+        data[params.index(name)] = "__BIG__"
+        body = json.dumps({"data": data}).replace('"__BIG__"', digits)
+        text = refused(*raw_call(server, api, body=body))
+        assert text.startswith(start) and "Overflow" not in text and len(text) < 300, (api, name, text)
+
+
+def test_blend_weights_that_overflow_their_sum_are_refused(server, uploads):
+    content, style = uploads
+    text = refused(*raw_call(server, "gatys", {"content": content, "style": style, **FAST, "extra_styles": [style],
+                                               "style_blend": "1e308,1e308"}))
+    assert text == "style_blend: must be at most 1e+06, got 1e+308", text
+
+
+def test_a_small_max_size_names_max_size_not_the_upload(server, uploads):
+    text = refused(*cyclegan_photo(server, uploads[0], max_size=16))
+    assert text.startswith("max_size: 16 px shrinks this photo to 16x13 px") and "at least 20" in text, text
+
+
+def test_panoramas_and_small_scales_run_or_are_refused_by_name(server, tmp_path, uploads, vgg19_env):
+    pano = tmp_path / "pano.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 480, 3), dtype=np.uint8)).save(pano)
+    pano_up = upload(server, pano)
+    style = uploads[1]
+    text = refused(*raw_call(server, "gatys", {"content": pano_up, "style": style, "size": 128, "steps": 1}))
+    assert text == ("size: at 128 px this 12:1 picture would be 128x11 px, under 16 px on its short side; "
+                    "use a size of at least 187"), text
+    for values in ({"content": pano_up, "size": 256, "scales": 2, "steps": 2},
+                   {"content": uploads[0], "size": 64, "scales": 3, "steps": 3},
+                   {"content": uploads[0], "size": 64, "steps": 1, "style_scale": 0.05}):
+        event, data = raw_call(server, "gatys", {"style": style, **values})
+        assert event == "complete", (values, data)
+    event, data = raw_call(server, "gatys", {"content": uploads[0], "style": pano_up, "size": 64, "steps": 1,
+                                             "style_scale": 0.05})
+    assert event == "complete", data
