@@ -12,9 +12,12 @@ source and is listed as unavailable until a deployer mirrors the official file t
 control and points the entry at it with environment variables (read on every lookup)::
 
     NST_CYCLEGAN_<NAME>_REPO       owner/name
-    NST_CYCLEGAN_<NAME>_FILE       path of the .pth or .safetensors file in that repo
+    NST_CYCLEGAN_<NAME>_FILE       path of the .pth or .safetensors file in that repo; or, as an
+                                   absolute path (and no REPO), a generator file on this machine
     NST_CYCLEGAN_<NAME>_REVISION   branch, tag or (best) commit hash; default: main
     NST_CYCLEGAN_<NAME>_REPO_TYPE  model (default when REPO is set), space or dataset
+
+A local file is read with the same strict, pickle-free reader as a download.
 
 Environment variables are set by whoever runs the server, never by its clients, so clients
 still can only pick catalogue names and cannot make the server load a file of their choice.
@@ -25,7 +28,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
-from .errors import SettingsError
+from .errors import SettingsError, shown
 from .generator import GeneratorOptions
 
 _REPO_TYPES = ("model", "space", "dataset")
@@ -54,7 +57,7 @@ _UNHOSTED = (
 
 
 @dataclass(frozen=True)
-class StyleEntry:
+class Painter:
     """One pretrained generator and where to get it."""
 
     name: str
@@ -68,11 +71,12 @@ class StyleEntry:
     source: str
     kind: str = "painting"  # "painting" (photo to painting) or "object" (other translations)
     options: GeneratorOptions = REFERENCE
+    local_file: str | None = None  #: a generator file on this machine, set by the operator
 
     @property
     def available(self) -> bool:
-        """Whether the entry has a Hub source to download from."""
-        return bool(self.repo_id and self.filename)
+        """Whether the entry has a source: a Hub file to download, or a local file."""
+        return bool(self.local_file or (self.repo_id and self.filename))
 
     @property
     def hub_url(self) -> str | None:
@@ -93,8 +97,8 @@ class StyleEntry:
         return cmd
 
 
-def _piscasio(name: str, display: str, folder: str, description: str, kind: str, extra: str = "") -> StyleEntry:
-    return StyleEntry(
+def _piscasio(name: str, display: str, folder: str, description: str, kind: str, extra: str = "") -> Painter:
+    return Painter(
         name=name,
         display_name=display,
         description=description,
@@ -108,8 +112,8 @@ def _piscasio(name: str, display: str, folder: str, description: str, kind: str,
     )
 
 
-def _unhosted(name: str, display: str, file: str, description: str) -> StyleEntry:
-    return StyleEntry(
+def _unhosted(name: str, display: str, file: str, description: str) -> Painter:
+    return Painter(
         name=name,
         display_name=display,
         description=description,
@@ -164,10 +168,10 @@ _ENTRIES = (
 )
 
 #: name -> entry, as built in (before environment overrides).
-CATALOGUE: dict[str, StyleEntry] = {e.name: e for e in _ENTRIES}
+CATALOGUE: dict[str, Painter] = {e.name: e for e in _ENTRIES}
 
 
-def _override(entry: StyleEntry) -> StyleEntry:
+def _override(entry: Painter) -> Painter:
     prefix = f"NST_CYCLEGAN_{entry.name.upper()}_"
     repo = os.environ.get(prefix + "REPO", "").strip()
     file = os.environ.get(prefix + "FILE", "").strip()
@@ -175,6 +179,9 @@ def _override(entry: StyleEntry) -> StyleEntry:
     repo_type = os.environ.get(prefix + "REPO_TYPE", "").strip().lower()
     if not (repo or file or revision or repo_type):
         return entry
+    if file and os.path.isabs(file) and not repo:
+        return replace(entry, local_file=file, source=f"a local file ({prefix}FILE)",
+                       licence="as the operator's file was published")
     if repo_type and repo_type not in _REPO_TYPES:
         raise SettingsError(f"{prefix}REPO_TYPE is {repo_type!r}; use one of {', '.join(_REPO_TYPES)}")
     if repo and repo != entry.repo_id:
@@ -186,20 +193,22 @@ def _override(entry: StyleEntry) -> StyleEntry:
                        repo_type=repo_type or entry.repo_type)
     new = replace(entry, source=f"set by environment ({prefix}*)", licence="as published by the configured repo", **changes)
     if not new.available:
-        raise SettingsError(f"style {entry.name!r}: set both {prefix}REPO and {prefix}FILE")
+        raise SettingsError(f"painter {entry.name!r}: set both {prefix}REPO and {prefix}FILE, or {prefix}FILE alone "
+                            "as an absolute path to a local file")
     return new
 
 
-def get_entry(name: str) -> StyleEntry:
+def get_entry(name: str) -> Painter:
     """The catalogue entry called ``name`` (case-insensitive), with environment overrides applied."""
     key = str(name).strip().lower().replace("-", "").replace(" ", "")
     entry = CATALOGUE.get(key)
     if entry is None:
-        raise SettingsError(f"style: {name!r} is not in the CycleGAN catalogue; choose one of {', '.join(CATALOGUE)}")
+        raise SettingsError(f"painter: {shown(name)} is not in the CycleGAN catalogue; choose one of "
+                            f"{', '.join(CATALOGUE)}")
     return _override(entry)
 
 
-def entries(available_only: bool = False) -> list[StyleEntry]:
-    """All entries in catalogue order (overrides applied); optionally only downloadable ones."""
+def entries(available_only: bool = False) -> list[Painter]:
+    """All entries in catalogue order (overrides applied); optionally only those with a source."""
     resolved = [get_entry(name) for name in CATALOGUE]
     return [e for e in resolved if e.available] if available_only else resolved

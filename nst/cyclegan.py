@@ -4,9 +4,9 @@ Public API:
 
 * :func:`paint` / :func:`paint_batch`: content image(s) in, PIL image(s) of exactly the same
   size out.
-* :func:`load_generator`: the network for a catalogue style (or a local file), cached in
-  memory per style, device and precision; loaded on first use, never at import.
-* :func:`styles`: the catalogue (see :mod:`nst.catalogue`).
+* :func:`load_generator`: the network of a catalogue painter (or a local file), cached in
+  memory per painter, device and precision; loaded on first use, never at import.
+* :func:`painters`: the catalogue (see :mod:`nst.catalogue`).
 
 Two knobs change the look:
 
@@ -29,25 +29,26 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from . import catalogue
-from .catalogue import StyleEntry
+from .catalogue import Painter
 from .checkpoints import check_file
+from .downloads import offline
+from .model_cache import ModelCache
 from .devices import cpu_has_fast_bfloat16, pick_device
 from .errors import ResourceError, SettingsError, WeightsError
 from .generator import SIZE_MULTIPLE, ResnetGenerator, load_generator_file, norm_stats
+from .settings import as_float
 from .images import ImageSource, fit_size, image_to_tensor, load_image, tensor_to_image
 
-#: Default style: the best known of the official photo-to-painting generators.
-DEFAULT_STYLE = "monet"
+#: Default painter: the best known of the official photo-to-painting generators.
+DEFAULT_PAINTER = "monet"
 #: Images (at the generator's working resolution) longer than this on a side are tiled.
 #: A whole-image pass takes about 0.85 KB per pixel in float32 on the CPU (measured: 880 MB
 #: at 1024x1024, mostly the 64-channel full-resolution activations), so 1024 px bounds peak
@@ -66,43 +67,49 @@ MAX_BRUSH_SCALE = 4.0
 #: The generator never runs on fewer pixels than this on a side (brush scale is capped).
 MIN_WORK_SIDE = 16
 #: At most this many generators stay in memory (each ~45 MB in float32); least recent goes.
-MAX_CACHED_GENERATORS = 4
+_CACHE: ModelCache[ResnetGenerator] = ModelCache(limit=4)
 
 Progress = Callable[[int, int], None]
 
 
-def styles(available_only: bool = False) -> list[StyleEntry]:
-    """The catalogue entries, in display order (``available_only``: those with a Hub source)."""
+def painters(available_only: bool = False) -> list[Painter]:
+    """The catalogue, in display order (``available_only``: those with a source, on the Hub or on disk)."""
     return catalogue.entries(available_only)
 
 
 # ----------------------------------------------------------------------------- weights
 
 
-def _missing_message(entry: StyleEntry, why: str) -> str:
+def _person(entry: Painter) -> str:
+    return f"the {entry.display_name} painter ({entry.name}) is not installed on this server"
+
+
+def _missing_message(entry: Painter, why: str) -> str:
     from huggingface_hub import constants
 
     where = "Space" if entry.repo_type == "space" else entry.repo_type
     return (
-        f"CycleGAN weights for style {entry.name!r} are missing: {entry.filename} from {where} {entry.repo_id} "
+        f"CycleGAN weights for painter {entry.name!r} are missing: {entry.filename} from {where} {entry.repo_id} "
         f"(revision {entry.revision or 'main'}) {why}. To pre-fill the Hugging Face cache ({constants.HF_HUB_CACHE}), "
         f"run on a machine with internet: {entry.download_command()} (set HF_HUB_CACHE to use another cache folder, "
-        f"and copy that folder here); or pass a local generator file with --weights FILE"
+        f"and copy that folder here); or give a local generator file: NST_CYCLEGAN_{entry.name.upper()}_FILE="
+        f"/absolute/path.safetensors for the app, --weights FILE for the CLI"
     )
 
 
-def weights_file(style: str) -> Path:
-    """Local path of a catalogue style's weights, downloading them into the Hub cache if needed.
+def weights_file(painter: str) -> Path:
+    """Local path of a catalogue painter's weights: its local file, or its Hub file, downloaded into the
+    Hub cache when needed and allowed (:func:`nst.downloads.offline`).
 
-    With ``HF_HUB_OFFLINE=1`` (or no network) a pre-filled cache is used and nothing else is
-    tried; a missing file raises :class:`~nst.errors.WeightsError` saying how to fill the cache.
+    Offline, a pre-filled cache is used and nothing else is tried; a missing file raises
+    :class:`~nst.errors.WeightsError` saying how to fill the cache, at once.
     """
-    entry = catalogue.get_entry(style)
+    entry = catalogue.get_entry(painter)
+    if entry.local_file is not None:
+        return check_file(entry.local_file, f"NST_CYCLEGAN_{entry.name.upper()}_FILE")
     if not entry.available:
-        raise WeightsError(
-            f"style {entry.name!r} ({entry.display_name}) has no confirmed Hugging Face Hub source: {entry.source}; "
-            f"or pass a local generator file with --weights FILE"
-        )
+        raise WeightsError(f"painter {entry.name!r} ({entry.display_name}) has no confirmed source: {entry.source}; "
+                           "or pass a local generator file with --weights FILE", person=_person(entry))
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -112,73 +119,22 @@ def weights_file(style: str) -> Path:
     )
 
     assert entry.repo_id and entry.filename
+    cut_off = offline()
     try:
-        return Path(
-            hf_hub_download(entry.repo_id, entry.filename, repo_type=entry.repo_type, revision=entry.revision)
-        )
+        return Path(hf_hub_download(entry.repo_id, entry.filename, repo_type=entry.repo_type, revision=entry.revision,
+                                    local_files_only=cut_off))
     except LocalEntryNotFoundError as exc:
-        raise WeightsError(
-            _missing_message(entry, "is not in the cache and the Hub cannot be reached (offline, HF_HUB_OFFLINE=1?)")
-        ) from exc
+        why = ("this machine is offline (NST_OFFLINE, HF_HUB_OFFLINE, or no network)" if cut_off
+               else "the Hub cannot be reached")
+        raise WeightsError(_missing_message(entry, f"is not in the cache and {why}"), person=_person(entry)) from exc
     except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
         raise WeightsError(
             _missing_message(entry, f"was not found on the Hub ({type(exc).__name__}); the repo may have moved, "
-                             f"point the entry elsewhere with NST_CYCLEGAN_{entry.name.upper()}_REPO")
-        ) from exc
+                             f"point the entry elsewhere with NST_CYCLEGAN_{entry.name.upper()}_REPO"),
+            person=_person(entry)) from exc
     except Exception as exc:  # HTTP errors, dropped connections (httpx transport errors), disk errors
-        raise WeightsError(_missing_message(entry, f"could not be downloaded ({type(exc).__name__}: {exc})")) from exc
-
-
-class _GeneratorCache:
-    """Loaded generators by (weights source, device, dtype); least recently used goes first.
-
-    Thread-safe: a request for a loaded style never waits for another style's download, and
-    two requests for the same new style load it once.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._items: OrderedDict[tuple, ResnetGenerator] = OrderedDict()
-        self._loading: dict[tuple, threading.Lock] = {}
-        self._lock = threading.Lock()
-
-    def _lookup(self, key: tuple) -> ResnetGenerator | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            return None
-
-    def get(self, key: tuple, load: Callable[[], ResnetGenerator]) -> ResnetGenerator:
-        net = self._lookup(key)
-        if net is not None:
-            return net
-        with self._lock:
-            key_lock = self._loading.setdefault(key, threading.Lock())
-        with key_lock:
-            net = self._lookup(key)  # loaded by another thread meanwhile?
-            if net is not None:
-                return net
-            try:
-                net = load()
-            finally:
-                with self._lock:
-                    self._loading.pop(key, None)
-            with self._lock:
-                self._items[key] = net
-                while len(self._items) > self.limit:
-                    self._items.popitem(last=False)
-            return net
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-_CACHE = _GeneratorCache(MAX_CACHED_GENERATORS)
+        raise WeightsError(_missing_message(entry, f"could not be downloaded ({type(exc).__name__}: {exc})"),
+                           person=_person(entry)) from exc
 
 
 def clear_cache() -> None:
@@ -218,14 +174,14 @@ def resolve_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
 
 
 def load_generator(
-    style: str = DEFAULT_STYLE,
+    painter: str = DEFAULT_PAINTER,
     weights: str | os.PathLike | None = None,
     device: str | torch.device | None = None,
     precision: str = "auto",
 ) -> ResnetGenerator:
-    """The generator for a catalogue ``style``, or for a local ``weights`` file, ready to run.
+    """The generator of a catalogue ``painter``, or of a local ``weights`` file, ready to run.
 
-    Loaded on first use and kept in memory per (style or file, device, dtype). ``weights``
+    Loaded on first use and kept in memory per (painter or file, device, dtype). ``weights``
     (a ``.pth`` or ``.safetensors`` path) is for the Python API and the CLI; servers pass
     catalogue names only, so a client can never make them unpickle a file of its choosing.
     """
@@ -237,12 +193,13 @@ def load_generator(
         source: tuple = ("file", str(path.resolve()), stat.st_mtime_ns, stat.st_size)
         expected = None
     else:
-        entry = catalogue.get_entry(style)
-        source = ("hub", entry.name, entry.repo_id, entry.repo_type, entry.filename, entry.revision)
+        entry = catalogue.get_entry(painter)
+        source = ("catalogue", entry.name, entry.local_file, entry.repo_id, entry.repo_type, entry.filename,
+                  entry.revision)
         expected = entry.options
 
     def load() -> ResnetGenerator:
-        path_ = Path(weights).expanduser() if weights is not None else weights_file(style)
+        path_ = Path(weights).expanduser() if weights is not None else weights_file(painter)
         net = load_generator_file(path_, expected)
         # channels_last: oneDNN (CPU) and cuDNN (GPU) convolutions run faster on NHWC tensors.
         return net.to(device=dev, dtype=dtype, memory_format=torch.channels_last)
@@ -258,13 +215,12 @@ def _number_in(value: object, low: float, high: float) -> bool:
             and low <= value <= high)
 
 
-def _check_settings(strength: float, brush_scale: float, tile_size: int | None) -> None:
-    if not _number_in(strength, 0.0, 1.0):
-        raise SettingsError(f"strength: {strength!r} must be a number from 0 (the photo) to 1 (the full painting)")
-    if not _number_in(brush_scale, 1.0, MAX_BRUSH_SCALE):
-        raise SettingsError(f"brush scale: {brush_scale!r} must be from 1 (finest strokes) to {MAX_BRUSH_SCALE:g} (coarsest)")
+def check_options(strength: Any, brush_scale: Any, tile_size: Any = None) -> tuple[float, float]:
+    """``strength`` and ``brush_scale`` as numbers in range (and ``tile_size`` checked), or a
+    SettingsError naming the one that is not."""
     if tile_size is not None and (not isinstance(tile_size, numbers.Integral) or tile_size < MIN_TILE_SIZE):
-        raise SettingsError(f"tile size: {tile_size!r} must be a whole number of pixels, at least {MIN_TILE_SIZE}")
+        raise SettingsError(f"tile_size: {tile_size!r} must be a whole number of pixels, at least {MIN_TILE_SIZE}")
+    return as_float(strength, "strength", 0.0, 1.0), as_float(brush_scale, "brush_scale", 1.0, MAX_BRUSH_SCALE)
 
 
 def work_size(width: int, height: int, brush_scale: float) -> tuple[int, int]:
@@ -428,7 +384,7 @@ def _finish(original: Image.Image, painted: torch.Tensor, strength: float) -> Im
 
 def paint_batch(
     contents: Sequence[ImageSource],
-    style: str = DEFAULT_STYLE,
+    painter: str = DEFAULT_PAINTER,
     strength: float = 1.0,
     brush_scale: float = 1.0,
     device: str | torch.device | None = None,
@@ -446,14 +402,14 @@ def paint_batch(
     ``progress(done, total)`` counts network runs. ``max_size`` first shrinks each photo so
     its longer side is at most that many pixels (as it is decoded).
     """
-    _check_settings(strength, brush_scale, tile_size)
+    strength, brush_scale = check_options(strength, brush_scale, tile_size)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise SettingsError(f"batch size: {batch_size!r} must be a whole number, at least 1")
     images = [load_photo(c, max_size, "content image" if len(contents) == 1 else f"content image {i + 1}")
               for i, c in enumerate(contents)]
     if strength == 0:
         return [im.copy() for im in images]  # the photo itself: no network, no rounding
-    net = load_generator(style, weights, device, precision)
+    net = load_generator(painter, weights, device, precision)
 
     sizes = [work_size(*im.size, brush_scale) for im in images]
     groups: dict[tuple[int, int], list[int]] = {}
@@ -477,26 +433,12 @@ def paint_batch(
     return [r for r in results if r is not None]
 
 
-def paint(
-    content: ImageSource,
-    style: str = DEFAULT_STYLE,
-    strength: float = 1.0,
-    brush_scale: float = 1.0,
-    device: str | torch.device | None = None,
-    weights: str | os.PathLike | None = None,
-    tile_size: int | None = DEFAULT_TILE_SIZE,
-    progress: Progress | None = None,
-    precision: str = "auto",
-    max_size: int | None = None,
-) -> Image.Image:
-    """Repaint ``content`` with a CycleGAN generator; the result has exactly the input's size.
-
-    ``style`` is a catalogue name (see :func:`styles`); ``weights`` instead names a local
-    ``.pth``/``.safetensors`` generator file. ``strength`` and ``brush_scale`` are explained in
-    the module docstring; ``tile_size`` bounds memory for large images (``None``: never tile);
-    ``precision`` is ``auto`` (see :func:`resolve_dtype`), ``float32``, ``bfloat16`` or
-    ``float16`` (GPU only); ``max_size`` shrinks the photo first (the result has the shrunk size).
-    ``progress(done, total)`` is called after each network run (each tile, when tiling).
+def paint(content: ImageSource, painter: str = DEFAULT_PAINTER, **options: Any) -> Image.Image:
+    """Repaint ``content`` with a CycleGAN generator; the result has exactly the input's size
+    (after ``max_size``). ``options`` are those of :func:`paint_batch`: ``strength``,
+    ``brush_scale`` (see the module docstring), ``device``, ``weights`` (a local ``.pth`` or
+    ``.safetensors`` generator instead of the catalogue's), ``tile_size`` (bounds memory for large
+    images; ``None``: never tile), ``progress(done, total)`` (after each network run, each tile when
+    tiling), ``precision`` (``auto``, see :func:`resolve_dtype`) and ``max_size``.
     """
-    return paint_batch([content], style, strength, brush_scale, device, weights, tile_size, progress, precision,
-                       max_size=max_size)[0]
+    return paint_batch([content], painter, **options)[0]

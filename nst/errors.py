@@ -8,9 +8,26 @@ a bug.
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, shortened: a 400-digit number or a 1 MB string is not echoed back whole."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]} ({len(text)} characters)"
+
 
 class NSTError(Exception):
-    """Base class: the message is complete, specific and safe to show to a user."""
+    """Base class: the message is complete, specific and safe to show to a user.
+
+    The message is for whoever runs the code (a CLI user, a Python caller, a server's operator)
+    and may name paths, variables and commands. ``person``, where it differs, is the sentence
+    for someone who uses a server through its page or API and can act on none of those.
+    """
+
+    def __init__(self, message: str, *, person: str | None = None) -> None:
+        super().__init__(message)
+        self.person = person
 
 
 class ImageError(NSTError, ValueError):

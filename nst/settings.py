@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from .errors import SettingsError
+from .errors import SettingsError, shown
 from .vgg import BACKBONES, POOLINGS, check_layers, tap_names
 
 #: Most layers a list may name: every tap of VGG19 once.
@@ -57,12 +58,6 @@ MAX_WEIGHT = 1e9
 MAX_RELATIVE_WEIGHT = 1e6
 
 
-def _shown(value: Any, limit: int = 40) -> str:
-    """``repr(value)``, shortened: a 400-digit number or a 1 MB string is not echoed back whole."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]} ({len(text)} characters)"
-
-
 def _split(value: Any, name: str, what: str, limit: int) -> list[Any]:
     if isinstance(value, str):
         if len(value) > 40 * limit:
@@ -71,7 +66,7 @@ def _split(value: Any, name: str, what: str, limit: int) -> list[Any]:
     try:
         items = list(value)
     except TypeError:
-        raise SettingsError(f"{name}: expected a list of {what}, got {_shown(value)}") from None
+        raise SettingsError(f"{name}: expected a list of {what}, got {shown(value)}") from None
     if len(items) > limit:
         raise SettingsError(f"{name}: {len(items)} {what} given; at most {limit}")
     return items
@@ -102,11 +97,11 @@ def as_float(value: Any, name: str, low: float = 0.0, high: float = math.inf) ->
     try:
         x = float(value)
     except OverflowError:
-        raise SettingsError(f"{name}: must be at most {high:g}, got {_shown(value)}") from None
+        raise SettingsError(f"{name}: must be at most {high:g}, got {shown(value)}") from None
     except (TypeError, ValueError):
-        raise SettingsError(f"{name}: expected a number, got {_shown(value)}") from None
+        raise SettingsError(f"{name}: expected a number, got {shown(value)}") from None
     if not math.isfinite(x):
-        raise SettingsError(f"{name}: must be a finite number, got {_shown(value)}")
+        raise SettingsError(f"{name}: must be a finite number, got {shown(value)}")
     if x < low:
         raise SettingsError(f"{name}: must be at least {low:g}, got {x:g}" if low else f"{name}: must not be negative, got {x:g}")
     if x > high:
@@ -123,14 +118,14 @@ def as_int(value: Any, name: str, low: int, high: int) -> int:
         try:
             f = float(value)
         except OverflowError:
-            raise SettingsError(f"{name}: must be between {low} and {high}, got {_shown(value)}") from None
+            raise SettingsError(f"{name}: must be between {low} and {high}, got {shown(value)}") from None
         except (TypeError, ValueError):
-            raise SettingsError(f"{name}: expected a whole number, got {_shown(value)}") from None
+            raise SettingsError(f"{name}: expected a whole number, got {shown(value)}") from None
         if not math.isfinite(f) or f != int(f):
-            raise SettingsError(f"{name}: expected a whole number, got {_shown(value)}")
+            raise SettingsError(f"{name}: expected a whole number, got {shown(value)}")
         x = int(f)
     if not low <= x <= high:
-        raise SettingsError(f"{name}: must be between {low} and {high}, got {_shown(x)}")
+        raise SettingsError(f"{name}: must be between {low} and {high}, got {shown(x)}")
     return x
 
 
@@ -142,9 +137,9 @@ def as_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     return v
 
 
-def _f(default: Any, help: str) -> Any:
-    """A settings field with its one-line help (shown by the CLI and the API docs)."""
-    return field(default=default, metadata={"help": help})
+def _f(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    """A settings field with what front ends show of it: its one-line help and, for a word, the choices."""
+    return field(default=default, metadata={"help": help, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -156,22 +151,23 @@ class Settings:
     content_weight: float = _f(1.0, "alpha: weight of the content loss (feature MSE on content_layers)")
     style_weight: float = _f(10.0, "beta: weight of the style loss (the statistic chosen by style_loss, on style_layers)")
     tv_weight: float = _f(1.0, "weight of the total-variation (smoothness) loss; 0 turns it off")
-    backbone: str = _f("vgg19", "feature network: vgg19 (the paper's) or vgg16 (lighter)")
+    backbone: str = _f("vgg19", "feature network: vgg19 (the paper's) or vgg16 (lighter)", BACKBONES)
     content_layers: tuple[str, ...] = _f(("conv4_2",), "VGG layers compared with the content image, comma-separated")
     style_layers: tuple[str, ...] = _f(PAPER_STYLE_LAYERS, "VGG layers whose style statistics are matched, comma-separated")
     style_layer_weights: tuple[float, ...] | None = _f(
         None, "one weight per style layer, comma-separated; default equal weights (the paper's w_l = 1/5)")
-    pooling: str = _f("avg", "pooling in VGG: avg (the paper's choice, smoother) or max")
-    init: str = _f("content", "starting image: content (fast, faithful), noise (the paper's white noise) or style")
-    optimizer: str = _f("lbfgs", "lbfgs (the paper's) or adam")
+    pooling: str = _f("avg", "pooling in VGG: avg (the paper's choice, smoother) or max", POOLINGS)
+    init: str = _f("content", "starting image: content (fast, faithful), noise (the paper's white noise) or style",
+                    INITS)
+    optimizer: str = _f("lbfgs", "lbfgs (the paper's) or adam", OPTIMIZERS)
     learning_rate: float | None = _f(None, "step size; default 1.0 for lbfgs, 0.02 for adam (pixels in [0, 1])")
     seed: int = _f(0, "seed for noise init; same seed and device give the same picture")
     style_scale: float = _f(1.0, "size of the style image relative to the output (smaller: finer strokes)")
     scales: int = _f(1, "coarse-to-fine: number of scales, each twice the previous, ending at size")
     precision: str = _f("auto", "arithmetic of the VGG passes: auto (bf16 where the hardware has it, else fp32), "
-                                "fp32, bf16 or fp16 (CUDA only); Gram matrices and losses are always fp32")
+                                "fp32, bf16 or fp16 (CUDA only); Gram matrices and losses are always fp32", PRECISIONS)
     style_loss: str = _f("gram", "style statistic: gram (Gatys), mmd-linear, mmd-poly, mmd-gauss (MMD kernels, Li et al.) "
-                                 "or bn (per-channel mean and std)")
+                                 "or bn (per-channel mean and std)", STYLE_LOSSES)
     mmd_poly_c: float = _f(1.0, "c of the mmd-poly kernel (x.y + c)^2, in units of the style features' mean squared "
                                 "norm; 0 makes mmd-poly the Gram loss exactly")
     hist_weight: float = _f(0.0, "weight of the histogram loss (Risser et al.) on hist_layers; 0 turns it off")
@@ -179,7 +175,8 @@ class Settings:
     photo_weight: float = _f(0.0, "weight of the photorealism loss (matting Laplacian, Luan et al.); 0 turns it off, "
                                   "about 1e4 keeps a photo a photo")
     preserve_color: str = _f("none", "keep the content's colours: none, luminance (stylize luminance only) or "
-                                     "histogram (recolour the style to the content's colour statistics first)")
+                                     "histogram (recolour the style to the content's colour statistics first)",
+                                 PRESERVE_COLORS)
     style_blend: tuple[float, ...] | None = _f(None, "one weight per style image, comma-separated; default equal weights")
 
     def __post_init__(self) -> None:
@@ -269,10 +266,32 @@ class Settings:
             raise SettingsError(f"unknown setting(s) {', '.join(unknown)}; known settings are {', '.join(sorted(known))}")
         return cls(**dict(values))
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A setting as a front end shows it (the API's parameter schema, the CLI's flags)."""
+
+    name: str
+    kind: str  #: int, float, optional-float, choice, list (comma-separated), optional-list
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None
 
 
-def field_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(Settings)]
-
+def fields_info() -> list[FieldInfo]:
+    """Every setting, in declaration order, with its kind read off its type."""
+    hints = typing.get_type_hints(Settings)
+    out = []
+    for f in dataclasses.fields(Settings):
+        hint, choices = hints[f.name], f.metadata.get("choices")
+        optional = type(None) in typing.get_args(hint)
+        if choices:
+            kind = "choice"
+        elif hint is int:
+            kind = "int"
+        elif float in (hint, *typing.get_args(hint)):
+            kind = "optional-float" if optional else "float"
+        else:  # tuples of layer names or numbers
+            kind = "optional-list" if optional else "list"
+        out.append(FieldInfo(f.name, kind, f.default, str(f.metadata.get("help", "")), choices))
+    return out

@@ -10,7 +10,6 @@ with its longest side at ``style_scale`` times the canvas's longest side, as in 
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from typing import Any, Sequence
@@ -21,28 +20,16 @@ from .engine import (StepCallback, StyleResult, as_style_list, load_styles, reso
 from .errors import SettingsError
 from .images import ImageSource, tensor_to_image
 from .memory import check_memory
-from .settings import MAX_SIZE, MIN_SCALE_SIZE, MIN_SIZE, Settings
+from .settings import MAX_SIZE, MIN_SCALE_SIZE, MIN_SIZE, Settings, as_int
 from .weights import load_vgg
 
 
 def check_canvas(width: Any, height: Any) -> tuple[int, int]:
     """Width and height as whole numbers in range, or a SettingsError naming the bad one."""
-    out = []
-    for name, value in (("width", width), ("height", height)):
-        if isinstance(value, bool):
-            raise SettingsError(f"{name}: expected a whole number of pixels, got {value!r}")
-        try:
-            v = value if isinstance(value, int) else float(value)
-        except (TypeError, ValueError, OverflowError):
-            raise SettingsError(f"{name}: expected a whole number of pixels, got {str(value)[:40]!r}") from None
-        if not math.isfinite(v) or v != int(v):
-            raise SettingsError(f"{name}: expected a whole number of pixels, got {str(value)[:40]!r}")
-        if not MIN_SCALE_SIZE <= v <= MAX_SIZE:
-            raise SettingsError(f"{name}: must be between {MIN_SCALE_SIZE} and {MAX_SIZE} pixels, got {str(int(v))[:40]}")
-        out.append(int(v))
+    out = as_int(width, "width", MIN_SCALE_SIZE, MAX_SIZE), as_int(height, "height", MIN_SCALE_SIZE, MAX_SIZE)
     if max(out) < MIN_SIZE:
         raise SettingsError(f"width, height: the longer side must be at least {MIN_SIZE} pixels, got {out[0]}x{out[1]}")
-    return out[0], out[1]
+    return out
 
 
 def synthesize_texture(style: ImageSource | Sequence[ImageSource], settings: Settings | None = None, *,

@@ -17,14 +17,15 @@ Nothing is downloaded at import time.
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Mapping
 
 import torch
 
 from .checkpoints import check_file, check_finite, read_state_dict
-from .errors import WeightsError
+from .downloads import offline
+from .errors import SettingsError, WeightsError
+from .model_cache import ModelCache
 from .vgg import BACKBONES, VGGFeatures, build_features, conv_indices
 
 _TORCHVISION_URLS = {
@@ -33,14 +34,22 @@ _TORCHVISION_URLS = {
 }
 ENV_VARS = {b: f"NST_{b.upper()}_WEIGHTS" for b in BACKBONES}
 
-#: The one piece of global mutable state: loaded networks, keyed by where their weights came from.
-_CACHE: dict[tuple, VGGFeatures] = {}
-_CACHE_LOCK = threading.Lock()
+#: Loaded networks, keyed by where their weights came from, their pooling and device.
+_CACHE: ModelCache[VGGFeatures] = ModelCache(limit=4)
 
 
-def offline() -> bool:
-    """True when downloads must not be attempted (``NST_OFFLINE`` or ``HF_HUB_OFFLINE`` set)."""
-    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in ("NST_OFFLINE", "HF_HUB_OFFLINE"))
+def default_backbone() -> str:
+    """The backbone used when none is asked for: ``$NST_BACKBONE`` (e.g. ``vgg16`` where only VGG16
+    weights are at hand), else the paper's ``vgg19``. The CLI and the app read it alike."""
+    value = os.environ.get("NST_BACKBONE", "").strip().lower()
+    if value and value not in BACKBONES:
+        raise SettingsError(f"NST_BACKBONE is {value[:20]!r}; use one of {', '.join(BACKBONES)}")
+    return value or "vgg19"
+
+
+def _person(backbone: str) -> str:
+    return (f"this server has no {backbone} network weights yet, so the optimization methods cannot run here; "
+            "its operator can set them up (the server's log says how)")
 
 
 def torchvision_cache_file(backbone: str) -> Path:
@@ -97,18 +106,20 @@ def locate_vgg_weights(backbone: str, vgg_weights: str | os.PathLike | None = No
         try:
             return check_file(env, f"{ENV_VARS[backbone]} points at a file that cannot be used:")
         except WeightsError as exc:
-            raise WeightsError(f"{exc}. {_how_to_fix(backbone)}") from None
+            raise WeightsError(f"{exc}. {_how_to_fix(backbone)}", person=_person(backbone)) from None
     cached = torchvision_cache_file(backbone)
     if cached.is_file():
         return cached
     if offline():
-        raise WeightsError(f"The pretrained {backbone} weights are not available offline. {_how_to_fix(backbone)}")
+        raise WeightsError(f"The pretrained {backbone} weights are not here and this machine is offline "
+                           f"(NST_OFFLINE, HF_HUB_OFFLINE, or no network). {_how_to_fix(backbone)}",
+                           person=_person(backbone))
     try:
-        torch.hub.load_state_dict_from_url(_TORCHVISION_URLS[backbone], progress=True, check_hash=True, map_location="cpu")
+        torch.hub.load_state_dict_from_url(_TORCHVISION_URLS[backbone], progress=True, check_hash=True,
+                                           map_location="cpu")
     except Exception as exc:  # no network, HTTP errors, hash mismatch
-        raise WeightsError(
-            f"The pretrained {backbone} weights could not be downloaded ({type(exc).__name__}: {exc}). {_how_to_fix(backbone)}"
-        ) from exc
+        raise WeightsError(f"The pretrained {backbone} weights could not be downloaded ({type(exc).__name__}: "
+                           f"{str(exc)[:200]}). {_how_to_fix(backbone)}", person=_person(backbone)) from exc
     return cached
 
 
@@ -118,16 +129,14 @@ def load_vgg(backbone: str = "vgg19", pooling: str = "avg", vgg_weights: str | o
     path = locate_vgg_weights(backbone, vgg_weights)
     stat = path.stat()
     key = (backbone, pooling, str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(device))
-    with _CACHE_LOCK:
-        model = _CACHE.get(key)
-        if model is None:
-            state = features_state_dict(read_state_dict(path), backbone, f"weights file '{path}'")
-            model = VGGFeatures(backbone, state, pooling=pooling).to(device)
-            _CACHE[key] = model
-    return model
+
+    def load() -> VGGFeatures:
+        state = features_state_dict(read_state_dict(path), backbone, f"weights file '{path}'")
+        return VGGFeatures(backbone, state, pooling=pooling).to(device)
+
+    return _CACHE.get(key, load)
 
 
 def clear_cache() -> None:
     """Forget loaded networks (tests, or to free memory)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
+    _CACHE.clear()

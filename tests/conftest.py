@@ -1,9 +1,11 @@
-"""Shared fixtures: tiny images and VGG networks with seeded random weights.
+"""Shared fixtures: tiny images, VGG networks and CycleGAN generators with seeded random weights, and
+the app on a local port.
 
-No test needs the network or real weights: the VGGs here have torchvision's architecture
-with random initialisation, saved through the same file formats users give the package, and
-every test runs with downloads disabled (``NST_OFFLINE=1``, ``HF_HUB_OFFLINE=1``) and an empty
-torch hub cache.
+No test needs the network or real weights: the VGGs here have torchvision's architecture with
+random initialisation, saved through the same file formats users give the package; the painters
+are tiny generators in a fake Hugging Face cache. Every test runs with downloads disabled
+(``NST_OFFLINE=1``, ``HF_HUB_OFFLINE=1``) and an empty torch hub cache. Helpers that are not
+fixtures live in ``tests/support`` (``from support.<module> import ...``).
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torchvision
-from PIL import Image
 from safetensors.torch import save_file
+
+from support.painters import fill_hub_cache, save_weights, tiny_state
+from support.pictures import make_picture
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture(autouse=True)
@@ -70,16 +72,6 @@ def vgg19_env(monkeypatch, vgg19_file) -> Path:
     return vgg19_file
 
 
-def make_picture(width: int, height: int, seed: int) -> Image.Image:
-    """A small deterministic picture with smooth gradients, edges and texture."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width] / max(width, height)
-    base = np.stack([xx, yy, 1 - xx * yy], axis=-1)
-    stripes = 0.5 + 0.5 * np.sin(2 * np.pi * (xx * rng.uniform(2, 6) + yy * rng.uniform(2, 6)))[..., None]
-    arr = 0.6 * base + 0.3 * stripes * rng.uniform(0.2, 1, size=3) + 0.1 * rng.random((height, width, 3))
-    return Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8), "RGB")
-
-
 @pytest.fixture
 def content_path(tmp_path) -> Path:
     path = tmp_path / "content.png"
@@ -112,3 +104,53 @@ def app_module(tmp_path_factory):
         import app
 
         yield app
+
+
+@pytest.fixture(scope="module")
+def server(app_module):
+    """The app's page and API on a local port (uploads limited to 2 MB), for one test module."""
+    demo = app_module.build_demo()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, max_file_size="2mb")
+    try:
+        yield url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False, analytics_enabled=False)
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch) -> Path:
+    """An empty Hugging Face cache with offline mode on (both read by huggingface_hub at import)."""
+    from huggingface_hub import constants
+
+    from nst import cyclegan
+
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    cyclegan.clear_cache()
+    yield cache
+    cyclegan.clear_cache()
+
+
+@pytest.fixture
+def painter(hub_cache) -> str:
+    """The 'monet' catalogue painter, as a tiny generator in the offline fake Hub cache."""
+    from nst import catalogue
+
+    fill_hub_cache(hub_cache, catalogue.get_entry("monet"), tiny_state(3))
+    return "monet"
+
+
+@pytest.fixture
+def tiny_file(tmp_path) -> Path:
+    """A tiny generator as a local .safetensors file."""
+    return save_weights(tiny_state(3), tmp_path / "tiny.safetensors")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from http_client import AppProcess, raw_call, upload
+from support.http import AppProcess, raw_call, upload
 from nst.errors import SettingsError
 from nst.ui.cache import MARKER, CacheFolder
 
@@ -59,7 +59,7 @@ def test_a_burst_of_uploads_is_deleted_once_old_and_sigterm_deletes_the_rest(tmp
         while time.time() < deadline and files(cache) & made:
             time.sleep(0.25)
         assert not files(cache) & made, sorted(map(str, files(cache) & made))[:5]
-        assert time.time() - last < 2 + 1 + 2, "gone within the age plus one sweep (and some slack)"
+        assert time.time() - last < 2 + 1 + 5, "gone within the age plus one sweep (and slack for a busy machine)"
         assert files(cache) >= kept, "the page's example pictures stay while it is served"
         upload(app.url, png(999, tmp_path))
         assert sent and files(cache) - kept

@@ -13,14 +13,18 @@ import torch
 from PIL import Image
 
 import nst
-from cyclegan_fixtures import save_weights, tiny_state
-from nst import cyclegan, presets
+from support.painters import save_weights, tiny_state
+from nst import cyclegan
 from nst import weights as vgg_weights
 from nst.checkpoints import read_state_dict
 from nst.errors import ImageError, ResourceError, SettingsError, Stopped, WeightsError
 from nst.images import load_image
 from nst.memory import check_memory
 from nst.settings import MAX_STYLES, Settings
+from nst.ui.jobs import page_job
+from nst.ui.run import execute
+from nst.ui.server import ServerConfig
+from support.page import START
 
 CPU = torch.device("cpu")
 
@@ -163,28 +167,26 @@ ASPECTS = [(1, 16), (1, 12), (1, 8), (1, 3), (1, 1), (3, 1), (8, 1), (12, 1), (1
 
 
 @pytest.mark.parametrize("method", ["gatys", "histogram", "mmd", "photorealistic", "texture", "cyclegan"])
-def test_every_aspect_runs_or_is_refused_by_name_at_the_pages_defaults(method, vgg19_env, tmp_path, style_path):
-    """From 1:16 to 16:1 through every method at the page's CPU defaults (steps cut to 2): a picture of
-    the expected size, or the loader's own refusal of the aspect ratio beyond 12:1."""
-    quick = presets.quick_start("cpu")
-    generator = save_weights(tiny_state(3), tmp_path / "tiny.safetensors")
+def test_every_aspect_runs_or_is_refused_by_name_at_the_pages_defaults(method, vgg19_env, tmp_path, style_path,
+                                                                       monkeypatch):
+    """From 1:16 to 16:1 through every method, the way the page's Run button goes (its controls at their CPU
+    starting values, steps cut to 2): a picture of the expected size, or the loader's refusal beyond 12:1."""
+    monkeypatch.setenv("NST_CYCLEGAN_MONET_FILE", str(save_weights(tiny_state(3), tmp_path / "tiny.safetensors")))
+    config = ServerConfig.from_env({"NST_DEVICE": "cpu"})
+    side = config.defaults.size
     for w, h in ASPECTS:
         photo = tmp_path / f"photo{w}x{h}.png"
         Image.new("RGB", (300 * w, 300 * h), (120, 80, 40)).save(photo)
+        canvas = (side, max(16, side * h // w)) if w >= h else (max(16, side * w // h), side)
+        controls = {**START, "method": method, "content": str(photo), "style": str(style_path), "size": side,
+                    "max_size": side, "scales": config.defaults.scales, "steps": 2, "width": canvas[0],
+                    "height": canvas[1]}
         try:
-            if method == "cyclegan":
-                image = cyclegan.paint(photo, weights=generator, device="cpu", max_size=quick.size)
-            elif method == "texture":
-                side = quick.size
-                size = (side, max(16, side * h // w)) if w >= h else (max(16, side * w // h), side)
-                settings = presets.settings_from_dials(method, steps=2, scales=quick.scales)
-                image = nst.synthesize_texture(style_path, settings, width=size[0], height=size[1]).image
-                assert image.size == size
-                continue
-            else:
-                settings = presets.settings_from_dials(method, size=quick.size, steps=2, scales=quick.scales)
-                image = nst.stylize(photo, style_path, settings).image
+            image = execute(page_job(controls, config), None, threading.Event(), "cpu").image
         except ImageError as exc:
             assert max(w, h) / min(w, h) > 12 and "the limit is 12:1" in str(exc), (w, h, exc)
             continue
-        assert max(image.size) == quick.size and min(image.size) >= 16, (w, h, image.size)
+        if method == "texture":
+            assert image.size == canvas, (w, h, image.size)
+        else:
+            assert max(image.size) == side and min(image.size) >= 16, (w, h, image.size)

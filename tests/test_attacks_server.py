@@ -21,8 +21,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from http_client import (GENERIC, body_for, error_text, event_inputs, fn_index, join_queue, page_run_index, parameters,
-                         raw_call, upload)
+from nst import cyclegan
+from nst.ui import jobs
+
+from support.http import (GENERIC, body_for, error_text, event_inputs, fn_index, join_queue, page_run_index,
+                          parameters, raw_call, upload, wait_until, worker_threads)
 
 pytest.importorskip("gradio_client")
 
@@ -79,8 +82,9 @@ def test_server_files_are_refused_with_one_sentence_whatever_the_path(server, ap
     inside = Path(uploads[0]["path"]).parent
     link = inside / "link.png"
     link.symlink_to(secret)
-    recorder = Recorder(app_module.load_image)
-    monkeypatch.setattr(app_module, "load_image", recorder)
+    recorder = Recorder(jobs.load_image)
+    monkeypatch.setattr(jobs, "load_image", recorder)
+    monkeypatch.setattr(cyclegan, "load_image", recorder)
     paths = [str(secret), "/etc/shadow", "/nonexistent/photo.png", "", str(link),
              f"{inside}/{os.path.relpath(secret, inside)}", str(tmp_path), "/dev/zero"]
     messages = set()
@@ -183,6 +187,32 @@ def test_file_lists_are_capped(server, uploads):
     assert text == "mask: 5 files given; at most 4", text
 
 
+def test_a_forged_click_on_an_example_never_names_a_file(server):
+    """The example galleries' click handler takes the index only; the click's value, which a client writes,
+    is never used as a path (a value naming a file outside the cache is refused before that)."""
+    config = httpx.get(f"{server}config", timeout=30).json()
+    selects = [d["id"] for d in config["dependencies"] if any(t[1] == "select" for t in d.get("targets", []))]
+    galleries = [c["props"]["value"] for c in config["components"] if c["type"] == "gallery"]
+    assert selects and galleries, "the galleries have a select event"
+    other = galleries[0][-1]["image"]  # another example's copy in the cache: passes Gradio's own check
+
+    def click(index, value) -> str:
+        session = os.urandom(8).hex()
+        r = httpx.post(f"{server}gradio_api/queue/join", timeout=30, json={
+            "data": [], "fn_index": selects[0], "session_hash": session, "trigger_id": None,
+            "event_data": {"index": index, "value": {"image": value, "caption": "x"}}})
+        r.raise_for_status()
+        with httpx.stream("GET", f"{server}gradio_api/queue/data", params={"session_hash": session},
+                          timeout=30) as stream:
+            return "".join(line for line in stream.iter_lines() if "process_completed" in line)
+
+    assert "astronaut" in click(0, other) and other["orig_name"] not in click(0, other)
+    assert '"success":true' not in click(0, {"path": "/etc/passwd"})
+    for index in (999, -1, "0", None):
+        answer = click(index, other)
+        assert other["orig_name"] not in answer and "astronaut" not in answer, (index, answer)
+
+
 # ----------------------------------------------------------------------------- bounded work
 
 
@@ -209,8 +239,8 @@ def test_repeated_layers_are_refused_before_any_work(server, uploads, monkeypatc
 
 
 def test_a_run_beyond_the_devices_memory_is_refused_before_any_work(server, uploads, app_module, monkeypatch):
-    recorder = Recorder(app_module.load_image)
-    monkeypatch.setattr(app_module, "load_image", recorder)
+    recorder = Recorder(jobs.load_image)
+    monkeypatch.setattr(jobs, "load_image", recorder)
     content, style = uploads
     text = refused(*raw_call(server, "gatys", {"content": content, "style": style, "size": 1024, "steps": 1,
                                                "style_scale": 4}))
@@ -254,6 +284,21 @@ def test_hanging_up_frees_the_worker_after_its_step_and_never_blocks_the_server(
     event, data = raw_call(server, "gatys", {"content": content, "style": style, "size": 32, "steps": 1})
     assert event == "complete", data
     assert time.perf_counter() - hung_up < 3 + 2 * 1.5 + 2, "the next run waited for more than the current step"
+
+
+def test_a_client_that_disconnects_mid_run_frees_the_worker(server, uploads, vgg19_env):
+    """The page closed, the script killed: the run stops after its current step, and the next one starts."""
+    content, style = uploads
+    session = join_queue(server, fn_index(server, "gatys"),
+                         body_for(server, "gatys", {"content": content, "style": style, "size": 48, "steps": 2000}))
+    with httpx.stream("GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60) as s:
+        for line in s.iter_lines():
+            if '"process_generating"' in line:
+                break  # the run is streaming its pictures: hang up now
+    assert worker_threads(), "the run was still going when the client left"
+    assert wait_until(lambda: not worker_threads(), 10, 0.1), "the optimizer thread ended after the disconnect"
+    event, data = raw_call(server, "gatys", {"content": content, "style": style, **FAST})
+    assert event == "complete", data
 
 
 # ----------------------------------------------------------------------------- numbers and names

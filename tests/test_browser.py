@@ -106,25 +106,88 @@ def test_upload_run_and_see_the_result(browser, page_url, vgg19_env, content_pat
     page.close()
 
 
-def test_controls_follow_the_method(browser, page_url, app_module):
+def _choose_method(page, label: str) -> None:
+    page.locator("#method input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+
+
+def test_a_click_on_an_example_thumbnail_puts_it_in_place(browser, page_url):
     from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(page_url)
+    expect(page.locator(".nst-examples").first.get_by_text("chelsea")).to_be_visible()
+    page.locator(".nst-examples").first.get_by_text("chelsea").click()
+    expect(page.locator("#content img")).to_be_visible()
+    page.locator(".nst-examples").nth(1).get_by_text("swirls").click()
+    expect(page.locator("#style img")).to_be_visible()
+    page.close()
+
+
+def test_controls_follow_the_method(browser, page_url, tmp_path):
+    from playwright.sync_api import expect
+
+    from nst.methods import METHODS
 
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.set_default_timeout(60_000)
     page.goto(page_url)
     expect(page.locator("#content")).to_be_visible()
-    labels = {value: label for label, value in app_module._method_choices()}
-    if "texture" in labels:
-        page.get_by_label(labels["texture"]).check()
-        expect(page.locator("#content")).to_be_hidden()
-        expect(page.locator("#style")).to_be_visible()
-    painter = next((label for value, label in labels.items() if value.startswith("cyclegan:")), None)
-    if painter:
-        page.get_by_label(painter).check()
-        expect(page.locator("#style")).to_be_hidden()
-        expect(page.locator("#content")).to_be_visible()
-        expect(page.get_by_label("Brush scale").first).to_be_visible()
-        expect(page.locator("#steps")).to_be_hidden()
-    page.get_by_label(labels["gatys"]).check()
+    expect(page.locator("#hist_strength")).to_be_hidden()
+    _choose_method(page, METHODS["texture"].label)
+    expect(page.locator("#content")).to_be_hidden()
     expect(page.locator("#style")).to_be_visible()
+    expect(page.locator("#width")).to_be_visible()
+    _choose_method(page, METHODS["histogram"].label)
+    expect(page.locator("#hist_strength")).to_be_visible()
+    _choose_method(page, METHODS["cyclegan"].label)
+    expect(page.locator("#style")).to_be_hidden()
+    expect(page.locator("#content")).to_be_visible()
+    expect(page.locator("#brush_scale")).to_be_visible()
+    expect(page.locator("#steps")).to_be_hidden()
+    expect(page.locator("#losses")).to_be_hidden()
+    page.screenshot(path=str(_shots(tmp_path) / "browser-3-cyclegan.png"), full_page=True)
+    _choose_method(page, METHODS["gatys"].label)
+    expect(page.locator("#style")).to_be_visible()
+    page.close()
+
+
+def test_an_error_is_shown_whole_in_plain_words(browser, page_url, content_path, style_path, tmp_path):
+    """No VGG weights on this server: the person reads the whole sentence, no markup eats any of it, and the
+    status line says it too (never a stale 'Loading...')."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(page_url)
+    page.locator("#content input[type=file]").set_input_files(str(content_path))
+    page.locator("#style input[type=file]").set_input_files(str(style_path))
+    expect(page.locator("#style img")).to_be_visible()
+    page.locator("#run").click()
+    sentence = ("this server has no vgg19 network weights yet, so the optimization methods cannot run here; "
+                "its operator can set them up (the server's log says how)")
+    expect(page.locator("#status")).to_contain_text(sentence, timeout=60_000)
+    expect(page.get_by_text(sentence).first).to_be_visible()
+    expect(page.locator("#status")).not_to_contain_text("Loading")
+    expect(page.locator("#stop")).to_be_disabled()
+    page.screenshot(path=str(_shots(tmp_path) / "browser-4-error.png"), full_page=True)
+    page.close()
+
+
+def test_on_a_phone_run_comes_before_the_empty_result(browser, page_url, tmp_path):
+    """390x844: the method is one compact line, and Run comes right after the two pictures, before the result."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    page.set_default_timeout(60_000)
+    page.goto(page_url)
+    run, output = page.locator("#run"), page.locator("#output")
+    expect(run).to_be_visible()
+    assert page.locator("#method").bounding_box()["height"] < 120, "the method is a dropdown, not a screenful"
+    run_box, output_box = run.bounding_box(), output.bounding_box()
+    assert run_box["y"] + run_box["height"] <= output_box["y"], "Run is reached before the empty result box"
+    assert run_box["y"] < 2 * 844, f"Run is {run_box['y']:.0f} px down the page"
+    expect(page.locator("#stop")).to_be_disabled()
+    page.screenshot(path=str(_shots(tmp_path) / "browser-5-phone.png"), full_page=True)
     page.close()

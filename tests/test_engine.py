@@ -1,13 +1,17 @@
-"""The optimization engine on a random-weight VGG19 at tiny sizes."""
+"""The optimization engine on a random-weight VGG19: optimizers, seeds, callbacks, inits, scales, every style loss
+and extra term."""
+
+from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-
 import nst
 from nst.engine import plan_scales
 from nst.errors import SettingsError
 from nst.settings import Settings
+
+
 
 FAST = dict(size=32, steps=12, style_layers=("conv1_1", "conv2_1", "conv3_1"), content_layers=("conv3_1",))
 
@@ -106,3 +110,17 @@ def test_precision_choices(vgg19_env, content_path, style_path):
     f32, b16 = runs["fp32"].losses, runs["bf16"].losses
     assert b16[-1]["total"] < 0.7 * b16[0]["total"]
     assert b16[-1]["total"] == pytest.approx(f32[-1]["total"], rel=0.25)
+
+
+@pytest.mark.parametrize("style_loss", ["mmd-linear", "mmd-poly", "mmd-gauss", "bn"])
+def test_every_style_loss_lowers_its_loss_from_noise(vgg19_env, content_path, style_path, style_loss):
+    result = nst.stylize(content_path, style_path, Settings(**FAST, style_loss=style_loss, init="noise", content_weight=0))
+    assert set(result.losses[0]) == {"style", "tv", "total"}
+    assert result.losses[-1]["style"] < 0.5 * result.losses[0]["style"]
+
+
+def test_histogram_and_photo_terms_are_reported_and_combine(vgg19_env, content_path, style_path):
+    result = nst.stylize(content_path, style_path, Settings(**FAST, style_loss="bn", hist_weight=2.0, photo_weight=100.0))
+    assert set(result.losses[-1]) == {"content", "style", "hist", "tv", "photo", "total"}
+    assert result.losses[0]["photo"] == pytest.approx(0.0, abs=1e-4)  # the content itself is photorealistic
+    assert result.losses[-1]["hist"] < result.losses[0]["hist"]

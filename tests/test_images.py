@@ -9,7 +9,7 @@ from PIL import Image
 
 from nst.errors import ImageError
 from nst.images import MAX_INPUT_PIXELS, image_to_tensor, load_image, resize_longest, save_image, tensor_to_image
-from tests.conftest import make_picture
+from support.pictures import make_picture
 
 
 def test_round_trip_is_bit_exact(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 import nst
 from nst.settings import Settings
-from tests.conftest import SHARED
+from support.shared import SHARED
 
 WEIGHTS = SHARED / "weights" / "vgg16-imagenet-features.safetensors"
 CONTENT = SHARED / "images" / "content" / "tubingen.jpg"

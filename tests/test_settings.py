@@ -56,3 +56,30 @@ def test_from_dict_refuses_unknown_names():
         Settings.from_dict({"colour": 1})
     assert Settings.from_dict({"steps": 10}).steps == 10
     assert Settings().replace(size=64).size == 64
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"style_loss": "wasserstein"}, "style_loss: 'wasserstein' is not one of gram, mmd-linear, mmd-poly, mmd-gauss, bn"),
+    ({"hist_weight": -1}, "hist_weight: must not be negative"),
+    ({"photo_weight": "much"}, "photo_weight: expected a number"),
+    ({"hist_layers": ("relu1_1", "relu9_1")}, "hist_layers: 'relu9_1' is not a layer of vgg19"),
+    ({"hist_layers": ""}, "hist_layers: at least one layer"),
+    ({"preserve_color": "yes"}, "preserve_color: 'yes' is not one of none, luminance, histogram"),
+    ({"style_blend": (0, 0)}, "style_blend: at least one weight must be above zero"),
+    ({"style_blend": (1, -1)}, "style_blend: must not be negative"),
+    ({"mmd_poly_c": -2}, "mmd_poly_c: must not be negative"),
+    ({"content_weight": 0, "style_weight": 0}, "nothing to optimize"),
+])
+def test_new_settings_are_validated_with_the_fields_name(changes, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings(**changes)
+
+
+def test_new_settings_parse_strings_and_histogram_alone_is_enough():
+    s = Settings(style_loss="MMD-Gauss", hist_weight="5", hist_layers="relu2_1, relu3_1", photo_weight="1e4",
+                 preserve_color="Luminance", style_blend="2,1,1")
+    assert (s.style_loss, s.hist_weight, s.hist_layers, s.photo_weight, s.preserve_color) == (
+        "mmd-gauss", 5.0, ("relu2_1", "relu3_1"), 1e4, "luminance")
+    assert s.blend_weights(3) == pytest.approx((0.5, 0.25, 0.25))
+    assert Settings().blend_weights(4) == (0.25,) * 4
+    assert Settings(content_weight=0, style_weight=0, hist_weight=1).hist_weight == 1.0

@@ -1,16 +1,17 @@
-"""Pieces several commands share: settings flags generated from the Settings dataclass, and a
-tqdm progress bar fed by the engine's step callback."""
+"""Pieces several commands share: settings and dial flags generated from ``Settings`` and
+``nst.dials``, and a tqdm progress bar fed by the engine's step callback."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import dataclasses
 from typing import Any, Iterable
 
+from ..dials import BY_SETTING, DIALS, settings_from_dials
 from ..errors import SettingsError
 from ..images import save_image
-from ..settings import Settings
+from ..settings import Settings, fields_info
+from ..weights import default_backbone
 
 
 def flag(name: str) -> str:
@@ -24,19 +25,29 @@ def add_settings_arguments(parser: argparse.ArgumentParser, skip: Iterable[str] 
     the CLI, Python and the app share one set of rules and messages.
     """
     group = parser.add_argument_group("settings (defaults in brackets)")
-    defaults = Settings()
-    for f in dataclasses.fields(Settings):
-        if f.name in skip:
+    for info in fields_info():
+        if info.name in skip:
             continue
-        default = getattr(defaults, f.name)
+        default = default_backbone() if info.name == "backbone" else info.default
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        group.add_argument(flag(f.name), dest=f"setting_{f.name}", default=None, metavar=f.name.split("_")[-1].upper(),
-                           help=f"{f.metadata.get('help', '')} [{shown}]")
+        group.add_argument(flag(info.name), dest=f"setting_{info.name}", default=None,
+                           metavar=info.name.split("_")[-1].upper(), help=f"{info.help} [{shown}]")
+    dials = parser.add_argument_group("dials (0 to 10, the page's plain-word controls; each sets one setting)")
+    for dial in DIALS.values():
+        if dial.setting not in skip:
+            dials.add_argument(flag(dial.name), dest=f"dial_{dial.name}", default=None, metavar="0-10",
+                               help=f"{dial.info}; sets {dial.setting} (page default {dial.default:g})")
 
 
 def settings_from_args(args: argparse.Namespace, **fixed: Any) -> Settings:
-    """Settings from the flags that were given (others keep their defaults)."""
+    """Settings from the flags that were given (others keep their defaults; the backbone is NST_BACKBONE's)."""
     given = {k.removeprefix("setting_"): v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
+    dials = {k.removeprefix("dial_"): v for k, v in vars(args).items() if k.startswith("dial_") and v is not None}
+    for name, value in settings_from_dials(dials).items():
+        if name in given:
+            raise SettingsError(f"{name}: give either {flag(name)} or {flag(BY_SETTING[name].name)}, not both")
+        given[name] = value
+    given.setdefault("backbone", default_backbone())
     given.update(fixed)
     return Settings.from_dict(given)
 

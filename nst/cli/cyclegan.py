@@ -1,6 +1,6 @@
-"""``python -m nst cyclegan CONTENT --style monet -o OUT.png``: one-pass painting with a CycleGAN generator.
+"""``python -m nst cyclegan CONTENT --painter monet -o OUT.png``: one-pass painting with a CycleGAN generator.
 
-``python -m nst cyclegan --list`` shows the catalogue: each style's Hub source, licence, and
+``python -m nst cyclegan --list`` shows the catalogue: each painter's source, licence, and
 whether its weights are already in the local Hugging Face cache.
 """
 
@@ -10,7 +10,7 @@ import argparse
 import time
 
 from .. import cyclegan
-from ..catalogue import StyleEntry
+from ..catalogue import Painter
 from ..errors import SettingsError
 from ..images import check_save_path, save_image
 
@@ -25,10 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("content", metavar="CONTENT", nargs="?", help="photo to repaint (any image file PIL reads)")
     p.add_argument("-o", "--output", metavar="OUT", help="where to write the result (.png, .jpg, .webp)")
-    p.add_argument("--list", action="store_true", help="list the catalogue of styles and exit")
-    p.add_argument("--style", default=cyclegan.DEFAULT_STYLE, help=f"catalogue style [{cyclegan.DEFAULT_STYLE}]")
+    p.add_argument("--list", action="store_true", help="list the catalogue of painters and exit")
+    p.add_argument("--painter", default=cyclegan.DEFAULT_PAINTER,
+                   help=f"catalogue painter [{cyclegan.DEFAULT_PAINTER}]")
     p.add_argument("--weights", metavar="FILE", default=None,
-                   help="local generator file (.pth or .safetensors) to use instead of the style's Hub download")
+                   help="local generator file (.pth or .safetensors) to use instead of the painter's download")
     p.add_argument("--strength", type=float, default=1.0,
                    help="0 = the photo unchanged, 1 = the generator's painting, between = a blend [1]")
     p.add_argument("--brush-scale", type=float, default=1.0,
@@ -46,7 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _cache_state(entry: StyleEntry) -> str:
+def _cache_state(entry: Painter) -> str:
+    if entry.local_file:
+        return "local file"
     if not entry.available:
         return "no source"
     from huggingface_hub import try_to_load_from_cache
@@ -55,13 +58,15 @@ def _cache_state(entry: StyleEntry) -> str:
     return "cached" if isinstance(found, str) else "download on first use"
 
 
-def list_styles() -> str:
-    """The catalogue as text: one block per style."""
+def list_painters() -> str:
+    """The catalogue as text: one block per painter."""
     lines = []
-    for e in cyclegan.styles():
+    for e in cyclegan.painters():
         lines.append(f"{e.name:<13} {e.display_name} [{_cache_state(e)}]")
         lines.append(f"{'':13} {e.description}")
-        if e.available:
+        if e.local_file:
+            lines.append(f"{'':13} {e.local_file}")
+        elif e.available:
             lines.append(f"{'':13} {e.repo_type} {e.repo_id} : {e.filename} @ {e.revision or 'main'}")
         lines.append(f"{'':13} licence: {e.licence}")
         lines.append(f"{'':13} source: {e.source}")
@@ -70,20 +75,20 @@ def list_styles() -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.list:
-        print(list_styles())
+        print(list_painters())
         return 0
     if not args.content:
-        raise SettingsError("give a CONTENT image to repaint (or --list to see the styles)")
+        raise SettingsError("give a CONTENT image to repaint (or --list to see the painters)")
     if not args.output:
         raise SettingsError("give -o OUT.png: where to write the result")
     check_save_path(args.output, [args.content, args.weights])
     start = time.perf_counter()
-    image = cyclegan.paint(args.content, style=args.style, strength=args.strength, brush_scale=args.brush_scale,
+    image = cyclegan.paint(args.content, painter=args.painter, strength=args.strength, brush_scale=args.brush_scale,
                            device=args.device, weights=args.weights, tile_size=args.tile_size,
                            precision=args.precision, max_size=args.max_size)
     seconds = time.perf_counter() - start
     path = save_image(image, args.output)
     if not args.quiet:
-        what = f"weights {args.weights}" if args.weights else f"style {args.style}"
+        what = f"weights {args.weights}" if args.weights else f"painter {args.painter}"
         print(f"wrote {path} ({image.width}x{image.height}) with {what} in {seconds:.1f} s")
     return 0

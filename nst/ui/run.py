@@ -87,7 +87,7 @@ def execute(job: Job, callback: Any, stop: threading.Event, device: str | None) 
         from nst import cyclegan
 
         assert job.content is not None and job.painter
-        image = cyclegan.paint(job.content, style=job.painter, strength=job.strength, brush_scale=job.brush_scale,
+        image = cyclegan.paint(job.content, painter=job.painter, strength=job.strength, brush_scale=job.brush_scale,
                                device=device)
         return Done(image, time.perf_counter() - start, 1, False, str(pick_device(device)))
     style: Any = job.styles if len(job.styles) > 1 else job.styles[0]
@@ -103,14 +103,38 @@ def execute(job: Job, callback: Any, stop: threading.Event, device: str | None) 
     return Done(result.image, result.seconds, result.steps, result.stopped, result.device, result.notes)
 
 
+def gpu_seconds(job: Job) -> int:
+    """A generous estimate of ``job``'s duration, for ZeroGPU's ``duration`` (which must not run short).
+
+    About 15 ms per VGG19 step at 512 x 512 on a ZeroGPU-class card, scaling with the pixel count,
+    VGG16 about 25% cheaper; plus 20 s for loading weights and warming up; times 2 for headroom;
+    between 30 s and 600 s. A CycleGAN painting asks for 30 s.
+    """
+    if job.settings is None:
+        return 30
+    pixels = (job.width or job.settings.size) * (job.height or job.settings.size)
+    per_step = 0.015 * pixels / 512**2 * (0.75 if job.settings.backbone == "vgg16" else 1.0)
+    return int(min(600, max(30, math.ceil(20 + 2 * job.steps * per_step))))
+
+
 class Runner:
     """Runs jobs one (or ``concurrency``) at a time on ``device``; see the module docstring."""
 
-    def __init__(self, device: str | None, concurrency: int = 1, duration: Any = None) -> None:
+    def __init__(self, device: str | None, concurrency: int = 1) -> None:
         self.device = device
         self.slots = threading.BoundedSemaphore(concurrency)
-        #: On ZeroGPU each run gets a GPU for ``duration(job)`` seconds; elsewhere this is _compute itself.
-        self.compute = spaces.GPU(duration=duration)(self._compute) if duration else self._compute
+        #: On ZeroGPU each run gets a GPU for ``gpu_seconds(job)``; elsewhere this is _compute itself.
+        self.compute = spaces.GPU(duration=gpu_seconds)(self._compute)
+        #: The page's Stop buttons: its session -> the event its run reads.
+        self.stops: dict[str, asyncio.Event] = {}
+
+    def request_stop(self, session: str) -> bool:
+        """Ask the page's run of ``session`` to end after its current step; False when none is running."""
+        event = self.stops.get(session)
+        if event is None:
+            return False
+        event.set()
+        return True
 
     def _compute(self, job: Job) -> Iterator[Progress | Done | None]:
         """Run ``job`` in a worker thread, yielding a :class:`Progress` at most every 0.25 s (at once when

@@ -180,8 +180,3 @@ REFUSED = [
     Odd("aspect-30-to-1", ".png", lambda: _save(halves(600, 20, RED, BLUE), "PNG"),
         refused=r"is 600x20 pixels, an aspect ratio of 30\.0:1; the limit is 12:1"),
 ]
-
-
-def rgb(path: str | Path) -> np.ndarray:
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))

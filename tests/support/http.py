@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GENERIC = "has not enabled verbose error reporting"  # Gradio's words for an exception it may not show
 
 
@@ -138,3 +138,19 @@ def page_run_index(server: str) -> tuple[int, list[str]]:
     names = {c["id"]: c.get("props", {}).get("elem_id") or c.get("props", {}).get("label") for c in config["components"]}
     dep = max(config["dependencies"], key=lambda d: len(d.get("inputs", [])))
     return dep["id"], [names.get(i) for i in dep["inputs"]]
+
+
+def worker_threads() -> list:
+    """The run threads alive in this process (the package's worker and stream threads are named nst-*)."""
+    import threading
+
+    return [t for t in threading.enumerate() if t.name.startswith("nst-")]
+
+
+def wait_until(condition, seconds: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True

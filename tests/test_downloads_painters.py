@@ -27,8 +27,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from cyclegan_fixtures import TINY, save_weights, texture, tiny_state
-from nst import catalogue, cyclegan
+from support.painters import TINY, save_weights, tiny_state
+from support.pictures import texture
+from nst import catalogue, cyclegan, downloads
 from nst import weights as vgg_weights
 from nst.errors import WeightsError
 from nst.generator import read_state_dict
@@ -122,6 +123,8 @@ def _online(monkeypatch, endpoint: str, cache: Path) -> None:
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("NST_OFFLINE", raising=False)
+    monkeypatch.setattr(downloads, "_reachable", lambda: True)  # the fake Hub is on this machine
     monkeypatch.setattr(file_download, "time", _without_sleep(file_download))
     monkeypatch.setattr(_http, "time", _without_sleep(_http))
 
@@ -174,7 +177,7 @@ def assert_loads_and_paints(hub: FakeHub) -> None:
     assert net.options == TINY
     for key, value in tiny_state(3).items():
         assert torch.equal(net.state_dict()[key], value), key
-    assert cyclegan.paint(texture(24, 20), style="monet", device="cpu", precision="float32").size == (24, 20)
+    assert cyclegan.paint(texture(24, 20), painter="monet", device="cpu", precision="float32").size == (24, 20)
     blob = hub.cache / f"spaces--{ENTRY.repo_id.replace('/', '--')}" / "blobs" / hub.sha
     assert hashlib.sha256(blob.read_bytes()).hexdigest() == hub.sha, "the cached file is the whole file"
 
@@ -290,3 +293,31 @@ def test_malicious_local_checkpoints_are_refused_for_generator_and_vgg(tmp_path)
     with pytest.raises(WeightsError):
         cyclegan.paint(texture(24, 20), weights=evil, device="cpu")
     assert not marker.exists(), "the pickle's code ran"
+
+
+def test_without_network_a_painter_fails_at_once_and_the_network_is_probed_once(hub_cache, monkeypatch):
+    """No NST_OFFLINE, no network: the first download finds out (one probe), and no painter waits on retries."""
+    import time
+
+    monkeypatch.delenv("NST_OFFLINE")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    probes = []
+
+    def no_network(*args, **kwargs):
+        probes.append(args[0])
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(downloads.socket, "create_connection", no_network)
+    downloads._reachable.cache_clear()
+    try:
+        for painter in ("monet", "vangogh"):
+            started = time.perf_counter()
+            with pytest.raises(WeightsError, match="this machine is offline"):
+                cyclegan.load_generator(painter, device="cpu")
+            assert time.perf_counter() - started < 1.0
+        assert len(probes) == len(downloads._HOSTS), "decided once for the process"
+    finally:
+        downloads._reachable.cache_clear()

@@ -1,13 +1,6 @@
-"""Odd image files through the command line: each is converted as ``nst.images`` documents, or
-the command exits with status 2 and one line saying what is wrong (no traceback, no output file).
-
-Conversions go through ``python -m nst cyclegan --strength 0``, which returns the loaded input
-itself (no network), so the written PNG shows exactly what the loader made of the file; one
-Gatys run checks that converted and rotated inputs also go through the optimizer. Refusals are
-checked for all three commands. Most calls run ``nst.cli.main`` in-process (fast); the
-decompression bomb also runs as a real process, whose peak memory must stay at that of a
-refused 1x1 image: the 400-megapixel file is refused before anything is decoded.
-"""
+"""Odd image files through the command line: each is converted as nst.images documents, or the command exits with
+status 2 and one line saying what is wrong (no traceback, no output file). Conversions go through
+`python -m nst cyclegan --strength 0`, which returns the loaded input itself (no network)."""
 
 from __future__ import annotations
 
@@ -16,13 +9,15 @@ import re
 import sys
 import warnings
 from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
-
 from nst.cli import main as cli_main
-from odd_images import CONVERTED, REFUSED, Odd, halves, palette_with_transparency, rgb, RED, BLUE
+from support.odd_images import BLUE, RED
+from support.odd_images import CONVERTED, Odd, REFUSED, halves, palette_with_transparency
+from support.pictures import rgb
+
+
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,6 +8,8 @@ import hashlib
 import io
 
 import pytest
+
+from nst import downloads
 import torch
 
 from nst import weights as W
@@ -43,6 +45,7 @@ def test_partial_download_leaves_no_file_and_is_retried(monkeypatch, tmp_path, v
     monkeypatch.setitem(W._TORCHVISION_URLS, "vgg19", f"https://download.example/vgg19-{digest[:8]}.pth")
     monkeypatch.delenv("NST_OFFLINE")
     monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(downloads, "_reachable", lambda: True)  # the download is faked below
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     calls = []
 
@@ -66,6 +69,7 @@ def test_corrupted_download_fails_the_hash_check_and_is_not_kept(monkeypatch, tm
     monkeypatch.setitem(W._TORCHVISION_URLS, "vgg19", "https://download.example/vgg19-00000000.pth")
     monkeypatch.delenv("NST_OFFLINE")
     monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(downloads, "_reachable", lambda: True)  # the download is faked below
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr("torch.hub.urlopen", lambda *a, **k: FakeResponse(b"garbage" * 100))
     with pytest.raises(WeightsError, match="could not be downloaded"):

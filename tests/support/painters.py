@@ -12,13 +12,11 @@ import hashlib
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from safetensors.torch import save_file
 
-from nst.catalogue import StyleEntry
-from nst.generator import GeneratorOptions, ResnetGenerator
+from nst.catalogue import Painter
+from nst.generator import GeneratorOptions, InstanceNorm, ResnetGenerator
 
 TINY = GeneratorOptions(ngf=4, n_blocks=1)
 
@@ -54,7 +52,7 @@ def repo_folder(cache: Path, repo_id: str, repo_type: str) -> Path:
     return cache / f"{repo_type}s--{repo_id.replace('/', '--')}"
 
 
-def fill_hub_cache(cache: Path, entry: StyleEntry, state: dict[str, torch.Tensor]) -> Path:
+def fill_hub_cache(cache: Path, entry: Painter, state: dict[str, torch.Tensor]) -> Path:
     """Put ``state`` into ``cache`` as ``entry``'s file at ``entry``'s revision; returns the snapshot path."""
     assert entry.repo_id and entry.filename and entry.revision
     folder = repo_folder(cache, entry.repo_id, entry.repo_type)
@@ -74,10 +72,16 @@ def fill_hub_cache(cache: Path, entry: StyleEntry, state: dict[str, torch.Tensor
     return snapshot
 
 
-def texture(width: int, height: int, seed: int = 0) -> Image.Image:
-    """A photo-like test image: smooth colour gradients plus fine noise (stationary statistics)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    base = np.stack([0.5 + 0.3 * np.sin(xx / 9.0 + c) * np.cos(yy / 13.0 - c) for c in range(3)], axis=-1)
-    arr = np.clip(base + rng.normal(0, 0.08, size=base.shape), 0, 1)
-    return Image.fromarray((arr * 255).round().astype(np.uint8), mode="RGB")
+def reference_output(state: dict[str, torch.Tensor], options: GeneratorOptions, x01: torch.Tensor) -> torch.Tensor:
+    """The generator's output computed independently: torch's own InstanceNorm2d, no padding logic.
+
+    ``x01`` must already be a multiple of 4 on each side.
+    """
+    net = ResnetGenerator(options)
+    for module in list(net.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, InstanceNorm):
+                setattr(module, name, torch.nn.InstanceNorm2d(child.num_features, affine=child.affine))
+    net.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        return ((net.eval()(x01 * 2 - 1) + 1) / 2).clamp(0, 1)

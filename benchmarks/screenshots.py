@@ -1,0 +1,110 @@
+"""Screenshots of the page as a person sees it, with the real weights in ../shared, for looking at by eye.
+
+Starts ``app.py`` with the VGG16 weights from ``../shared`` (and, so the CycleGAN method has a painter to
+show, the vintage generator from ``../shared`` standing in for Monet), drives Debian's Chromium with
+Playwright and writes into ``--out`` (default ``benchmarks/results/screenshots``):
+
+* desktop-1-start.png, desktop-2-result.png: 1400x1000, an example photo and style, Run, the result;
+* phone-1-start.png, phone-2-result.png: 390x844, the same on a phone;
+* error.png: the same server without VGG weights, after Run;
+* cyclegan.png: the CycleGAN method after a run.
+
+    python benchmarks/screenshots.py [--out DIR] [--size 256] [--steps 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.http import AppProcess  # noqa: E402
+from support.shared import VGG16, VINTAGE  # noqa: E402
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def choose(page, label: str) -> None:
+    page.locator("#method input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+
+
+def set_number(page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def run_and_wait(page, timeout_s: float) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#run").click()
+    expect(page.locator("#status")).to_contain_text("Done", timeout=timeout_s * 1000)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "screenshots")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=60)
+    args = ap.parse_args()
+    from playwright.sync_api import expect, sync_playwright
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    env = {"NST_BACKBONE": "vgg16", "NST_VGG16_WEIGHTS": str(VGG16), "NST_CYCLEGAN_MONET_FILE": str(VINTAGE),
+           "NST_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "NST_CACHE_DIR": "/tmp/nst-screenshots-cache"}
+    app = AppProcess(env)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+            for name, viewport, extra in (("desktop", {"width": 1400, "height": 1000}, {}),
+                                          ("phone", {"width": 390, "height": 844},
+                                           {"device_scale_factor": 2, "is_mobile": True})):
+                page = browser.new_page(viewport=viewport, **extra)
+                page.set_default_timeout(60_000)
+                page.goto(app.url)
+                expect(page.locator("#run")).to_be_visible()
+                page.locator(".nst-examples").nth(0).get_by_text("chelsea").click()
+                page.locator(".nst-examples").nth(1).get_by_text("swirls").click()
+                expect(page.locator("#style img")).to_be_visible()
+                page.screenshot(path=str(args.out / f"{name}-1-start.png"), full_page=name == "desktop")
+                set_number(page, "size", args.size)
+                set_number(page, "steps", args.steps)
+                run_and_wait(page, 600)
+                page.screenshot(path=str(args.out / f"{name}-2-result.png"), full_page=True)
+                page.close()
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(app.url)
+            choose(page, "CycleGAN painter")
+            page.locator(".nst-examples").nth(0).get_by_text("coffee").click()
+            run_and_wait(page, 120)
+            page.screenshot(path=str(args.out / "cyclegan.png"), full_page=True)
+            page.close()
+            browser.close()
+    finally:
+        app.stop(signal.SIGTERM)
+    bare = AppProcess({k: v for k, v in env.items() if k != "NST_VGG16_WEIGHTS"})
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(bare.url)
+            page.locator(".nst-examples").nth(0).get_by_text("chelsea").click()
+            page.locator(".nst-examples").nth(1).get_by_text("swirls").click()
+            expect(page.locator("#style img")).to_be_visible()
+            page.locator("#run").click()
+            expect(page.locator("#status")).to_contain_text("operator", timeout=60_000)
+            page.screenshot(path=str(args.out / "error.png"))
+            browser.close()
+    finally:
+        bare.stop(signal.SIGTERM)
+    print(f"screenshots in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
