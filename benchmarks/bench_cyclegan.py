@@ -115,15 +115,23 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--skip-1024", action="store_true", help="only the 512 px measurements")
-    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
-                        help="before each timed call wait up to S seconds for the CPUs to be 90%% idle (shared machines)")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each timed call wait up to S seconds for the CPUs to be 90%% idle (shared machines)",
+    )
     args = parser.parse_args()
     global QUIET_WAIT
     QUIET_WAIT = args.wait_idle
 
     device = pick_device(args.device)
     if VINTAGE.is_file():
-        weights, which = VINTAGE, f"real pretrained generator ../shared/weights/{VINTAGE.name} (affine instance norm)"
+        weights, which = (
+            VINTAGE,
+            f"real pretrained generator ../shared/weights/{VINTAGE.name} (affine instance norm)",
+        )
     else:
         torch.manual_seed(0)
         weights = Path(tempfile.mkdtemp()) / "random-generator.safetensors"
@@ -139,8 +147,11 @@ def main() -> int:
     def measure(label: str, image: Image.Image, **kwargs) -> None:
         first, best, median, quiet = time_paint(image, args.repeats, weights=weights, device=device, **kwargs)
         rows.append((label, f"{image.width}x{image.height}", first, best, median, quiet))
-        print(f"{label:<46} {image.width}x{image.height}: first {first:.2f} s, min {best:.2f} s, median {median:.2f} s"
-              f" ({quiet}/{args.repeats} started quiet)", flush=True)
+        print(
+            f"{label:<46} {image.width}x{image.height}: first {first:.2f} s, min {best:.2f} s, median {median:.2f} s"
+            f" ({quiet}/{args.repeats} started quiet)",
+            flush=True,
+        )
 
     load_before = os.getloadavg()
     photo512 = test_photo(512, 384)
@@ -155,12 +166,18 @@ def main() -> int:
         photo1024 = test_photo(1024, 768)
         measure("1024 px photo, whole image", photo1024, tile_size=None)
         measure("1024 px photo, 512 px tiles (6 tiles)", photo1024, tile_size=512)
-        whole = np.asarray(cyclegan.paint(photo1024, weights=weights, device=device, tile_size=None), dtype=np.int16)
-        tiled = np.asarray(cyclegan.paint(photo1024, weights=weights, device=device, tile_size=512), dtype=np.int16)
+        whole = np.asarray(
+            cyclegan.paint(photo1024, weights=weights, device=device, tile_size=None), dtype=np.int16
+        )
+        tiled = np.asarray(
+            cyclegan.paint(photo1024, weights=weights, device=device, tile_size=512), dtype=np.int16
+        )
         diff = np.abs(whole - tiled)
-        tile_note = (f"1024x768, 512 px tiles vs whole image: mean {diff.mean():.2f}, 99th percentile "
-                     f"{np.percentile(diff, 99):.0f}, max {diff.max()} levels of 255 (tiles normalise with their own "
-                     f"statistics; see nst.cyclegan._run_tiled)")
+        tile_note = (
+            f"1024x768, 512 px tiles vs whole image: mean {diff.mean():.2f}, 99th percentile "
+            f"{np.percentile(diff, 99):.0f}, max {diff.max()} levels of 255 (tiles normalise with their own "
+            f"statistics; see nst.cyclegan._run_tiled)"
+        )
         print(tile_note)
     load_after = os.getloadavg()
 
@@ -178,15 +195,20 @@ def main() -> int:
         f"- load average (1, 5, 15 min) before: {', '.join(f'{v:.2f}' for v in load_before)}; "
         f"after: {', '.join(f'{v:.2f}' for v in load_after)} (other processes slow every number)",
         f"- {args.repeats} timed calls of `nst.cyclegan.paint` after one untimed first call"
-        + (f", each started after waiting (up to {args.wait_idle:g} s) for the CPUs to be 90% idle for 1 s"
-           if args.wait_idle > 0 else "")
+        + (
+            f", each started after waiting (up to {args.wait_idle:g} s) for the CPUs to be 90% idle for 1 s"
+            if args.wait_idle > 0
+            else ""
+        )
         + f"; date {time.strftime('%Y-%m-%d %H:%M')}",
         "",
         "| case | size | first call (s) | min (s) | median (s) | calls started quiet |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {label} | {size} | {first:.2f} | {best:.2f} | {median:.2f} | {quiet}/{args.repeats} |"
-              for label, size, first, best, median, quiet in rows]
+    lines += [
+        f"| {label} | {size} | {first:.2f} | {best:.2f} | {median:.2f} | {quiet}/{args.repeats} |"
+        for label, size, first, best, median, quiet in rows
+    ]
     if not args.skip_1024:
         lines += ["", f"Tiled vs whole: {tile_note}."]
     args.out.mkdir(parents=True, exist_ok=True)

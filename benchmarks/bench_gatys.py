@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from reference_tutorial import run_reference  # noqa: E402
+
 import nst  # noqa: E402
 from nst import engine  # noqa: E402
 from nst.devices import pick_device  # noqa: E402
@@ -37,7 +39,6 @@ from nst.losses import ContentLoss, GramStyleLoss  # noqa: E402
 from nst.settings import Settings  # noqa: E402
 from nst.vgg import VGGFeatures, layer_names  # noqa: E402
 from nst.weights import load_vgg  # noqa: E402
-from reference_tutorial import run_reference  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 CONTENT = SHARED / "images" / "content" / "tubingen.jpg"
@@ -110,18 +111,29 @@ def measure(fn, device: torch.device):
     return out, elapsed, mem.peak
 
 
-def evaluate(net: VGGFeatures, settings: Settings, content: torch.Tensor, style: torch.Tensor, image: torch.Tensor):
+def evaluate(
+    net: VGGFeatures, settings: Settings, content: torch.Tensor, style: torch.Tensor, image: torch.Tensor
+):
     """Both outputs scored by one evaluator, in float32."""
     terms = engine.build_terms(settings.replace(precision="fp32"), net, content, [style])
-    taps = sorted({l for t, _ in terms for l in t.layers})
+    taps = sorted({layer for t, _ in terms for layer in t.layers})
     with torch.no_grad():
         feats = net(image, taps)
         return {t.name: float(w * t(feats, image)) for t, w in terms}
 
 
-def bench_size(size: int, steps: int, backbone: str, weights: str | None, device: torch.device, reps: int,
-               precision: str = "auto") -> dict:
-    settings = Settings(backbone=backbone, size=size, steps=steps, tv_weight=0.0, init="content", precision=precision)
+def bench_size(
+    size: int,
+    steps: int,
+    backbone: str,
+    weights: str | None,
+    device: torch.device,
+    reps: int,
+    precision: str = "auto",
+) -> dict:
+    settings = Settings(
+        backbone=backbone, size=size, steps=steps, tv_weight=0.0, init="content", precision=precision
+    )
     content_img, style_img = load_image(CONTENT), load_image(STYLE)
     net = load_vgg(backbone, settings.pooling, weights, device)
     content_img = resize_longest(content_img, size)
@@ -131,31 +143,50 @@ def bench_size(size: int, steps: int, backbone: str, weights: str | None, device
     style = image_to_tensor(style_img, device)
 
     # Reference: same objective (constants taken from the engine's own terms).
-    terms = dict((t.name, t) for t, _ in engine.build_terms(settings.replace(precision="fp32"), net, content, [style]))
+    terms = dict(
+        (t.name, t) for t, _ in engine.build_terms(settings.replace(precision="fp32"), net, content, [style])
+    )
     c_term, s_term = terms["content"], terms["style"]
     assert isinstance(c_term, ContentLoss) and isinstance(s_term, GramStyleLoss)
-    style_scales = {l: s_term.scales[l] * w for l, w in zip(s_term.layers, s_term.weights)}
+    style_scales = {layer: s_term.scales[layer] * w for layer, w in zip(s_term.layers, s_term.weights)}
     plain = torch.nn.Sequential(*[m for m in net.features])
     names = layer_names(backbone)[: len(plain)]
 
     def ours():
-        result = nst.stylize(content_img, style_img, settings,
-                             device=device, vgg_weights=weights)
+        result = nst.stylize(content_img, style_img, settings, device=device, vgg_weights=weights)
         return image_to_tensor(result.image, device), result.steps
 
     def reference():
-        out = run_reference(plain, names, content, style, steps, settings.content_layers, settings.style_layers,
-                            style_scales, {l: c_term.scales[l] / len(c_term.layers) for l in c_term.layers},
-                            settings.style_weight, settings.content_weight)
+        out = run_reference(
+            plain,
+            names,
+            content,
+            style,
+            steps,
+            settings.content_layers,
+            settings.style_layers,
+            style_scales,
+            {layer: c_term.scales[layer] / len(c_term.layers) for layer in c_term.layers},
+            settings.style_weight,
+            settings.content_weight,
+        )
         return out, steps
 
     rows = {}
-    for name, fn in (("reference", reference), ("nst", ours), ("reference", reference), ("nst", ours))[: 2 * reps]:
+    for name, fn in (("reference", reference), ("nst", ours), ("reference", reference), ("nst", ours))[
+        : 2 * reps
+    ]:
         (image, n), seconds, peak = measure(fn, device)
         losses = evaluate(net, settings, content, style, image)
         best = rows.get(name)
         if best is None or seconds < best["seconds"]:
-            rows[name] = {"seconds": seconds, "steps": n, "steps_per_s": n / seconds, "peak_mb": peak / 2**20, **losses}
+            rows[name] = {
+                "seconds": seconds,
+                "steps": n,
+                "steps_per_s": n / seconds,
+                "peak_mb": peak / 2**20,
+                **losses,
+            }
     return rows
 
 
@@ -181,21 +212,34 @@ def main() -> None:
 
         torch.manual_seed(0)
         path = Path("/tmp") / f"nst-bench-random-{args.backbone}.safetensors"
-        save_file({k: v.contiguous() for k, v in getattr(torchvision.models, args.backbone)().features.state_dict().items()}, str(path))
+        save_file(
+            {
+                k: v.contiguous()
+                for k, v in getattr(torchvision.models, args.backbone)().features.state_dict().items()
+            },
+            str(path),
+        )
         weights = str(path)
-    lines = [f"## Gatys engine vs tutorial-style reference — {time.strftime('%Y-%m-%d %H:%M')}",
-             "", f"Machine: {machine()}; device {device}; backbone {args.backbone} ({Path(weights).name}); "
-                 f"{args.steps} L-BFGS steps, content init, no TV; engine precision {args.precision}; best of {args.reps}. {args.note}", "",
-             "| size | impl | steps | wall s | steps/s | peak MB | final content | final style | total | speed ratio |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"## Gatys engine vs tutorial-style reference — {time.strftime('%Y-%m-%d %H:%M')}",
+        "",
+        f"Machine: {machine()}; device {device}; backbone {args.backbone} ({Path(weights).name}); "
+        f"{args.steps} L-BFGS steps, content init, no TV; engine precision {args.precision}; "
+        f"best of {args.reps}. {args.note}",
+        "",
+        "| size | impl | steps | wall s | steps/s | peak MB | final content | final style | total | speed ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for size in args.sizes:
         rows = bench_size(size, args.steps, args.backbone, weights, device, args.reps, args.precision)
         ratio = rows["nst"]["steps_per_s"] / rows["reference"]["steps_per_s"]
         for name in ("reference", "nst"):
             r = rows[name]
-            lines.append(f"| {size} | {name} | {r['steps']} | {r['seconds']:.2f} | {r['steps_per_s']:.2f} | {r['peak_mb']:.0f} | "
-                         f"{r['content']:.4f} | {r['style']:.4f} | {r['content'] + r['style']:.4f} | "
-                         f"{'%.2fx' % ratio if name == 'nst' else ''} |")
+            lines.append(
+                f"| {size} | {name} | {r['steps']} | {r['seconds']:.2f} | {r['steps_per_s']:.2f} | "
+                f"{r['peak_mb']:.0f} | {r['content']:.4f} | {r['style']:.4f} | {r['content'] + r['style']:.4f} | "
+                f"{f'{ratio:.2f}x' if name == 'nst' else ''} |"
+            )
         print("\n".join(lines[-2:]), flush=True)
     text = "\n".join(lines) + "\n"
     print(text)

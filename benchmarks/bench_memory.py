@@ -60,10 +60,21 @@ print(json.dumps({{"peak": rss("VmHWM") - base, "seconds": time.perf_counter() -
 
 
 def measure(size: int, style_scale: float, styles: int = 1, steps: int = 1, style_loss: str = "gram") -> dict:
-    config = {"size": size, "style_scale": style_scale, "styles": styles, "steps": steps, "style_loss": style_loss,
-              "style_px": max(64, int(size * style_scale))}
-    out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT)), json.dumps(config)], capture_output=True,
-                         text=True, check=True, env={"MALLOC_ARENA_MAX": "2", "PATH": "/usr/bin:/bin"})
+    config = {
+        "size": size,
+        "style_scale": style_scale,
+        "styles": styles,
+        "steps": steps,
+        "style_loss": style_loss,
+        "style_px": max(64, int(size * style_scale)),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD.format(root=str(ROOT)), json.dumps(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"MALLOC_ARENA_MAX": "2", "PATH": "/usr/bin:/bin"},
+    )
     found = json.loads(out.stdout.strip().splitlines()[-1])
     print(config, found, flush=True)
     return {**config, **found}
@@ -95,20 +106,33 @@ def main() -> None:
             while scale < 4.0 and _fits(memory, Settings, 1024, round(scale + 0.05, 2), styles, loss):
                 scale = round(scale + 0.05, 2)
             whole.append(measure(1024, scale, styles, 1, loss))
-    lines = [f"# Peak memory per run (CPU)", "", f"Machine: {machine()}. `python benchmarks/bench_memory.py`; random "
-             "VGG19, default precision, peak RSS (VmHWM) above the level once the network is loaded, each run in "
-             "its own process.", "", "| what | output px | style px | styles | loss | steps | peak MB | s |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Peak memory per run (CPU)",
+        "",
+        f"Machine: {machine()}. `python benchmarks/bench_memory.py`; random "
+        "VGG19, default precision, peak RSS (VmHWM) above the level once the network is loaded, each run in "
+        "its own process.",
+        "",
+        "| what | output px | style px | styles | loss | steps | peak MB | s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for kind, r in rows:
-        lines.append(f"| {kind} | {r['size']}x{r['size'] * 3 // 4} | {r['style_px']}² | {r['styles']} | "
-                     f"{r['style_loss']} | {r['steps']} | {r['peak'] / 1e6:.0f} | {r['seconds']:.1f} |")
+        lines.append(
+            f"| {kind} | {r['size']}x{r['size'] * 3 // 4} | {r['style_px']}² | {r['styles']} | "
+            f"{r['style_loss']} | {r['steps']} | {r['peak'] / 1e6:.0f} | {r['seconds']:.1f} |"
+        )
     for r in whole:
-        lines.append(f"| whole run at style_scale {r['style_scale']:g} (the largest allowed) | "
-                     f"{r['size']}x{r['size'] * 3 // 4} | {r['style_px']}² | {r['styles']} | {r['style_loss']} | "
-                     f"{r['steps']} | {r['peak'] / 1e6:.0f} | {r['seconds']:.1f} |")
-    lines += ["", f"Fitted: {per_out:.0f} bytes per output pixel (one step); {per_style:.0f} bytes per style pixel "
-              f"while its targets are built, {per_style / per_out:.2f} of an output pixel. "
-              f"nst.memory uses BYTES_PER_PIXEL = {memory.BYTES_PER_PIXEL} and STYLE_SHARE = {memory.STYLE_SHARE}."]
+        lines.append(
+            f"| whole run at style_scale {r['style_scale']:g} (the largest allowed) | "
+            f"{r['size']}x{r['size'] * 3 // 4} | {r['style_px']}² | {r['styles']} | {r['style_loss']} | "
+            f"{r['steps']} | {r['peak'] / 1e6:.0f} | {r['seconds']:.1f} |"
+        )
+    lines += [
+        "",
+        f"Fitted: {per_out:.0f} bytes per output pixel (one step); {per_style:.0f} bytes per style pixel "
+        f"while its targets are built, {per_style / per_out:.2f} of an output pixel. "
+        f"nst.memory uses BYTES_PER_PIXEL = {memory.BYTES_PER_PIXEL} and STYLE_SHARE = {memory.STYLE_SHARE}.",
+    ]
     out = ROOT / "benchmarks" / "results" / "memory-cpu.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -116,8 +140,11 @@ def main() -> None:
 
 def _fits(memory, settings_cls, size: int, scale: float, styles: int, loss: str) -> bool:
     try:
-        memory.check_memory(settings_cls(size=size, style_scale=scale, style_loss=loss), styles,
-                            __import__("torch").device("cpu"))
+        memory.check_memory(
+            settings_cls(size=size, style_scale=scale, style_loss=loss),
+            styles,
+            __import__("torch").device("cpu"),
+        )
         return True
     except Exception:
         return False

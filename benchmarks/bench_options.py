@@ -26,7 +26,11 @@ import nst  # noqa: E402
 SHARED = ROOT.parent / "shared"
 WEIGHTS = SHARED / "weights" / "vgg16-imagenet-features.safetensors"
 IMAGES = SHARED / "images"
-TUBINGEN, STARRY, SCREAM = IMAGES / "content" / "tubingen.jpg", IMAGES / "styles" / "starry_night.jpg", IMAGES / "styles" / "the_scream.jpg"
+TUBINGEN, STARRY, SCREAM = (
+    IMAGES / "content" / "tubingen.jpg",
+    IMAGES / "styles" / "starry_night.jpg",
+    IMAGES / "styles" / "the_scream.jpg",
+)
 GOLDEN, HOOVER = IMAGES / "content" / "golden_gate.jpg", IMAGES / "content" / "hoovertowernight.jpg"
 
 
@@ -53,8 +57,9 @@ OPTIONS = {
     "color-histogram": _stylize(TUBINGEN, STARRY, preserve_color="histogram"),
     "blend": _stylize(TUBINGEN, [STARRY, SCREAM], style_blend=(0.7, 0.3)),
     "masks": _stylize(TUBINGEN, [STARRY, SCREAM], masks=halves(Image.open(TUBINGEN).size)),
-    "texture": lambda s, cb: nst.synthesize_texture(STARRY, s, width=s.size, height=s.size // 2, callback=cb,
-                                                    vgg_weights=str(WEIGHTS)),
+    "texture": lambda s, cb: nst.synthesize_texture(
+        STARRY, s, width=s.size, height=s.size // 2, callback=cb, vgg_weights=str(WEIGHTS)
+    ),
 }
 
 
@@ -65,14 +70,18 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(OPTIONS))
     args = ap.parse_args()
     settings = nst.Settings(backbone="vgg16", size=args.size, steps=args.steps)
-    nst.stylize(TUBINGEN, STARRY, settings.replace(size=64, steps=2), vgg_weights=str(WEIGHTS))  # load + warm up
-    print(f"| option | first step incl. setup (s) | later steps (s/step) | "
-          f"{args.size} px, {args.steps} steps, torch {torch.__version__}, {torch.get_num_threads()} threads |")
+    nst.stylize(
+        TUBINGEN, STARRY, settings.replace(size=64, steps=2), vgg_weights=str(WEIGHTS)
+    )  # load + warm up
+    print(
+        f"| option | first step incl. setup (s) | later steps (s/step) | "
+        f"{args.size} px, {args.steps} steps, torch {torch.__version__}, {torch.get_num_threads()} threads |"
+    )
     print("|---|---|---|---|")
     for name in args.only.split(","):
         stamps: list[float] = []
         start = time.perf_counter()
-        OPTIONS[name](settings, lambda info: stamps.append(time.perf_counter()))
+        OPTIONS[name](settings, lambda info, seen=stamps: seen.append(time.perf_counter()))
         first = stamps[0] - start
         later = (stamps[-1] - stamps[0]) / max(1, len(stamps) - 1)
         print(f"| {name} | {first:.1f} | {later:.2f} | |", flush=True)

@@ -65,7 +65,7 @@ class Peak:
     def __init__(self, pid: int) -> None:
         self.pid, self.peak, self.start = pid, 0.0, 0.0
 
-    def __enter__(self) -> "Peak":
+    def __enter__(self) -> Peak:
         self.start = self.peak = rss_mb(self.pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -94,8 +94,13 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.env = {**os.environ, **env, "GRADIO_ANALYTICS_ENABLED": "False", "MALLOC_ARENA_MAX": "2"}
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port)], cwd=app_dir,
-                                     env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(self.port)],
+            cwd=app_dir,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -126,13 +131,19 @@ class Server:
         info = httpx.get(f"{self.url}gradio_api/info", timeout=30).json()
         return info["named_endpoints"][f"/{api}"]["parameters"]
 
-    def call(self, api: str, values: dict, timeout: float = 600, body: str | None = None) -> tuple[str, object]:
+    def call(
+        self, api: str, values: dict, timeout: float = 600, body: str | None = None
+    ) -> tuple[str, object]:
         """POST /gradio_api/call/<api> with raw JSON; the last event ('complete' or 'error') and its data."""
         if body is None:
             data = [values.get(p["parameter_name"], p.get("parameter_default")) for p in self.params(api)]
             body = json.dumps({"data": data})
-        r = httpx.post(f"{self.url}gradio_api/call/{api}", content=body, timeout=120,
-                       headers={"Content-Type": "application/json"})
+        r = httpx.post(
+            f"{self.url}gradio_api/call/{api}",
+            content=body,
+            timeout=120,
+            headers={"Content-Type": "application/json"},
+        )
         if r.status_code != 200:
             return f"http {r.status_code}", r.text[:300]
         event_id = r.json()["event_id"]
@@ -140,9 +151,9 @@ class Server:
         with httpx.stream("GET", f"{self.url}gradio_api/call/{api}/{event_id}", timeout=timeout) as stream:
             for line in stream.iter_lines():
                 if line.startswith("event: "):
-                    event = line[len("event: "):]
+                    event = line[len("event: ") :]
                 elif line.startswith("data: ") and event in ("complete", "error"):
-                    last = json.loads(line[len("data: "):]) if line[6:].strip() not in ("", "null") else None
+                    last = json.loads(line[len("data: ") :]) if line[6:].strip() not in ("", "null") else None
                     return event, last
         return str(event), last
 
@@ -160,20 +171,33 @@ def tiny_gif_declaring(width: int, height: int) -> bytes:
     return buf.getvalue()
 
 
-def measure_cancel(server: Server, content: dict, style: dict, values: dict, when: str) -> tuple[float, float]:
+def measure_cancel(
+    server: Server, content: dict, style: dict, values: dict, when: str
+) -> tuple[float, float]:
     """Start a long run, hang up (``when``: after its first progress event, or right after joining),
     and time until a one-step run completes: (seconds from hang-up to the next run's answer, its own time)."""
     params = server.params("gatys")
-    data = [({"content": content, "style": style, **values}).get(p["parameter_name"], p.get("parameter_default"))
-            for p in params]
+    data = [
+        ({"content": content, "style": style, **values}).get(p["parameter_name"], p.get("parameter_default"))
+        for p in params
+    ]
     info = httpx.get(f"{server.url}config", timeout=30).json()
     fn_index = next(d["id"] for d in info["dependencies"] if d.get("api_name") == "gatys")
     session = os.urandom(8).hex()
-    httpx.post(f"{server.url}gradio_api/queue/join", timeout=30,
-               json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None,
-                     "trigger_id": None}).raise_for_status()
-    with httpx.stream("GET", f"{server.url}gradio_api/queue/data", params={"session_hash": session},
-                      timeout=600) as stream:
+    httpx.post(
+        f"{server.url}gradio_api/queue/join",
+        timeout=30,
+        json={
+            "data": data,
+            "fn_index": fn_index,
+            "session_hash": session,
+            "event_data": None,
+            "trigger_id": None,
+        },
+    ).raise_for_status()
+    with httpx.stream(
+        "GET", f"{server.url}gradio_api/queue/data", params={"session_hash": session}, timeout=600
+    ) as stream:
         for line in stream.iter_lines():
             if when == "started" and '"process_starts"' in line:
                 time.sleep(0.5)
@@ -196,20 +220,31 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--app-dir", type=Path, default=ROOT)
     ap.add_argument("--label", default="after")
-    ap.add_argument("--quick", action="store_true", help="skip the slow memory attacks (style_scale 4 at 1024 px)")
+    ap.add_argument(
+        "--quick", action="store_true", help="skip the slow memory attacks (style_scale 4 at 1024 px)"
+    )
     ap.add_argument("--burst", type=int, default=1500, help="uploads in the burst")
     args = ap.parse_args()
     if not VGG16.is_file():
         sys.exit(f"needs the real weights: {VGG16}")
     work = Path(tempfile.mkdtemp(prefix="nst-hostile-"))
     cache = work / "cache"
-    env = {"NST_BACKBONE": "vgg16", "NST_VGG16_WEIGHTS": str(VGG16), "NST_CACHE_SECONDS": "3600",
-           "GRADIO_TEMP_DIR": str(cache), "NST_CACHE_DIR": str(cache), "TMPDIR": str(work),
-           "NST_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    env = {
+        "NST_BACKBONE": "vgg16",
+        "NST_VGG16_WEIGHTS": str(VGG16),
+        "NST_CACHE_SECONDS": "3600",
+        "GRADIO_TEMP_DIR": str(cache),
+        "NST_CACHE_DIR": str(cache),
+        "TMPDIR": str(work),
+        "NST_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+    }
     rows: list[tuple[str, str, str, str]] = []  # attack, answer, peak MB over idle, seconds
 
     def record(name: str, answer: object, peak: Peak | None = None) -> None:
-        rows.append((name, short(answer), f"{peak.delta:.0f}" if peak else "", f"{peak.seconds:.1f}" if peak else ""))
+        rows.append(
+            (name, short(answer), f"{peak.delta:.0f}" if peak else "", f"{peak.seconds:.1f}" if peak else "")
+        )
         print(rows[-1], flush=True)
 
     server = Server(args.app_dir, env)
@@ -219,16 +254,28 @@ def main() -> None:
         idle = rss_mb(pid)
 
         # 1. files named by path
-        for label, path in [("existing image", str(PHOTO)), ("/etc/shadow", "/etc/shadow"),
-                            ("missing path", "/nonexistent/x.png"), ("empty path", "")]:
+        for label, path in [
+            ("existing image", str(PHOTO)),
+            ("/etc/shadow", "/etc/shadow"),
+            ("missing path", "/nonexistent/x.png"),
+            ("empty path", ""),
+        ]:
             with Peak(pid) as p:
-                event, data = server.call("cyclegan", {"content": {"path": path}, "style": "monet", "strength": 0,
-                                                       "max_size": 1024})
+                event, data = server.call(
+                    "cyclegan", {"content": {"path": path}, "style": "monet", "strength": 0, "max_size": 1024}
+                )
             record(f"path without meta: {label}", f"{event}: {data}", p)
         with Peak(pid) as p:
-            event, data = server.call("cyclegan", {"content": {"path": "https://example.com/photo.png",
-                                                               "meta": {"_type": "gradio.FileData"}},
-                                                   "strength": 0})
+            event, data = server.call(
+                "cyclegan",
+                {
+                    "content": {
+                        "path": "https://example.com/photo.png",
+                        "meta": {"_type": "gradio.FileData"},
+                    },
+                    "strength": 0,
+                },
+            )
         record("URL in a file payload", f"{event}: {data}", p)
         with Peak(pid) as p:
             event, data = server.call("cyclegan", {"content": "/etc/passwd", "strength": 0})
@@ -238,8 +285,17 @@ def main() -> None:
         for n in (2000, 200_000):
             try:
                 with Peak(pid) as p:
-                    event, data = server.call("gatys", {"content": content, "style": style, "size": 64, "steps": 1,
-                                                        "style_layers": ",".join(["conv1_1"] * n)}, timeout=90)
+                    event, data = server.call(
+                        "gatys",
+                        {
+                            "content": content,
+                            "style": style,
+                            "size": 64,
+                            "steps": 1,
+                            "style_layers": ",".join(["conv1_1"] * n),
+                        },
+                        timeout=90,
+                    )
                 record(f"style_layers {n} x conv1_1 at 64 px", f"{event}: {data}", p)
             except httpx.TimeoutException:
                 record(f"style_layers {n} x conv1_1 at 64 px", "no answer within 90 s (server restarted)", p)
@@ -247,21 +303,45 @@ def main() -> None:
                 server = Server(args.app_dir, env)
                 pid, content, style = server.proc.pid, server.upload(PHOTO), server.upload(PAINTING)
         with Peak(pid) as p:
-            event, data = server.call("histogram", {"content": content, "style": style, "size": 64, "steps": 1,
-                                                    "hist_layers": ",".join(["relu1_1"] * 1000)}, timeout=900)
+            event, data = server.call(
+                "histogram",
+                {
+                    "content": content,
+                    "style": style,
+                    "size": 64,
+                    "steps": 1,
+                    "hist_layers": ",".join(["relu1_1"] * 1000),
+                },
+                timeout=900,
+            )
         record("hist_layers 1000 x relu1_1 at 64 px", f"{event}: {short(data)}", p)
         with Peak(pid) as p:
-            event, data = server.call("gatys", {"content": content, "style": style, "size": 64, "steps": 1,
-                                                "style_layers": "conv1_1,conv1_1,conv5_1",
-                                                "style_layer_weights": "1,1,0"})
+            event, data = server.call(
+                "gatys",
+                {
+                    "content": content,
+                    "style": style,
+                    "size": 64,
+                    "steps": 1,
+                    "style_layers": "conv1_1,conv1_1,conv5_1",
+                    "style_layer_weights": "1,1,0",
+                },
+            )
         record("style_layers conv1_1,conv1_1,conv5_1 with weights 1,1,0", f"{event}: {data}", p)
-        for when, values in [("progress", {"size": 384, "steps": 2000}),
-                             ("started", {"size": 1024, "steps": 5, "style_scale": 2.0,
-                                          "extra_styles": [style, style]})]:
+        for when, values in [
+            ("progress", {"size": 384, "steps": 2000}),
+            ("started", {"size": 1024, "steps": 5, "style_scale": 2.0, "extra_styles": [style, style]}),
+        ]:
             answered, alone = measure_cancel(server, content, style, values, when)
-            rows.append((f"hang up {'mid-run' if when == 'progress' else 'during setup'} "
-                         f"({short(values, 90)}): next 1-step run answered after",
-                         f"{answered:.1f} s (alone: {alone:.1f} s)", "", f"{answered:.1f}"))
+            rows.append(
+                (
+                    f"hang up {'mid-run' if when == 'progress' else 'during setup'} "
+                    f"({short(values, 90)}): next 1-step run answered after",
+                    f"{answered:.1f} s (alone: {alone:.1f} s)",
+                    "",
+                    f"{answered:.1f}",
+                )
+            )
             print(rows[-1], flush=True)
 
         # 3. memory
@@ -270,21 +350,50 @@ def main() -> None:
         gifs = [server.upload(gif) for _ in range(6)]
         for n in (1, 6):
             with Peak(pid) as p:
-                event, data = server.call("gatys", {"content": content, "style": style, "size": 64, "steps": 1,
-                                                    "extra_styles": gifs[:n]}, timeout=900)
-            record(f"extra_styles: {n} x {gif.stat().st_size}-byte GIF declaring 7000x7000", f"{event}: {data}", p)
+                event, data = server.call(
+                    "gatys",
+                    {"content": content, "style": style, "size": 64, "steps": 1, "extra_styles": gifs[:n]},
+                    timeout=900,
+                )
+            record(
+                f"extra_styles: {n} x {gif.stat().st_size}-byte GIF declaring 7000x7000",
+                f"{event}: {data}",
+                p,
+            )
         with Peak(pid) as p:
-            event, data = server.call("gatys", {"content": content, "style": style, "size": 64, "steps": 1,
-                                                "masks": gifs[:4], "extra_styles": gifs[:3]}, timeout=900)
+            event, data = server.call(
+                "gatys",
+                {
+                    "content": content,
+                    "style": style,
+                    "size": 64,
+                    "steps": 1,
+                    "masks": gifs[:4],
+                    "extra_styles": gifs[:3],
+                },
+                timeout=900,
+            )
         record("masks: 4 x the same GIF", f"{event}: {data}", p)
         if not args.quick:
             for scale, extra in [(4.0, []), (2.0, []), (2.0, [style, style])]:
                 with Peak(pid) as p:
-                    event, data = server.call("gatys", {"content": content, "style": style, "size": 1024,
-                                                        "steps": 1, "style_scale": scale, "extra_styles": extra},
-                                              timeout=1800)
-                record(f"size 1024, style_scale {scale:g}, {1 + len(extra)} style(s), 1 step",
-                       f"{event}: {short(data, 80)}", p)
+                    event, data = server.call(
+                        "gatys",
+                        {
+                            "content": content,
+                            "style": style,
+                            "size": 1024,
+                            "steps": 1,
+                            "style_scale": scale,
+                            "extra_styles": extra,
+                        },
+                        timeout=1800,
+                    )
+                record(
+                    f"size 1024, style_scale {scale:g}, {1 + len(extra)} style(s), 1 step",
+                    f"{event}: {short(data, 80)}",
+                    p,
+                )
 
         # 5. data: URLs
         big = work / "big.png"
@@ -292,23 +401,30 @@ def main() -> None:
         Image.fromarray(rng.integers(0, 255, (3000, 3000, 3), dtype=np.uint8)).save(big, compress_level=0)
         url = "data:image/png;base64," + base64.b64encode(big.read_bytes()).decode()
         with Peak(pid) as p:
-            event, data = server.call("cyclegan", {"content": {"url": url, "path": None,
-                                                               "meta": {"_type": "gradio.FileData"}}, "strength": 0})
+            event, data = server.call(
+                "cyclegan",
+                {"content": {"url": url, "path": None, "meta": {"_type": "gradio.FileData"}}, "strength": 0},
+            )
         record(f"data: URL of {len(url) / 1e6:.1f} MB", f"{event}: {short(data, 90)}", p)
         huge = work / "huge.png"
         Image.new("RGB", (10000, 10000), (200, 100, 50)).save(huge)
         url = "data:image/png;base64," + base64.b64encode(huge.read_bytes()).decode()
         with Peak(pid) as p:
-            event, data = server.call("cyclegan", {"content": {"url": url, "path": None,
-                                                               "meta": {"_type": "gradio.FileData"}}, "strength": 0})
+            event, data = server.call(
+                "cyclegan",
+                {"content": {"url": url, "path": None, "meta": {"_type": "gradio.FileData"}}, "strength": 0},
+            )
         record(f"data: URL of a 100-megapixel PNG ({huge.stat().st_size // 1024} KB)", f"{event}: {data}", p)
 
         # 9. numbers
         digits = "9" * 400
         for api, field in [("gatys", "size"), ("gatys", "style_weight"), ("cyclegan", "max_size")]:
-            data = [({"content": content, "style": style, "strength": 0}).get(p["parameter_name"],
-                                                                               p.get("parameter_default"))
-                    for p in server.params(api)]
+            data = [
+                ({"content": content, "style": style, "strength": 0}).get(
+                    p["parameter_name"], p.get("parameter_default")
+                )
+                for p in server.params(api)
+            ]
             names = [p["parameter_name"] for p in server.params(api)]
             text = json.dumps({"data": data})
             # splice the 400-digit number in as raw JSON
@@ -317,8 +433,17 @@ def main() -> None:
             body = json.dumps({"data": parts}).replace('"__BIG__"', digits)
             event, answer = server.call(api, {}, body=body)
             record(f"400-digit integer as {api} {field}", f"{event}: {answer}")
-        event, answer = server.call("gatys", {"content": content, "style": style, "size": 64, "steps": 1,
-                                              "extra_styles": [style], "style_blend": "1e308,1e308"})
+        event, answer = server.call(
+            "gatys",
+            {
+                "content": content,
+                "style": style,
+                "size": 64,
+                "steps": 1,
+                "extra_styles": [style],
+                "style_blend": "1e308,1e308",
+            },
+        )
         record("style_blend 1e308,1e308", f"{event}: {answer}")
         event, answer = server.call("cyclegan", {"content": content, "strength": 0, "max_size": 16})
         record("cyclegan max_size 16 on a 4:3 photo", f"{event}: {answer}")
@@ -330,10 +455,13 @@ def main() -> None:
         for values in ({"size": 128, "scales": 1}, {"size": 256, "scales": 2, "steps": 2}):
             event, answer = server.call("gatys", {"content": pano_up, "style": style, "steps": 1, **values})
             record(f"12:1 panorama, {values}", f"{event}: {short(answer, 100)}")
-        event, answer = server.call("gatys", {"content": content, "style": style, "size": 64, "scales": 3, "steps": 3})
+        event, answer = server.call(
+            "gatys", {"content": content, "style": style, "size": 64, "scales": 3, "steps": 3}
+        )
         record("size 64, 3 scales on a 4:3 photo", f"{event}: {short(answer, 100)}")
-        event, answer = server.call("gatys", {"content": content, "style": pano_up, "size": 128, "steps": 1,
-                                              "style_scale": 0.05})
+        event, answer = server.call(
+            "gatys", {"content": content, "style": pano_up, "size": 128, "steps": 1, "style_scale": 0.05}
+        )
         record("style_scale 0.05 with a 12:1 style", f"{event}: {short(answer, 100)}")
 
         # 4. files: a burst of distinct uploads, then wait past NST_CACHE_SECONDS
@@ -357,29 +485,50 @@ def main() -> None:
         made = set(files_in(cache)) - before
         time.sleep(12)
         left = [f for f in files_in(cache) if time.time() - f.stat().st_ctime > 2.5]
-        rows.append((f"burst of {args.burst} distinct uploads, NST_CACHE_SECONDS=2", f"{len(made)} files written in "
-                     f"{burst_s:.1f} s; 12 s later {len(left)} files older than 2.5 s remain", "", ""))
+        rows.append(
+            (
+                f"burst of {args.burst} distinct uploads, NST_CACHE_SECONDS=2",
+                f"{len(made)} files written in "
+                f"{burst_s:.1f} s; 12 s later {len(left)} files older than 2.5 s remain",
+                "",
+                "",
+            )
+        )
         print(rows[-1], flush=True)
         one(args.burst + 1)
     finally:
         server.stop(signal.SIGTERM)
     left = files_in(cache)
     results_dirs = list(Path(work).glob("nst-results-*"))
-    rows.append(("after SIGTERM", f"{len(left)} files left in the cache folder; {len(results_dirs)} nst-results-* "
-                 f"folders in TMPDIR", "", ""))
+    rows.append(
+        (
+            "after SIGTERM",
+            f"{len(left)} files left in the cache folder; {len(results_dirs)} nst-results-* "
+            f"folders in TMPDIR",
+            "",
+            "",
+        )
+    )
     print(rows[-1], flush=True)
     server = Server(args.app_dir, env)
     try:
         time.sleep(1)
-        rows.append(("restart", f"{len(files_in(cache))} files in the cache folder after the next start", "", ""))
+        rows.append(
+            ("restart", f"{len(files_in(cache))} files in the cache folder after the next start", "", "")
+        )
     finally:
         server.stop(signal.SIGKILL)
 
     out = ROOT / "benchmarks" / "results" / f"hostile-{args.label}.md"
-    lines = [f"# Hostile client against app.py from `{args.app_dir}` ({args.label})", "",
-             f"Machine: {machine()}. Real VGG16 weights; server idle RSS {idle:.0f} MB. "
-             "Peak: the server's resident memory above its level when the attack started (sampled every 20 ms).", "",
-             "| attack | what the client got | peak MB | s |", "|---|---|---|---|"]
+    lines = [
+        f"# Hostile client against app.py from `{args.app_dir}` ({args.label})",
+        "",
+        f"Machine: {machine()}. Real VGG16 weights; server idle RSS {idle:.0f} MB. "
+        "Peak: the server's resident memory above its level when the attack started (sampled every 20 ms).",
+        "",
+        "| attack | what the client got | peak MB | s |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

@@ -7,10 +7,16 @@ caller's own photo, bit for bit) and /gatys (2 steps from a content init, the ph
 colour must be nearest to the caller's own photo of all photos sent). Every request is
 bounded in time; the run stops by itself. Reports failures, mix-ups, latency percentiles, the
 status each caller saw while waiting (queued, with its position), the server's resident memory
-before and after, and the files in Gradio's cache right after the run and once they are older than
-the app's NST_CACHE_SECONDS, into benchmarks/results/load-cpu.md.
+before and after, and the files in the server's cache folder right after the run and once they
+are older than the app's NST_CACHE_SECONDS, into benchmarks/results/load-cpu.md.
 
-    python benchmarks/load_test.py [--requests 60] [--concurrency 12] [--cache-seconds 10]
+Then cancels: ``--cancels`` times a long run (VGG19 at 384 px, about a second a step here) is
+cancelled through ``job.cancel()`` once it streams, while another thread times
+``GET /gradio_api/info`` every 20 ms: the server must keep answering while the run stops (target:
+under 200 ms), and the next run must start within about one step. ``--app-dir`` measures another
+checkout's ``app.py`` with the same script (before/after).
+
+    python benchmarks/load_test.py [--requests 60] [--concurrency 12] [--cache-seconds 10] [--cancels 5]
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,9 +44,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import httpx  # noqa: E402
 from bench_gatys import machine  # noqa: E402
-from cyclegan_fixtures import fill_hub_cache, tiny_state  # noqa: E402
+
 from nst import catalogue  # noqa: E402
+from support.painters import fill_hub_cache, tiny_state  # noqa: E402
 
 
 def free_port() -> int:
@@ -70,15 +77,60 @@ def photos(folder: Path, n: int) -> list[tuple[Path, np.ndarray]]:
     return out
 
 
+def cancel_once(client, url: str, content, style) -> dict:
+    """Cancel a long run once it streams; meanwhile time the server's answers to GET /gradio_api/info."""
+    job = client.submit(content, style, size=384, steps=2000, scales=1, api_name="/gatys")
+    deadline = time.monotonic() + 120
+    while not job.outputs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            t = time.perf_counter()
+            httpx.get(f"{url}gradio_api/info", timeout=60)
+            latencies.append(time.perf_counter() - t)
+            time.sleep(0.02)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    time.sleep(0.2)
+    cancelled = time.perf_counter()
+    try:
+        job.cancel()
+        error = ""
+    except Exception as exc:  # an older app.py: the cancel itself timed out
+        error = type(exc).__name__
+    client.predict(content, style, size=32, steps=1, scales=1, api_name="/gatys")
+    next_run = time.perf_counter() - cancelled
+    time.sleep(0.5)
+    done.set()
+    poller.join()
+    return {"worst_info_ms": 1000 * max(latencies), "next_run_s": next_run, "error": error}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=60)
     ap.add_argument("--concurrency", type=int, default=12)
-    ap.add_argument("--waves", type=int, default=2,
-                    help="fire --requests this many times in a row; server memory is read after each wave")
+    ap.add_argument(
+        "--waves",
+        type=int,
+        default=2,
+        help="fire --requests this many times in a row; server memory is read after each wave",
+    )
     ap.add_argument("--timeout", type=float, default=300, help="seconds any one request may take")
-    ap.add_argument("--cache-seconds", type=int, default=10,
-                    help="the server's NST_CACHE_SECONDS: temporary files older than this are deleted")
+    ap.add_argument(
+        "--cache-seconds",
+        type=int,
+        default=10,
+        help="the server's NST_CACHE_SECONDS: temporary files older than this are deleted",
+    )
+    ap.add_argument(
+        "--cancels", type=int, default=5, help="long runs to cancel while timing the server's answers"
+    )
+    ap.add_argument("--app-dir", type=Path, default=ROOT, help="the checkout whose app.py is measured")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "load-cpu.md"))
     args = ap.parse_args()
     from gradio_client import Client, handle_file
@@ -87,18 +139,34 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="nst-load-"))
     torch.manual_seed(0)
     vgg = work / "vgg19.safetensors"
-    save_file({k: v.contiguous() for k, v in torchvision.models.vgg19().features.state_dict().items()}, str(vgg))
+    save_file(
+        {k: v.contiguous() for k, v in torchvision.models.vgg19().features.state_dict().items()}, str(vgg)
+    )
     hub = work / "hub"
     fill_hub_cache(hub, catalogue.get_entry("monet"), tiny_state(0))
     port = free_port()
     # The server's log goes to a file (a pipe nobody reads would block the server once full).
     log_path = work / "server.log"
     log = log_path.open("w")
-    env = {**os.environ, "NST_VGG19_WEIGHTS": str(vgg), "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1",
-           "NST_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(work / "gradio"),
-           "NST_CACHE_SECONDS": str(args.cache_seconds)}
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=log, text=True)
+    env = {
+        **os.environ,
+        "NST_VGG19_WEIGHTS": str(vgg),
+        "HF_HUB_CACHE": str(hub),
+        "HF_HUB_OFFLINE": "1",
+        "NST_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "GRADIO_TEMP_DIR": str(work / "cache"),  # an older app.py writes there
+        "NST_CACHE_DIR": str(work / "cache"),
+        "NST_CACHE_SECONDS": str(args.cache_seconds),
+    }
+    server = subprocess.Popen(
+        [sys.executable, str(args.app_dir / "app.py"), "--port", str(port)],
+        env=env,
+        cwd=args.app_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.time() + 120
@@ -106,19 +174,24 @@ def main() -> None:
             try:
                 Client(url, verbose=False, analytics_enabled=False)
                 break
-            except Exception:
+            except Exception as exc:
                 if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit(f"server did not start: {log_path.read_text()[-2000:]}")
+                    raise SystemExit(f"server did not start: {log_path.read_text()[-2000:]}") from exc
                 time.sleep(1)
-        cache = work / "gradio"
-        cache_files = lambda: {p for p in cache.rglob("*") if p.is_file()}  # noqa: E731
+        cache = work / "cache"
+        cache_files = lambda: {p for p in cache.rglob("*") if p.is_file() and p.name != ".nst-cache"}  # noqa: E731
         examples = cache_files()  # the page's example pictures, kept for the server's lifetime
         pics = photos(work, 8)
         colours = np.stack([c for _, c in pics])
         # Warm-up: load both models once so the figures show steady-state serving.
         warm = Client(url, verbose=False, analytics_enabled=False)
-        warm.predict(handle_file(str(pics[0][0])), style="monet", strength=0.0, api_name="/cyclegan")
-        warm.predict(handle_file(str(pics[0][0])), handle_file(str(pics[1][0])), size=48, steps=2, api_name="/gatys")
+        api = warm.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        names = [p["parameter_name"] for p in api["/cyclegan"]["parameters"]]
+        painter = {"painter": "monet"} if "painter" in names else {"style": "monet"}  # older app.py: style
+        warm.predict(handle_file(str(pics[0][0])), **painter, strength=0.0, api_name="/cyclegan")
+        warm.predict(
+            handle_file(str(pics[0][0])), handle_file(str(pics[1][0])), size=48, steps=2, api_name="/gatys"
+        )
         rss_before = rss_mb(server.pid)
         local = threading.local()
         results: list[dict] = []
@@ -131,14 +204,25 @@ def main() -> None:
             path, colour = pics[k]
             method = "/cyclegan" if i % 2 == 0 else "/gatys"
             t = time.perf_counter()
-            row = {"i": i, "method": method, "ok": False, "mixed": False, "error": "", "queued": False, "rank": None}
+            row = {
+                "i": i,
+                "method": method,
+                "ok": False,
+                "mixed": False,
+                "error": "",
+                "queued": False,
+                "rank": None,
+            }
             try:
                 if method == "/cyclegan":
-                    job = local.client.submit(handle_file(str(path)), style="monet", strength=0.0, api_name=method)
+                    job = local.client.submit(
+                        handle_file(str(path)), **painter, strength=0.0, api_name=method
+                    )
                 else:
                     # Its own photo as the style too: the answer must keep the caller's colours.
-                    job = local.client.submit(handle_file(str(path)), handle_file(str(path)),
-                                              size=48, steps=2, api_name=method)
+                    job = local.client.submit(
+                        handle_file(str(path)), handle_file(str(path)), size=48, steps=2, api_name=method
+                    )
                 # What the caller sees while it waits: its place in the queue, then processing.
                 while not job.done():
                     status = job.status()
@@ -177,7 +261,11 @@ def main() -> None:
         time.sleep(args.cache_seconds * 1.5 + 1)
         files_later = len(cache_files() - examples)
         still = Client(url, verbose=False, analytics_enabled=False)
-        still.predict(handle_file(str(pics[2][0])), style="monet", strength=0.0, api_name="/cyclegan")
+        still.predict(handle_file(str(pics[2][0])), **painter, strength=0.0, api_name="/cyclegan")
+        cancels = [
+            cancel_once(still, url, handle_file(str(pics[3][0])), handle_file(str(pics[4][0])))
+            for _ in range(args.cancels)
+        ]
         alive = server.poll() is None
     finally:
         server.terminate()
@@ -187,8 +275,11 @@ def main() -> None:
             server.kill()
 
     log.close()
-    kinds = Counter(line.strip()[:160] for line in log_path.read_text().splitlines()
-                    if line and not line[0].isspace() and "Error" in line.split(":")[0])
+    kinds = Counter(
+        line.strip()[:160]
+        for line in log_path.read_text().splitlines()
+        if line and not line[0].isspace() and "Error" in line.split(":")[0]
+    )
     server_errors = [f"{kind} (×{n})" for kind, n in sorted(kinds.items())]
     ok = [r for r in results if r["ok"]]
     lat = sorted(r["seconds"] for r in ok)
@@ -198,19 +289,35 @@ def main() -> None:
     queued = sum(r["queued"] for r in results)
     deepest = max((r["rank"] or 0 for r in results), default=0)
     lines = [
-        f"## Load test — {time.strftime('%Y-%m-%d %H:%M')}", "",
-        f"Machine: {machine()}. Server: app.py on 127.0.0.1, tiny models (random VGG19 at 48 px, 2 steps; "
-        f"CycleGAN ngf 4 strength 0), default queue settings (NST_CONCURRENCY=1: one run at a time; NST_QUEUE_SIZE=32), "
-        f"NST_CACHE_SECONDS={args.cache_seconds}, MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}. "
-        f"The machine's cores are shared with other work: timings are noisy.", "",
-        "| requests | concurrency | answered | failed | mixed up | lost | seen queued (deepest place) | p50 s | p90 s | p99 s | max s | wall s | req/s | server RSS before → after each wave (MB) | uploads/results in cache after → after NST_CACHE_SECONDS | server alive |",
+        f"## Load test — {time.strftime('%Y-%m-%d %H:%M')}",
+        "",
+        f"Machine: {machine()}. Server: {args.app_dir}/app.py on 127.0.0.1, tiny models (random VGG19 at 48 px, "
+        "2 steps; CycleGAN ngf 4 strength 0), default queue settings (NST_CONCURRENCY=1: one run at a time; "
+        f"NST_QUEUE_SIZE=32), NST_CACHE_SECONDS={args.cache_seconds}, "
+        f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}.",
+        "",
+        "| requests | concurrency | answered | failed | mixed up | lost | seen queued (deepest place) | p50 s | "
+        "p90 s | p99 s | max s | wall s | req/s | server RSS before → after each wave (MB) | "
+        "uploads/results in cache after → after NST_CACHE_SECONDS | server alive |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| {args.waves} × {args.requests} | {args.concurrency} | {len(ok)} | {len(results) - len(ok)} | {sum(r['mixed'] for r in ok)} | "
-        f"{args.waves * args.requests - len(results)} | {queued} ({deepest}) | {pct(0.5):.2f} | {pct(0.9):.2f} | {pct(0.99):.2f} | "
+        f"| {args.waves} × {args.requests} | {args.concurrency} | {len(ok)} | {len(results) - len(ok)} | "
+        f"{sum(r['mixed'] for r in ok)} | {args.waves * args.requests - len(results)} | {queued} ({deepest}) | "
+        f"{pct(0.5):.2f} | {pct(0.9):.2f} | {pct(0.99):.2f} | "
         f"{max(lat, default=float('nan')):.2f} | {wall:.1f} | {len(ok) / wall:.2f} | "
         f"{' → '.join(f'{m:.0f}' for m in [rss_before, *rss_waves])} | "
         f"{files_after} ({bytes_after / 1e3:.0f} kB) → {files_later} ({args.cache_seconds} s) | {alive} |",
     ]
+    if cancels:
+        worst = [c["worst_info_ms"] for c in cancels]
+        nexts = [c["next_run_s"] for c in cancels]
+        lines += [
+            "",
+            f"Cancels ({args.app_dir}): {len(cancels)} long runs (384 px, VGG19, about 1 s a step here) "
+            "cancelled once streaming; the slowest `/gradio_api/info` answer during each cancel: "
+            + ", ".join(f"{w:.0f}" for w in worst)
+            + f" ms (max {max(worst):.0f} ms); the next 1-step run "
+            "answered after " + ", ".join(f"{n:.1f}" for n in nexts) + " s.",
+        ]
     if errors:
         lines += ["", "Errors: " + "; ".join(errors)]
     if mixed:

@@ -1,6 +1,6 @@
 """Where the time of one Gatys run goes (torch.profiler, CPU), top operators by self time.
 
-    python benchmarks/profile_gatys.py [--size 256] [--steps 5] [--backbone vgg19]
+python benchmarks/profile_gatys.py [--size 256] [--steps 5] [--backbone vgg19]
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ def main() -> None:
     torch.manual_seed(0)
     path = Path("/tmp") / f"nst-profile-{args.backbone}.safetensors"
     if not path.exists():
-        save_file({k: v.contiguous() for k, v in getattr(torchvision.models, args.backbone)().features.state_dict().items()}, str(path))
+        save_file(
+            {
+                k: v.contiguous()
+                for k, v in getattr(torchvision.models, args.backbone)().features.state_dict().items()
+            },
+            str(path),
+        )
     s = Settings(backbone=args.backbone, size=args.size, steps=args.steps)
     content, style = SHARED / "content" / "tubingen.jpg", SHARED / "styles" / "starry_night.jpg"
     nst.stylize(content, style, s.replace(steps=1), vgg_weights=str(path))  # warm-up, loads weights

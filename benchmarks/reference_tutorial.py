@@ -55,8 +55,16 @@ class Normalization(nn.Module):
         return (img - self.mean.to(img.device)) / self.std.to(img.device)
 
 
-def build_model(cnn: nn.Sequential, names: list[str], content: torch.Tensor, style: torch.Tensor,
-                content_layers, style_layers, style_scales: dict, content_scales: dict):
+def build_model(
+    cnn: nn.Sequential,
+    names: list[str],
+    content: torch.Tensor,
+    style: torch.Tensor,
+    content_layers,
+    style_layers,
+    style_scales: dict,
+    content_scales: dict,
+):
     cnn = copy.deepcopy(cnn)
     model = nn.Sequential(Normalization())
     content_losses, style_losses = [], []
@@ -80,11 +88,22 @@ def build_model(cnn: nn.Sequential, names: list[str], content: torch.Tensor, sty
     return model[: i + 1], style_losses, content_losses
 
 
-def run_reference(cnn: nn.Sequential, names: list[str], content: torch.Tensor, style: torch.Tensor, steps: int,
-                  content_layers, style_layers, style_scales, content_scales,
-                  style_weight: float, content_weight: float) -> torch.Tensor:
-    model, style_losses, content_losses = build_model(cnn, names, content, style, content_layers, style_layers,
-                                                      style_scales, content_scales)
+def run_reference(
+    cnn: nn.Sequential,
+    names: list[str],
+    content: torch.Tensor,
+    style: torch.Tensor,
+    steps: int,
+    content_layers,
+    style_layers,
+    style_scales,
+    content_scales,
+    style_weight: float,
+    content_weight: float,
+) -> torch.Tensor:
+    model, style_losses, content_losses = build_model(
+        cnn, names, content, style, content_layers, style_layers, style_scales, content_scales
+    )
     x = content.clone().requires_grad_(True)
     model.eval()
     model.requires_grad_(False)
@@ -93,6 +112,7 @@ def run_reference(cnn: nn.Sequential, names: list[str], content: torch.Tensor, s
     optimizer = torch.optim.LBFGS([x], max_iter=steps, tolerance_grad=0.0, tolerance_change=0.0)
     run = [0]
     if True:
+
         def closure():
             with torch.no_grad():
                 x.clamp_(0, 1)
@@ -104,6 +124,7 @@ def run_reference(cnn: nn.Sequential, names: list[str], content: torch.Tensor, s
             loss.backward()
             run[0] += 1
             return loss
+
         optimizer.step(closure)
     with torch.no_grad():
         x.clamp_(0, 1)

@@ -25,8 +25,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support.http import AppProcess  # noqa: E402
 from support.shared import VGG16, VINTAGE  # noqa: E402
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def choose(page, label: str) -> None:
@@ -56,15 +63,22 @@ def main() -> None:
     from playwright.sync_api import expect, sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
-    env = {"NST_BACKBONE": "vgg16", "NST_VGG16_WEIGHTS": str(VGG16), "NST_CYCLEGAN_MONET_FILE": str(VINTAGE),
-           "NST_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "NST_CACHE_DIR": "/tmp/nst-screenshots-cache"}
+    env = {
+        "NST_BACKBONE": "vgg16",
+        "NST_VGG16_WEIGHTS": str(VGG16),
+        "NST_CYCLEGAN_MONET_FILE": str(VINTAGE),
+        "NST_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "NST_CACHE_DIR": "/tmp/nst-screenshots-cache",
+    }
     app = AppProcess(env)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
-            for name, viewport, extra in (("desktop", {"width": 1400, "height": 1000}, {}),
-                                          ("phone", {"width": 390, "height": 844},
-                                           {"device_scale_factor": 2, "is_mobile": True})):
+            for name, viewport, extra in (
+                ("desktop", {"width": 1400, "height": 1000}, {}),
+                ("phone", {"width": 390, "height": 844}, {"device_scale_factor": 2, "is_mobile": True}),
+            ):
                 page = browser.new_page(viewport=viewport, **extra)
                 page.set_default_timeout(60_000)
                 page.goto(app.url)

@@ -2,7 +2,7 @@
 
 Everything here may be redistributed (see ``LICENSES.md``):
 
-* photos and textures bundled in scikit-image's ``skimage/data`` folder that scikit-image
+* photos bundled in scikit-image's ``skimage/data`` folder that scikit-image
   documents as public domain or CC0 (only read as files: ``pip install scikit-image`` is
   needed for this script, never by the project itself);
 * painterly style images this script paints itself from seeded random numbers (numpy + PIL),
@@ -33,16 +33,16 @@ SKIMAGE_FILES = {
     "chelsea.png": ("chelsea.jpg", "content"),
     "coffee.png": ("coffee.jpg", "content"),
     "rocket.jpg": ("rocket.jpg", "content"),
-    "hubble_deep_field.jpg": ("hubble.jpg", "styles"),
-    "brick.png": ("brick.jpg", "styles"),
 }
 
 
 def skimage_data_dir() -> Path:
     spec = importlib.util.find_spec("skimage")
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("scikit-image is not installed: pip install scikit-image (only this script needs it), "
-                         "or pass --skimage-data DIR")
+        raise SystemExit(
+            "scikit-image is not installed: pip install scikit-image (only this script needs it), "
+            "or pass --skimage-data DIR"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
@@ -53,18 +53,12 @@ def fit(im: Image.Image, longest: int = SIZE) -> Image.Image:
     return im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
 
 
-def gradient_map(gray: Image.Image, stops: list[tuple[float, tuple[int, int, int]]]) -> Image.Image:
-    """Colour a grayscale image through a palette (positions 0..1 -> RGB)."""
-    g = np.asarray(gray.convert("L"), dtype=np.float64) / 255.0
-    xs = [p for p, _ in stops]
-    out = np.stack([np.interp(g, xs, [c[k] for _, c in stops]) for k in range(3)], axis=-1)
-    return Image.fromarray(out.round().astype(np.uint8), "RGB")
-
-
 # ----------------------------------------------------------------------------- painted styles
 
 
-def _palette_pick(rng: np.random.Generator, palette: list[tuple[int, int, int]], jitter: int = 18) -> tuple[int, int, int]:
+def _palette_pick(
+    rng: np.random.Generator, palette: list[tuple[int, int, int]], jitter: int = 18
+) -> tuple[int, int, int]:
     c = np.array(palette[rng.integers(len(palette))]) + rng.integers(-jitter, jitter + 1, 3)
     return tuple(int(v) for v in np.clip(c, 0, 255))
 
@@ -88,7 +82,7 @@ def swirls(seed: int = 1) -> Image.Image:
             vy += s * dx * 2500.0 / r2 / math.sqrt(r2) * 8
         return math.atan2(vy, vx)
 
-    for i in range(5200):
+    for _ in range(5200):
         x, y = rng.uniform(0, SIZE, 2)
         near_centre = min(math.hypot(x - cx, y - cy) for cx, cy in centres) < 40
         colour = _palette_pick(rng, lights if (near_centre or rng.random() < 0.12) else blues)
@@ -107,8 +101,16 @@ def mosaic(seed: int = 2) -> Image.Image:
     rng = np.random.default_rng(seed)
     n = 90
     pts = rng.uniform(0, SIZE, size=(n, 2))
-    palette = [(200, 40, 40), (30, 90, 190), (240, 190, 40), (40, 150, 80), (140, 60, 160), (230, 120, 30),
-               (60, 170, 190), (220, 220, 200)]
+    palette = [
+        (200, 40, 40),
+        (30, 90, 190),
+        (240, 190, 40),
+        (40, 150, 80),
+        (140, 60, 160),
+        (230, 120, 30),
+        (60, 170, 190),
+        (220, 220, 200),
+    ]
     colours = np.array([_palette_pick(rng, palette, 25) for _ in range(n)], dtype=np.float64)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
     d = (xx[..., None] - pts[:, 0]) ** 2 + (yy[..., None] - pts[:, 1]) ** 2
@@ -132,8 +134,16 @@ def impasto(seed: int = 3) -> Image.Image:
     sky = np.stack([230 - 60 * yy, 150 + 40 * np.sin(3 * xx), 90 + 80 * yy], axis=-1)
     im = Image.fromarray(np.clip(sky, 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(im)
-    palette = [(240, 170, 70), (220, 100, 60), (250, 210, 120), (150, 70, 110), (90, 60, 120), (240, 140, 100),
-               (70, 110, 150), (250, 235, 190)]
+    palette = [
+        (240, 170, 70),
+        (220, 100, 60),
+        (250, 210, 120),
+        (150, 70, 110),
+        (90, 60, 120),
+        (240, 140, 100),
+        (70, 110, 150),
+        (250, 235, 190),
+    ]
     for _ in range(9000):
         x, y = rng.uniform(0, SIZE, 2)
         a = math.sin(x / 70.0) + math.cos(y / 55.0) + rng.normal(0, 0.25)
@@ -141,7 +151,9 @@ def impasto(seed: int = 3) -> Image.Image:
         dx, dy = math.cos(a) * length / 2, math.sin(a) * length / 2
         colour = _palette_pick(rng, palette, 22)
         draw.line([(x - dx, y - dy), (x + dx, y + dy)], fill=colour, width=int(width))
-        draw.ellipse([x + dx - width / 2, y + dy - width / 2, x + dx + width / 2, y + dy + width / 2], fill=colour)
+        draw.ellipse(
+            [x + dx - width / 2, y + dy - width / 2, x + dx + width / 2, y + dy + width / 2], fill=colour
+        )
     return im.filter(ImageFilter.SMOOTH_MORE)
 
 
@@ -150,8 +162,17 @@ def circles(seed: int = 4) -> Image.Image:
     rng = np.random.default_rng(seed)
     cells = 4
     step = SIZE // cells
-    palette = [(200, 50, 40), (240, 200, 60), (40, 80, 160), (30, 30, 40), (230, 120, 40), (60, 140, 90),
-               (220, 210, 190), (150, 60, 120), (90, 170, 200)]
+    palette = [
+        (200, 50, 40),
+        (240, 200, 60),
+        (40, 80, 160),
+        (30, 30, 40),
+        (230, 120, 40),
+        (60, 140, 90),
+        (220, 210, 190),
+        (150, 60, 120),
+        (90, 170, 200),
+    ]
     im = Image.new("RGB", (SIZE, SIZE))
     draw = ImageDraw.Draw(im)
     for i in range(cells):
@@ -168,7 +189,63 @@ def circles(seed: int = 4) -> Image.Image:
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
 
 
-PAINTED = {"swirls.jpg": swirls, "mosaic.jpg": mosaic, "impasto.jpg": impasto, "circles.jpg": circles}
+def watercolour(seed: int = 5) -> Image.Image:
+    """Watercolour washes: translucent pools of pigment, darker at their rims, on grainy paper."""
+    rng = np.random.default_rng(seed)
+    paper = np.full((SIZE, SIZE, 3), (244, 238, 226), dtype=np.float64)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    palette = [(40, 90, 160), (200, 80, 60), (230, 170, 60), (60, 130, 110), (130, 70, 130), (90, 60, 40)]
+    for _ in range(70):
+        cx, cy = rng.uniform(0, SIZE, 2)
+        radius = rng.uniform(25, 90)
+        angle = np.arctan2(yy - cy, xx - cx)
+        edge = radius * (1 + 0.25 * np.sin(3 * angle + rng.uniform(0, 6)) + 0.1 * np.sin(7 * angle))
+        dist = np.hypot(xx - cx, yy - cy) / edge
+        inside = np.clip(1 - dist, 0, 1)
+        density = 0.35 * (inside > 0) + 0.45 * np.exp(-((dist - 0.95) ** 2) / 0.004) * (dist < 1.05)
+        pigment = np.array(palette[rng.integers(len(palette))], dtype=np.float64)
+        paper = paper * (1 - density[..., None]) + pigment * density[..., None]
+    grain = rng.normal(0, 6, size=(SIZE, SIZE, 1))
+    im = Image.fromarray(np.clip(paper + grain, 0, 255).astype(np.uint8), "RGB")
+    return im.filter(ImageFilter.GaussianBlur(1.0))
+
+
+def woodcut(seed: int = 6) -> Image.Image:
+    """A woodcut print: bold black cuts that flow with a field of directions, on warm paper, some red."""
+    rng = np.random.default_rng(seed)
+    im = Image.new("RGB", (SIZE, SIZE), (238, 226, 202))
+    draw = ImageDraw.Draw(im)
+    phase = rng.uniform(0, 2 * math.pi, 3)
+
+    def angle(x: float, y: float) -> float:
+        return (
+            math.sin(x / 90 + phase[0]) * 1.4
+            + math.cos(y / 70 + phase[1]) * 1.1
+            + math.sin((x + y) / 150 + phase[2])
+        )
+
+    for y0 in np.arange(0, SIZE, 9.0):
+        for x0 in np.arange(0, SIZE, 60.0):
+            x, y = x0 + rng.uniform(0, 60), y0 + rng.uniform(-3, 3)
+            points = [(x, y)]
+            for _ in range(int(rng.integers(6, 16))):
+                a = angle(x, y)
+                x, y = x + 5 * math.cos(a), y + 5 * math.sin(a)
+                points.append((x, y))
+            ink = (175, 45, 35) if rng.random() < 0.06 else (24, 20, 18)
+            draw.line(points, fill=ink, width=int(rng.integers(2, 5)), joint="curve")
+    arr = np.asarray(im, dtype=np.float64) + rng.normal(0, 5, size=(SIZE, SIZE, 3))  # paper grain
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+
+
+PAINTED = {
+    "swirls.jpg": swirls,
+    "mosaic.jpg": mosaic,
+    "impasto.jpg": impasto,
+    "circles.jpg": circles,
+    "watercolour.jpg": watercolour,
+    "woodcut.jpg": woodcut,
+}
 
 
 def main() -> None:
@@ -181,11 +258,6 @@ def main() -> None:
         (args.out / folder).mkdir(parents=True, exist_ok=True)
     for source, (name, folder) in SKIMAGE_FILES.items():
         im = Image.open(data / source)
-        if source == "brick.png":  # grayscale CC0 texture, coloured like fired clay
-            im = gradient_map(im, [(0.0, (40, 18, 12)), (0.45, (150, 62, 40)), (0.75, (205, 120, 80)), (1.0, (235, 215, 190))])
-        elif source == "hubble_deep_field.jpg":  # square crop of the deep field
-            side = min(im.size)
-            im = im.crop((0, 0, side, side))
         fit(im.convert("RGB")).save(args.out / folder / name, quality=QUALITY, optimize=True)
     for name, paint in PAINTED.items():
         paint().save(args.out / "styles" / name, quality=QUALITY, optimize=True)

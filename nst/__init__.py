@@ -10,7 +10,17 @@ from .settings import Settings
 from .texture import synthesize_texture
 
 __all__ = [
-    "ImageError", "NSTError", "ResourceError", "Settings", "SettingsError", "StepInfo", "StyleResult",
-    "WeightsError", "load_image", "save_image", "stylize", "synthesize_texture",
+    "ImageError",
+    "NSTError",
+    "ResourceError",
+    "Settings",
+    "SettingsError",
+    "StepInfo",
+    "StyleResult",
+    "WeightsError",
+    "load_image",
+    "save_image",
+    "stylize",
+    "synthesize_texture",
 ]
 __version__ = "0.1.0"

@@ -128,40 +128,58 @@ def _unhosted(name: str, display: str, file: str, description: str) -> Painter:
 
 _ENTRIES = (
     _piscasio(
-        "monet", "Claude Monet", "style_monet_pretrained",
+        "monet",
+        "Claude Monet",
+        "style_monet_pretrained",
         "Impressionist landscape painting: soft broken brushwork, pastel light (official style_monet).",
         "painting",
     ),
     _piscasio(
-        "vangogh", "Vincent van Gogh", "style_vangogh_pretrained",
+        "vangogh",
+        "Vincent van Gogh",
+        "style_vangogh_pretrained",
         "Post-impressionist: saturated colour, bold swirling strokes (official style_vangogh).",
         "painting",
     ),
     _unhosted(
-        "cezanne", "Paul Cézanne", "style_cezanne",
+        "cezanne",
+        "Paul Cézanne",
+        "style_cezanne",
         "Post-impressionist: blocky planes of muted greens and ochres (official style_cezanne).",
     ),
     _unhosted(
-        "ukiyoe", "Ukiyo-e", "style_ukiyoe",
+        "ukiyoe",
+        "Ukiyo-e",
+        "style_ukiyoe",
         "Japanese woodblock print: flat colour areas, dark outlines, paper tones (official style_ukiyoe).",
     ),
     _piscasio(
-        "horse2zebra", "Horse to zebra", "horse2zebra_pretrained",
+        "horse2zebra",
+        "Horse to zebra",
+        "horse2zebra_pretrained",
         "Object transfiguration, not a painting style: paints zebra stripes on horses (official horse2zebra).",
-        "object", extra=" (with its test_opt.txt)",
+        "object",
+        extra=" (with its test_opt.txt)",
     ),
     _piscasio(
-        "zebra2horse", "Zebra to horse", "zebra2horse_pretrained",
+        "zebra2horse",
+        "Zebra to horse",
+        "zebra2horse_pretrained",
         "Object transfiguration: turns zebras into horses (official zebra2horse).",
         "object",
     ),
     _piscasio(
-        "apple2orange", "Apple to orange", "apple2orange_pretrained",
+        "apple2orange",
+        "Apple to orange",
+        "apple2orange_pretrained",
         "Object transfiguration: turns apples into oranges (official apple2orange).",
-        "object", extra=" (LFS pointer: sha256 ff989c98f3a0..., 45,575,747 bytes)",
+        "object",
+        extra=" (LFS pointer: sha256 ff989c98f3a0..., 45,575,747 bytes)",
     ),
     _piscasio(
-        "orange2apple", "Orange to apple", "orange2apple_pretrained",
+        "orange2apple",
+        "Orange to apple",
+        "orange2apple_pretrained",
         "Object transfiguration: turns oranges into apples (official orange2apple).",
         "object",
     ),
@@ -180,21 +198,39 @@ def _override(entry: Painter) -> Painter:
     if not (repo or file or revision or repo_type):
         return entry
     if file and os.path.isabs(file) and not repo:
-        return replace(entry, local_file=file, source=f"a local file ({prefix}FILE)",
-                       licence="as the operator's file was published")
+        return replace(
+            entry,
+            local_file=file,
+            source=f"a local file ({prefix}FILE)",
+            licence="as the operator's file was published",
+        )
     if repo_type and repo_type not in _REPO_TYPES:
         raise SettingsError(f"{prefix}REPO_TYPE is {repo_type!r}; use one of {', '.join(_REPO_TYPES)}")
     if repo and repo != entry.repo_id:
         # A different repo: the built-in file name and commit do not apply unless given again.
-        changes = dict(repo_id=repo, revision=revision or None, repo_type=repo_type or "model",
-                       filename=file or entry.filename)
+        changes = dict(
+            repo_id=repo,
+            revision=revision or None,
+            repo_type=repo_type or "model",
+            filename=file or entry.filename,
+        )
     else:
-        changes = dict(filename=file or entry.filename, revision=revision or entry.revision,
-                       repo_type=repo_type or entry.repo_type)
-    new = replace(entry, source=f"set by environment ({prefix}*)", licence="as published by the configured repo", **changes)
+        changes = dict(
+            filename=file or entry.filename,
+            revision=revision or entry.revision,
+            repo_type=repo_type or entry.repo_type,
+        )
+    new = replace(
+        entry,
+        source=f"set by environment ({prefix}*)",
+        licence="as published by the configured repo",
+        **changes,
+    )
     if not new.available:
-        raise SettingsError(f"painter {entry.name!r}: set both {prefix}REPO and {prefix}FILE, or {prefix}FILE alone "
-                            "as an absolute path to a local file")
+        raise SettingsError(
+            f"painter {entry.name!r}: set both {prefix}REPO and {prefix}FILE, or {prefix}FILE alone "
+            "as an absolute path to a local file"
+        )
     return new
 
 
@@ -203,8 +239,9 @@ def get_entry(name: str) -> Painter:
     key = str(name).strip().lower().replace("-", "").replace(" ", "")
     entry = CATALOGUE.get(key)
     if entry is None:
-        raise SettingsError(f"painter: {shown(name)} is not in the CycleGAN catalogue; choose one of "
-                            f"{', '.join(CATALOGUE)}")
+        raise SettingsError(
+            f"painter: {shown(name)} is not in the CycleGAN catalogue; choose one of {', '.join(CATALOGUE)}"
+        )
     return _override(entry)
 
 

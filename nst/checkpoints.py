@@ -18,17 +18,19 @@ import re
 import stat
 import warnings
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 
 from .errors import WeightsError
 
 #: What a plain state dict's pickle imports: tensor rebuilders, storages, sizes, dtypes, ordered dicts.
-_PLAIN = re.compile(r"^(torch\._utils\._rebuild_\w+|torch\._tensor\._rebuild_\w+|torch\.\w*Storage|torch\.Size|"
-                    r"torch\.device|torch\.(u?int\d+|float\d+|bfloat16|bool|complex\d+|half|double)|"
-                    r"collections\.OrderedDict|_codecs\.encode)$")
+_PLAIN = re.compile(
+    r"^(torch\._utils\._rebuild_\w+|torch\._tensor\._rebuild_\w+|torch\.\w*Storage|torch\.Size|"
+    r"torch\.device|torch\.(u?int\d+|float\d+|bfloat16|bool|complex\d+|half|double)|"
+    r"collections\.OrderedDict|_codecs\.encode)$"
+)
 #: How torch names the global it refused (its zip format).
 _TORCH_REFUSED = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
@@ -45,7 +47,9 @@ def check_file(path: str | os.PathLike, what: str) -> Path:
     if stat.S_ISDIR(info.st_mode):
         raise WeightsError(f"{what} '{path}' is a folder; give the weights file itself")
     if not stat.S_ISREG(info.st_mode):
-        raise WeightsError(f"{what} '{path}' is not a regular file (a device or a pipe?); give a weights file")
+        raise WeightsError(
+            f"{what} '{path}' is not a regular file (a device or a pipe?); give a weights file"
+        )
     if info.st_size == 0:
         raise WeightsError(f"{what} '{path}' is empty (0 bytes); download it again")
     return path
@@ -116,15 +120,19 @@ def read_state_dict(path: str | os.PathLike, what: str = "weights file") -> dict
         except pickle.UnpicklingError as exc:
             name = _refused_import(path, exc)
             if name is None:
-                raise WeightsError(f"{what} '{path}' could not be read as a PyTorch checkpoint (damaged, or not "
-                                   "a checkpoint)") from exc
+                raise WeightsError(
+                    f"{what} '{path}' could not be read as a PyTorch checkpoint (damaged, or not "
+                    "a checkpoint)"
+                ) from exc
             raise WeightsError(
                 f"{what} '{path}' is not a plain state dict: loading it would run code ({name}), which is refused "
                 "for safety. Save only the network's state_dict() with torch.save, or convert it to .safetensors"
             ) from exc
         except (RuntimeError, OSError, EOFError, ValueError, AttributeError, zipfile.BadZipFile) as exc:
-            raise WeightsError(f"{what} '{path}' could not be read as a PyTorch checkpoint (damaged, or not a "
-                               f"checkpoint: {str(exc).splitlines()[0][:200]})") from exc
+            raise WeightsError(
+                f"{what} '{path}' could not be read as a PyTorch checkpoint (damaged, or not a "
+                f"checkpoint: {str(exc).splitlines()[0][:200]})"
+            ) from exc
     return _as_tensor_dict(loaded, path, what)
 
 
@@ -136,8 +144,9 @@ def _as_tensor_dict(loaded: object, path: Path, what: str) -> dict[str, torch.Te
     tensors: dict[str, torch.Tensor] = {}
     for key, value in loaded.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise WeightsError(f"{what} '{path}' is not a state dict of tensors (entry {key!r} is a "
-                               f"{type(value).__name__})")
+            raise WeightsError(
+                f"{what} '{path}' is not a state dict of tensors (entry {key!r} is a {type(value).__name__})"
+            )
         tensors[key] = value
     if not tensors:
         raise WeightsError(f"{what} '{path}' holds no tensors")

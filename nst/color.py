@@ -24,11 +24,14 @@ from PIL import Image
 from .images import image_to_tensor, tensor_to_image
 
 #: RGB -> YIQ (NTSC 1953), the colour space of the paper.
-RGB_TO_YIQ = torch.tensor([
-    [0.299, 0.587, 0.114],
-    [0.595716, -0.274453, -0.321263],
-    [0.211456, -0.522591, 0.311135],
-], dtype=torch.float64)
+RGB_TO_YIQ = torch.tensor(
+    [
+        [0.299, 0.587, 0.114],
+        [0.595716, -0.274453, -0.321263],
+        [0.211456, -0.522591, 0.311135],
+    ],
+    dtype=torch.float64,
+)
 YIQ_TO_RGB = torch.linalg.inv(RGB_TO_YIQ)
 
 

@@ -29,8 +29,9 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -39,13 +40,13 @@ from PIL import Image
 from . import catalogue
 from .catalogue import Painter
 from .checkpoints import check_file
-from .downloads import offline
-from .model_cache import ModelCache
 from .devices import cpu_has_fast_bfloat16, pick_device
+from .downloads import offline
 from .errors import ResourceError, SettingsError, WeightsError
 from .generator import SIZE_MULTIPLE, ResnetGenerator, load_generator_file, norm_stats
-from .settings import as_float
 from .images import ImageSource, fit_size, image_to_tensor, load_image, tensor_to_image
+from .model_cache import ModelCache
+from .settings import as_float
 
 #: Default painter: the best known of the official photo-to-painting generators.
 DEFAULT_PAINTER = "monet"
@@ -108,8 +109,11 @@ def weights_file(painter: str) -> Path:
     if entry.local_file is not None:
         return check_file(entry.local_file, f"NST_CYCLEGAN_{entry.name.upper()}_FILE")
     if not entry.available:
-        raise WeightsError(f"painter {entry.name!r} ({entry.display_name}) has no confirmed source: {entry.source}; "
-                           "or pass a local generator file with --weights FILE", person=_person(entry))
+        raise WeightsError(
+            f"painter {entry.name!r} ({entry.display_name}) has no confirmed source: {entry.source}; "
+            "or pass a local generator file with --weights FILE",
+            person=_person(entry),
+        )
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -121,20 +125,38 @@ def weights_file(painter: str) -> Path:
     assert entry.repo_id and entry.filename
     cut_off = offline()
     try:
-        return Path(hf_hub_download(entry.repo_id, entry.filename, repo_type=entry.repo_type, revision=entry.revision,
-                                    local_files_only=cut_off))
+        return Path(
+            hf_hub_download(
+                entry.repo_id,
+                entry.filename,
+                repo_type=entry.repo_type,
+                revision=entry.revision,
+                local_files_only=cut_off,
+            )
+        )
     except LocalEntryNotFoundError as exc:
-        why = ("this machine is offline (NST_OFFLINE, HF_HUB_OFFLINE, or no network)" if cut_off
-               else "the Hub cannot be reached")
-        raise WeightsError(_missing_message(entry, f"is not in the cache and {why}"), person=_person(entry)) from exc
+        why = (
+            "this machine is offline (NST_OFFLINE, HF_HUB_OFFLINE, or no network)"
+            if cut_off
+            else "the Hub cannot be reached"
+        )
+        raise WeightsError(
+            _missing_message(entry, f"is not in the cache and {why}"), person=_person(entry)
+        ) from exc
     except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
         raise WeightsError(
-            _missing_message(entry, f"was not found on the Hub ({type(exc).__name__}); the repo may have moved, "
-                             f"point the entry elsewhere with NST_CYCLEGAN_{entry.name.upper()}_REPO"),
-            person=_person(entry)) from exc
+            _missing_message(
+                entry,
+                f"was not found on the Hub ({type(exc).__name__}); the repo may have moved, "
+                f"point the entry elsewhere with NST_CYCLEGAN_{entry.name.upper()}_REPO",
+            ),
+            person=_person(entry),
+        ) from exc
     except Exception as exc:  # HTTP errors, dropped connections (httpx transport errors), disk errors
-        raise WeightsError(_missing_message(entry, f"could not be downloaded ({type(exc).__name__}: {exc})"),
-                           person=_person(entry)) from exc
+        raise WeightsError(
+            _missing_message(entry, f"could not be downloaded ({type(exc).__name__}: {exc})"),
+            person=_person(entry),
+        ) from exc
 
 
 def clear_cache() -> None:
@@ -143,9 +165,14 @@ def clear_cache() -> None:
 
 
 _PRECISIONS = {
-    "float32": torch.float32, "fp32": torch.float32, "full": torch.float32,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "full": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
 }
 
 
@@ -169,7 +196,9 @@ def resolve_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
         raise SettingsError(f"precision: {precision!r} is not one of auto, float32, float16, bfloat16")
     dtype = _PRECISIONS[key]
     if dtype == torch.float16 and device.type == "cpu":
-        raise SettingsError("precision: float16 is only supported on GPUs; use float32 or bfloat16 on the CPU")
+        raise SettingsError(
+            "precision: float16 is only supported on GPUs; use float32 or bfloat16 on the CPU"
+        )
     return dtype
 
 
@@ -194,8 +223,15 @@ def load_generator(
         expected = None
     else:
         entry = catalogue.get_entry(painter)
-        source = ("catalogue", entry.name, entry.local_file, entry.repo_id, entry.repo_type, entry.filename,
-                  entry.revision)
+        source = (
+            "catalogue",
+            entry.name,
+            entry.local_file,
+            entry.repo_id,
+            entry.repo_type,
+            entry.filename,
+            entry.revision,
+        )
         expected = entry.options
 
     def load() -> ResnetGenerator:
@@ -211,16 +247,24 @@ def load_generator(
 
 
 def _number_in(value: object, low: float, high: float) -> bool:
-    return (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-            and low <= value <= high)
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and low <= value <= high
+    )
 
 
 def check_options(strength: Any, brush_scale: Any, tile_size: Any = None) -> tuple[float, float]:
     """``strength`` and ``brush_scale`` as numbers in range (and ``tile_size`` checked), or a
     SettingsError naming the one that is not."""
     if tile_size is not None and (not isinstance(tile_size, numbers.Integral) or tile_size < MIN_TILE_SIZE):
-        raise SettingsError(f"tile_size: {tile_size!r} must be a whole number of pixels, at least {MIN_TILE_SIZE}")
-    return as_float(strength, "strength", 0.0, 1.0), as_float(brush_scale, "brush_scale", 1.0, MAX_BRUSH_SCALE)
+        raise SettingsError(
+            f"tile_size: {tile_size!r} must be a whole number of pixels, at least {MIN_TILE_SIZE}"
+        )
+    return as_float(strength, "strength", 0.0, 1.0), as_float(
+        brush_scale, "brush_scale", 1.0, MAX_BRUSH_SCALE
+    )
 
 
 def work_size(width: int, height: int, brush_scale: float) -> tuple[int, int]:
@@ -239,13 +283,17 @@ def load_photo(source: ImageSource, max_size: int | None = None, what: str = "co
     (the upload itself is fine).
     """
     if max_size is not None and not _number_in(max_size, MIN_WORK_SIDE, math.inf):
-        raise SettingsError(f"max_size: {max_size!r} must be a whole number of pixels, at least {MIN_WORK_SIDE}")
+        raise SettingsError(
+            f"max_size: {max_size!r} must be a whole number of pixels, at least {MIN_WORK_SIDE}"
+        )
     image = load_image(source, what, max_side=None if max_size is None else int(max_size))
     if max_size is not None and max(image.size) > max_size:  # the loader kept the short side usable
         width, height = fit_size(*image.size, int(max_size))
         needed = math.ceil(int(max_size) * MIN_WORK_SIDE / min(width, height))
-        raise SettingsError(f"max_size: {max_size} px shrinks this photo to {width}x{height} px, under "
-                            f"{MIN_WORK_SIDE} px on its short side; use a max_size of at least {needed}")
+        raise SettingsError(
+            f"max_size: {max_size} px shrinks this photo to {width}x{height} px, under "
+            f"{MIN_WORK_SIDE} px on its short side; use a max_size of at least {needed}"
+        )
     return image
 
 
@@ -361,7 +409,9 @@ def translate(
         ) from exc
     except RuntimeError as exc:
         if "can't allocate memory" in str(exc) or "not enough memory" in str(exc):
-            raise ResourceError(f"out of memory painting {width}x{height} px; use a smaller tile size or image") from exc
+            raise ResourceError(
+                f"out of memory painting {width}x{height} px; use a smaller tile size or image"
+            ) from exc
         raise
     return ((y[:, :, :height, :width] + 1) / 2).clamp(0, 1)
 
@@ -375,7 +425,9 @@ def _finish(original: Image.Image, painted: torch.Tensor, strength: float) -> Im
     width, height = original.size
     painted = painted.cpu()
     if painted.shape[-2:] != (height, width):
-        painted = F.interpolate(painted, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
+        painted = F.interpolate(painted, size=(height, width), mode="bicubic", align_corners=False).clamp(
+            0, 1
+        )
     if strength < 1.0:
         photo = image_to_tensor(original)
         painted = photo + strength * (painted - photo)
@@ -405,8 +457,10 @@ def paint_batch(
     strength, brush_scale = check_options(strength, brush_scale, tile_size)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise SettingsError(f"batch size: {batch_size!r} must be a whole number, at least 1")
-    images = [load_photo(c, max_size, "content image" if len(contents) == 1 else f"content image {i + 1}")
-              for i, c in enumerate(contents)]
+    images = [
+        load_photo(c, max_size, "content image" if len(contents) == 1 else f"content image {i + 1}")
+        for i, c in enumerate(contents)
+    ]
     if strength == 0:
         return [im.copy() for im in images]  # the photo itself: no network, no rounding
     net = load_generator(painter, weights, device, precision)

@@ -18,8 +18,9 @@ dial                          setting           mapping                         
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import SettingsError
 from .settings import as_float
@@ -48,17 +49,46 @@ def _off_at_zero(formula: Callable[[float], float]) -> Callable[[float], float]:
 DIALS: dict[str, Dial] = {
     d.name: d
     for d in (
-        Dial("style_strength", "style_weight", "Style strength", "how strongly the painting's look takes over", 5.0,
-             lambda s: 10.0 ** (s / 5.0)),
-        Dial("content_fidelity", "content_weight", "Content fidelity", "how closely the photo's shapes are kept", 5.0,
-             lambda f: 10.0 ** ((f - 5.0) / 5.0)),
-        Dial("smoothness", "tv_weight", "Smoothness", "0 = off; higher evens out noise and fine speckle", 3.0,
-             _off_at_zero(lambda s: 10.0 ** ((s - 3.0) / 2.0))),
-        Dial("hist_strength", "hist_weight", "Histogram strength",
-             "how closely the painting's contrast and colour spread are matched; 0 = off", 5.0,
-             _off_at_zero(lambda h: 10.0 ** (h / 5.0))),
-        Dial("realism", "photo_weight", "Photorealism", "how strictly the photo's edges are kept: 0 = off", 8.0,
-             _off_at_zero(lambda r: 10.0 ** (r / 2.0))),
+        Dial(
+            "style_strength",
+            "style_weight",
+            "Style strength",
+            "how strongly the painting's look takes over",
+            5.0,
+            lambda s: 10.0 ** (s / 5.0),
+        ),
+        Dial(
+            "content_fidelity",
+            "content_weight",
+            "Content fidelity",
+            "how closely the photo's shapes are kept",
+            5.0,
+            lambda f: 10.0 ** ((f - 5.0) / 5.0),
+        ),
+        Dial(
+            "smoothness",
+            "tv_weight",
+            "Smoothness",
+            "0 = off; higher evens out noise and fine speckle",
+            3.0,
+            _off_at_zero(lambda s: 10.0 ** ((s - 3.0) / 2.0)),
+        ),
+        Dial(
+            "hist_strength",
+            "hist_weight",
+            "Histogram strength",
+            "how closely the painting's contrast and colour spread are matched; 0 = off",
+            5.0,
+            _off_at_zero(lambda h: 10.0 ** (h / 5.0)),
+        ),
+        Dial(
+            "realism",
+            "photo_weight",
+            "Photorealism",
+            "how strictly the photo's edges are kept: 0 = off",
+            8.0,
+            _off_at_zero(lambda r: 10.0 ** (r / 2.0)),
+        ),
     )
 }
 #: The dial that sets each setting.
@@ -71,4 +101,3 @@ def settings_from_dials(dials: Mapping[str, Any]) -> dict[str, float]:
     if unknown:
         raise SettingsError(f"unknown dial(s) {', '.join(unknown)}; the dials are {', '.join(DIALS)}")
     return {DIALS[name].setting: DIALS[name].weight(value) for name, value in dials.items()}
-

@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,24 +34,33 @@ from .memory import check_memory
 from .photo import PhotoLoss
 from .regions import Region, layer_size, layer_weights, mask_tensor, plain_regions, plan_regions
 from .settings import MAX_STYLES, MIN_SCALE_SIZE, Settings
-from .style_losses import DistributionStyleLoss, Kind, RegionTarget, flatten, make_kind, mixture_samples, region_target
+from .style_losses import (
+    DistributionStyleLoss,
+    Kind,
+    RegionTarget,
+    flatten,
+    make_kind,
+    mixture_samples,
+    region_target,
+)
 from .vgg import VGGFeatures
 from .weights import load_vgg
+
 
 @dataclass
 class StepInfo:
     """What the step callback receives after every optimizer step."""
 
-    step: int                      #: 1-based, counted over all scales
+    step: int  #: 1-based, counted over all scales
     total_steps: int
-    scale: int                     #: 0-based index of the current scale (coarse to fine)
-    size: tuple[int, int]          #: (width, height) being optimized now
-    losses: dict[str, float]       #: weighted value of every term, and "total"
-    image: Optional[torch.Tensor] = None  #: current image (1, 3, H, W) on the CPU, every ``image_every`` steps
+    scale: int  #: 0-based index of the current scale (coarse to fine)
+    size: tuple[int, int]  #: (width, height) being optimized now
+    losses: dict[str, float]  #: weighted value of every term, and "total"
+    image: torch.Tensor | None = None  #: current image (1, 3, H, W) on the CPU, every ``image_every`` steps
 
 
 #: Return True to stop the run early; the result so far is returned.
-StepCallback = Callable[[StepInfo], Optional[bool]]
+StepCallback = Callable[[StepInfo], bool | None]
 
 
 @dataclass
@@ -61,8 +71,8 @@ class StyleResult:
     settings: Settings
     losses: list[dict[str, float]] = field(default_factory=list)  #: one entry per step
     seconds: float = 0.0
-    steps: int = 0                 #: steps actually run
-    stopped: bool = False          #: True when the callback or ``stop`` ended the run early
+    steps: int = 0  #: steps actually run
+    stopped: bool = False  #: True when the callback or ``stop`` ended the run early
     device: str = "cpu"
     notes: list[str] = field(default_factory=list)  #: what was adjusted to make the run possible
 
@@ -78,7 +88,9 @@ def steps_per_scale(steps: int, scales: int) -> list[int]:
     return plan
 
 
-def plan_scales(canvas: tuple[int, int], settings: Settings) -> tuple[list[tuple[int, int]], list[int], list[str]]:
+def plan_scales(
+    canvas: tuple[int, int], settings: Settings
+) -> tuple[list[tuple[int, int]], list[int], list[str]]:
     """(width, height) and steps of each scale, coarse to fine, and notes on what had to be adjusted.
 
     The last scale is ``canvas`` fitted to ``settings.size``. Settings can only check the long
@@ -94,24 +106,32 @@ def plan_scales(canvas: tuple[int, int], settings: Settings) -> tuple[list[tuple
             f"size: at {settings.size} px this {max(width, height) / min(width, height):.3g}:1 picture would be "
             f"{final[0]}x{final[1]} px, under {MIN_SCALE_SIZE} px on its short side; use a size of at least {needed}"
         )
-    sizes = [fit_size(width, height, round(settings.size / 2 ** (settings.scales - 1 - k)))
-             for k in range(settings.scales)]
+    sizes = [
+        fit_size(width, height, round(settings.size / 2 ** (settings.scales - 1 - k)))
+        for k in range(settings.scales)
+    ]
     usable = [size for size in sizes if min(size) >= MIN_SCALE_SIZE]
     notes = []
     if len(usable) < len(sizes):
         first = sizes[0]
-        notes.append(f"scales: {settings.scales} scales would start at {first[0]}x{first[1]} px, under "
-                     f"{MIN_SCALE_SIZE} px on the short side; ran {len(usable)}")
+        notes.append(
+            f"scales: {settings.scales} scales would start at {first[0]}x{first[1]} px, under "
+            f"{MIN_SCALE_SIZE} px on the short side; ran {len(usable)}"
+        )
     return usable, steps_per_scale(settings.steps, len(usable)), notes
 
 
-def _style_tensor(style: Image.Image, size: tuple[int, int], settings: Settings, device: torch.device) -> torch.Tensor:
+def _style_tensor(
+    style: Image.Image, size: tuple[int, int], settings: Settings, device: torch.device
+) -> torch.Tensor:
     """The style at ``style_scale`` times the output's longer side, its short side never under MIN_SCALE_SIZE."""
     width, height = style.size
     longest = max(MIN_SCALE_SIZE, round(max(size) * settings.style_scale))
     longest = max(longest, math.ceil(MIN_SCALE_SIZE * max(width, height) / min(width, height)))
     target = fit_size(width, height, longest)
-    return image_to_tensor(style if style.size == target else style.resize(target, Image.Resampling.LANCZOS), device)
+    return image_to_tensor(
+        style if style.size == target else style.resize(target, Image.Resampling.LANCZOS), device
+    )
 
 
 def check_stop(stop: threading.Event | None) -> None:
@@ -120,15 +140,23 @@ def check_stop(stop: threading.Event | None) -> None:
         raise Stopped("the run was stopped before its first step")
 
 
-def _distribution_targets(kind: Kind, layers: Sequence[str], style_feats: Sequence[dict[str, torch.Tensor]],
-                          styles: Sequence[torch.Tensor], regions: Sequence[Region],
-                          size: tuple[int, int], stop: threading.Event | None) -> dict[str, list[RegionTarget]]:
+def _distribution_targets(
+    kind: Kind,
+    layers: Sequence[str],
+    style_feats: Sequence[dict[str, torch.Tensor]],
+    styles: Sequence[torch.Tensor],
+    regions: Sequence[Region],
+    size: tuple[int, int],
+    stop: threading.Event | None,
+) -> dict[str, list[RegionTarget]]:
     """Per layer, the target of every region: the region's output positions and its style samples."""
     width, height = size
     device = styles[0].device
     out_masks = [mask_tensor(r.mask, size, device) for r in regions]
-    style_masks = [[mask_tensor(m, (styles[k].shape[-1], styles[k].shape[-2]), device) for k, m, _ in r.sources]
-                   for r in regions]
+    style_masks = [
+        [mask_tensor(m, (styles[k].shape[-1], styles[k].shape[-2]), device) for k, m, _ in r.sources]
+        for r in regions
+    ]
     targets: dict[str, list[RegionTarget]] = {}
     for layer in layers:
         check_stop(stop)
@@ -146,9 +174,16 @@ def _distribution_targets(kind: Kind, layers: Sequence[str], style_feats: Sequen
     return targets
 
 
-def build_terms(settings: Settings, net: VGGFeatures, content: torch.Tensor | None,
-                styles: Sequence[torch.Tensor], *, regions: Sequence[Region] | None = None,
-                size: tuple[int, int] | None = None, stop: threading.Event | None = None) -> list[tuple[LossTerm, float]]:
+def build_terms(
+    settings: Settings,
+    net: VGGFeatures,
+    content: torch.Tensor | None,
+    styles: Sequence[torch.Tensor],
+    *,
+    regions: Sequence[Region] | None = None,
+    size: tuple[int, int] | None = None,
+    stop: threading.Event | None = None,
+) -> list[tuple[LossTerm, float]]:
     """The weighted loss terms for one scale, with every target computed once, here.
 
     ``content`` is None for texture synthesis (then ``size`` gives the output's (width, height));
@@ -172,13 +207,18 @@ def build_terms(settings: Settings, net: VGGFeatures, content: torch.Tensor | No
     # no_grad, not inference_mode: the targets meet the autograd graph of the image being optimized.
     with torch.no_grad():
         check_stop(stop)
-        content_feats = net(content, settings.content_layers) if content is not None and settings.content_weight else {}
+        content_feats = (
+            net(content, settings.content_layers) if content is not None and settings.content_weight else {}
+        )
         for weight, style in zip(blend, styles) if taps else ():
             check_stop(stop)
             feats = net(style, taps)
             for layer in gram_layers:
-                grams[layer] = grams[layer] + weight * gram_matrix(feats[layer]) if layer in grams else \
-                    weight * gram_matrix(feats[layer])
+                grams[layer] = (
+                    grams[layer] + weight * gram_matrix(feats[layer])
+                    if layer in grams
+                    else weight * gram_matrix(feats[layer])
+                )
             style_feats.append({layer: feats[layer] for layer in kept})
             del feats
 
@@ -189,13 +229,17 @@ def build_terms(settings: Settings, net: VGGFeatures, content: torch.Tensor | No
         terms.append((GramStyleLoss(grams, settings.layer_weights), settings.style_weight))
     elif settings.style_weight:
         kind = make_kind(settings.style_loss, mmd_poly_c=settings.mmd_poly_c, seed=settings.seed)
-        targets = _distribution_targets(kind, settings.style_layers, style_feats, styles,
-                                        regions or plain_regions(blend), size, stop)
-        terms.append((DistributionStyleLoss("style", kind, targets, settings.layer_weights), settings.style_weight))
+        targets = _distribution_targets(
+            kind, settings.style_layers, style_feats, styles, regions or plain_regions(blend), size, stop
+        )
+        terms.append(
+            (DistributionStyleLoss("style", kind, targets, settings.layer_weights), settings.style_weight)
+        )
     if settings.hist_weight:
         kind = make_kind("hist")
-        targets = _distribution_targets(kind, settings.hist_layers, style_feats, styles, regions or plain_regions(blend),
-                                        size, stop)
+        targets = _distribution_targets(
+            kind, settings.hist_layers, style_feats, styles, regions or plain_regions(blend), size, stop
+        )
         equal = (1.0 / len(settings.hist_layers),) * len(settings.hist_layers)
         terms.append((DistributionStyleLoss("hist", kind, targets, equal), settings.hist_weight))
     if settings.tv_weight:
@@ -206,14 +250,24 @@ def build_terms(settings: Settings, net: VGGFeatures, content: torch.Tensor | No
     return terms
 
 
-def _initial_image(settings: Settings, content: torch.Tensor | None, style: torch.Tensor,
-                   size: tuple[int, int]) -> torch.Tensor:
-    """The starting image; a texture (no content) starts from noise unless ``init`` is "style"."""
+def _initial_image(
+    settings: Settings, content: torch.Tensor | None, style: torch.Tensor, size: tuple[int, int]
+) -> torch.Tensor:
+    """The starting image; a texture (no content) starts from noise unless ``init`` is "style".
+
+    ``matched`` is the content recoloured to the style's colour mean and covariance (a global colour
+    transfer, Reinhard et al. 2001): the optimization then starts with the style's palette and light
+    and only has to add its texture, which is what a photorealistic transfer is mostly about.
+    """
     shape = (1, 3, size[1], size[0])
     if settings.init == "content" and content is not None:
         return content.clone()
+    if settings.init == "matched" and content is not None:
+        return color.match_color(content, style)
     if settings.init == "style":
-        return F.interpolate(style, size=shape[-2:], mode="bicubic", align_corners=False, antialias=True).clamp_(0, 1)
+        return F.interpolate(
+            style, size=shape[-2:], mode="bicubic", align_corners=False, antialias=True
+        ).clamp_(0, 1)
     gen = torch.Generator(device="cpu").manual_seed(settings.seed)
     return torch.rand(shape, generator=gen).to(style.device)
 
@@ -223,15 +277,26 @@ def _make_optimizer(settings: Settings, x: torch.Tensor) -> torch.optim.Optimize
         return torch.optim.Adam([x], lr=settings.lr)
     # One L-BFGS iteration (one function evaluation, no line search) per .step(), so a "step"
     # is exactly one VGG forward/backward, as in the paper's implementation; history persists.
-    return torch.optim.LBFGS([x], lr=settings.lr, max_iter=1, history_size=100,
-                             tolerance_grad=0.0, tolerance_change=0.0)
+    return torch.optim.LBFGS(
+        [x], lr=settings.lr, max_iter=1, history_size=100, tolerance_grad=0.0, tolerance_change=0.0
+    )
 
 
-def optimize(x: torch.Tensor, net: VGGFeatures, terms: list[tuple[LossTerm, float]], settings: Settings,
-             steps: int, *, first_step: int = 1, total_steps: int | None = None, scale: int = 0,
-             callback: StepCallback | None = None, image_every: int = 25,
-             history: list[dict[str, float]] | None = None,
-             stop: threading.Event | None = None) -> tuple[torch.Tensor, bool]:
+def optimize(
+    x: torch.Tensor,
+    net: VGGFeatures,
+    terms: list[tuple[LossTerm, float]],
+    settings: Settings,
+    steps: int,
+    *,
+    first_step: int = 1,
+    total_steps: int | None = None,
+    scale: int = 0,
+    callback: StepCallback | None = None,
+    image_every: int = 25,
+    history: list[dict[str, float]] | None = None,
+    stop: threading.Event | None = None,
+) -> tuple[torch.Tensor, bool]:
     """Run ``steps`` optimizer steps on the image ``x``; returns the image and whether it was stopped
     (by the callback, or by ``stop``, which is read after every step)."""
     x = x.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
@@ -272,14 +337,22 @@ def optimize(x: torch.Tensor, net: VGGFeatures, terms: list[tuple[LossTerm, floa
         numbers = torch.stack([v.detach() for v in last]).tolist()
         losses = dict(zip(names + ["total"], numbers))
         if not math.isfinite(losses["total"]):
-            raise ResourceError("the optimization diverged (the loss became NaN or infinite); lower learning_rate or the weights")
+            raise ResourceError(
+                "the optimization diverged (the loss became NaN or infinite); lower learning_rate or the weights"
+            )
         if history is not None:
             history.append(losses)
         step = first_step + i
         if callback is not None:
             show = step % image_every == 0 or i == steps - 1
-            info = StepInfo(step, total_steps, scale, (x.shape[-1], x.shape[-2]), losses,
-                            x.detach().clamp(0, 1).cpu() if show else None)
+            info = StepInfo(
+                step,
+                total_steps,
+                scale,
+                (x.shape[-1], x.shape[-2]),
+                losses,
+                x.detach().clamp(0, 1).cpu() if show else None,
+            )
             if callback(info):
                 stopped = True
                 break
@@ -307,8 +380,10 @@ def as_style_list(style: ImageSource | Sequence[ImageSource]) -> list[ImageSourc
 
 def load_styles(styles: Sequence[ImageSource], max_side: int) -> list[Image.Image]:
     """The style images, each shrunk as soon as it is decoded to the largest side a run can use."""
-    return [load_image(s, "style image" if len(styles) == 1 else f"style image {k + 1}", max_side=max_side)
-            for k, s in enumerate(styles)]
+    return [
+        load_image(s, "style image" if len(styles) == 1 else f"style image {k + 1}", max_side=max_side)
+        for k, s in enumerate(styles)
+    ]
 
 
 def style_side(settings: Settings) -> int:
@@ -329,10 +404,19 @@ def taps_needed(settings: Settings, with_content: bool = True) -> list[str]:
     return taps or list(settings.style_layers)
 
 
-def run_scales(settings: Settings, net: VGGFeatures, content: Image.Image | None, styles: Sequence[Image.Image],
-               canvas: tuple[int, int], dev: torch.device, *, regions: Sequence[Region] | None = None,
-               callback: StepCallback | None = None, image_every: int = 25,
-               stop: threading.Event | None = None) -> tuple[torch.Tensor, list[dict[str, float]], bool, list[str]]:
+def run_scales(
+    settings: Settings,
+    net: VGGFeatures,
+    content: Image.Image | None,
+    styles: Sequence[Image.Image],
+    canvas: tuple[int, int],
+    dev: torch.device,
+    *,
+    regions: Sequence[Region] | None = None,
+    callback: StepCallback | None = None,
+    image_every: int = 25,
+    stop: threading.Event | None = None,
+) -> tuple[torch.Tensor, list[dict[str, float]], bool, list[str]]:
     """The optimization over all scales, coarse to fine.
 
     Returns the image (always at the last scale's size, even when stopped early), the loss
@@ -348,13 +432,19 @@ def run_scales(settings: Settings, net: VGGFeatures, content: Image.Image | None
     step, stopped = 1, False
     try:
         for k, (size, n_steps) in enumerate(zip(sizes, plan)):
-            content_t = image_to_tensor(content.resize(size, Image.Resampling.LANCZOS), dev) if content is not None else None
+            content_t = (
+                image_to_tensor(content.resize(size, Image.Resampling.LANCZOS), dev)
+                if content is not None
+                else None
+            )
             style_ts = [_style_tensor(s, size, settings, dev) for s in styles]
             # Targets in the same arithmetic as the output's features, so a perfect match scores zero.
             dtype = autocast_dtype(settings.precision, dev)
             try:
                 with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                    terms = build_terms(settings, net, content_t, style_ts, regions=regions, size=size, stop=stop)
+                    terms = build_terms(
+                        settings, net, content_t, style_ts, regions=regions, size=size, stop=stop
+                    )
             except Stopped:
                 if x is None:
                     raise
@@ -363,10 +453,24 @@ def run_scales(settings: Settings, net: VGGFeatures, content: Image.Image | None
             if x is None:
                 x = _initial_image(settings, content_t, style_ts[0], size)
             else:
-                x = F.interpolate(x, size=(size[1], size[0]), mode="bicubic", align_corners=False).clamp_(0, 1)
+                x = F.interpolate(x, size=(size[1], size[0]), mode="bicubic", align_corners=False).clamp_(
+                    0, 1
+                )
             del content_t, style_ts
-            x, stopped = optimize(x, net, terms, settings, n_steps, first_step=step, total_steps=settings.steps,
-                                  scale=k, callback=callback, image_every=image_every, history=history, stop=stop)
+            x, stopped = optimize(
+                x,
+                net,
+                terms,
+                settings,
+                n_steps,
+                first_step=step,
+                total_steps=settings.steps,
+                scale=k,
+                callback=callback,
+                image_every=image_every,
+                history=history,
+                stop=stop,
+            )
             step += n_steps
             if stopped:
                 break
@@ -390,7 +494,7 @@ def _with_content_colors(callback: StepCallback | None, content: Image.Image) ->
     if callback is None:
         return None
 
-    def wrapped(info: StepInfo) -> Optional[bool]:
+    def wrapped(info: StepInfo) -> bool | None:
         if info.image is not None:
             content_t = image_to_tensor(content.resize(info.size, Image.Resampling.LANCZOS))
             info.image = color.combine_luminance(info.image, content_t).clamp_(0, 1)
@@ -399,11 +503,21 @@ def _with_content_colors(callback: StepCallback | None, content: Image.Image) ->
     return wrapped
 
 
-def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], settings: Settings | None = None, *,
-            masks: Sequence[ImageSource] | None = None, content_segmentation: ImageSource | None = None,
-            style_segmentation: ImageSource | None = None, callback: StepCallback | None = None,
-            image_every: int = 25, device: str | torch.device | None = None, vgg_weights: str | None = None,
-            stop: threading.Event | None = None, **overrides: Any) -> StyleResult:
+def stylize(
+    content: ImageSource,
+    style: ImageSource | Sequence[ImageSource],
+    settings: Settings | None = None,
+    *,
+    masks: Sequence[ImageSource] | None = None,
+    content_segmentation: ImageSource | None = None,
+    style_segmentation: ImageSource | None = None,
+    callback: StepCallback | None = None,
+    image_every: int = 25,
+    device: str | torch.device | None = None,
+    vgg_weights: str | None = None,
+    stop: threading.Event | None = None,
+    **overrides: Any,
+) -> StyleResult:
     """Repaint ``content`` in the style of ``style`` (Gatys et al.), or of several styles.
 
     ``settings`` holds every picture-deciding choice; keyword ``overrides`` change single
@@ -430,9 +544,15 @@ def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], se
     check_memory(settings, len(styles), dev)
     content_img = load_image(content, "content image", max_side=settings.size)
     style_imgs = load_styles(styles, style_side(settings))
-    regions = plan_regions(len(style_imgs), content_img.size, [s.size for s in style_imgs], masks=masks,
-                           content_segmentation=content_segmentation, style_segmentation=style_segmentation,
-                           blend_given=settings.style_blend is not None)
+    regions = plan_regions(
+        len(style_imgs),
+        content_img.size,
+        [s.size for s in style_imgs],
+        masks=masks,
+        content_segmentation=content_segmentation,
+        style_segmentation=style_segmentation,
+        blend_given=settings.style_blend is not None,
+    )
     run_content, run_styles, run_callback = content_img, style_imgs, callback
     if settings.preserve_color == "luminance":
         run_content = color.luminance_image(content_img)
@@ -444,10 +564,30 @@ def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], se
     net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(taps_needed(settings))
 
     start = time.perf_counter()
-    x, history, stopped, notes = run_scales(settings, net, run_content, run_styles, content_img.size, dev,
-                                            regions=regions, callback=run_callback, image_every=image_every, stop=stop)
+    x, history, stopped, notes = run_scales(
+        settings,
+        net,
+        run_content,
+        run_styles,
+        content_img.size,
+        dev,
+        regions=regions,
+        callback=run_callback,
+        image_every=image_every,
+        stop=stop,
+    )
     if settings.preserve_color == "luminance":
         size = (x.shape[-1], x.shape[-2])
-        x = color.combine_luminance(x, image_to_tensor(content_img.resize(size, Image.Resampling.LANCZOS), x.device))
-    return StyleResult(image=tensor_to_image(x), settings=settings, losses=history, seconds=time.perf_counter() - start,
-                       steps=len(history), stopped=stopped, device=str(dev), notes=notes)
+        x = color.combine_luminance(
+            x, image_to_tensor(content_img.resize(size, Image.Resampling.LANCZOS), x.device)
+        )
+    return StyleResult(
+        image=tensor_to_image(x),
+        settings=settings,
+        losses=history,
+        seconds=time.perf_counter() - start,
+        steps=len(history),
+        stopped=stopped,
+        device=str(dev),
+        notes=notes,
+    )

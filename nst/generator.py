@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Mapping, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +61,7 @@ class GeneratorOptions:
 class NormStats(Protocol):
     """Supplies the statistics an :class:`InstanceNorm` layer normalises with (see ``norm_stats``)."""
 
-    def __call__(self, layer: "InstanceNorm", x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def __call__(self, layer: InstanceNorm, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Return ``(mean, var)`` of shape (1, C, 1, 1) to use for ``x``, or ``None`` for x's own."""
 
 
@@ -112,7 +113,11 @@ class ResnetBlock(nn.Module):
         ]
         if use_dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=True), _norm(dim, affine)]
+        layers += [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=True),
+            _norm(dim, affine),
+        ]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -148,7 +153,13 @@ class ResnetGenerator(nn.Module):
             mult = 2 ** (2 - i)
             layers += [
                 nn.ConvTranspose2d(
-                    o.ngf * mult, o.ngf * mult // 2, kernel_size=3, stride=2, padding=1, output_padding=1, bias=True
+                    o.ngf * mult,
+                    o.ngf * mult // 2,
+                    kernel_size=3,
+                    stride=2,
+                    padding=1,
+                    output_padding=1,
+                    bias=True,
                 ),
                 _norm(o.ngf * mult // 2, o.norm_affine),
                 nn.ReLU(True),
@@ -231,9 +242,13 @@ def build_generator(
             parts.append(f"missing {len(missing)} keys: {_summarise(missing)}")
         if unexpected:
             parts.append(f"unexpected {len(unexpected)} keys: {_summarise(unexpected)}")
-        raise WeightsError("; ".join(parts) + ". Is this a CycleGAN generator (netG_A / latest_net_G) checkpoint?")
+        raise WeightsError(
+            "; ".join(parts) + ". Is this a CycleGAN generator (netG_A / latest_net_G) checkpoint?"
+        )
     wrong_shape = [
-        f"{k} {tuple(cleaned[k].shape)} (expected {tuple(v.shape)})" for k, v in wanted.items() if cleaned[k].shape != v.shape
+        f"{k} {tuple(cleaned[k].shape)} (expected {tuple(v.shape)})"
+        for k, v in wanted.items()
+        if cleaned[k].shape != v.shape
     ]
     if wrong_shape:
         raise WeightsError(f"{source} have tensors of the wrong shape: {_summarise(wrong_shape, 4)}")

@@ -21,8 +21,8 @@ import re
 import stat
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, Union
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ MAX_INPUT_PIXELS = 50_000_000
 #: Largest accepted ratio of long side to short side.
 MAX_ASPECT = 12.0
 
-ImageSource = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
+ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 _WHITE = (255, 255, 255)
 
@@ -174,7 +174,9 @@ def load_image(source: ImageSource, what: str | None = None, max_side: int | Non
     elif isinstance(source, (str, os.PathLike)):
         fp = _open_path(source, name)
     else:
-        raise ImageError(f"cannot read an image from a {type(source).__name__}; give a file path, bytes or a PIL image")
+        raise ImageError(
+            f"cannot read an image from a {type(source).__name__}; give a file path, bytes or a PIL image"
+        )
     try:
         with warnings.catch_warnings():
             # PIL warns about damaged metadata ("Corrupt EXIF data") before the file is refused or
@@ -205,8 +207,15 @@ def load_image(source: ImageSource, what: str | None = None, max_side: int | Non
             "(refused before decoding, as a possible decompression bomb). Downscale it first"
         ) from exc
     except UnidentifiedImageError as exc:
-        raise ImageError(f"{name} is not an image file that can be read (unknown or unsupported format)") from exc
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated / corrupt data inside a known format
+        raise ImageError(
+            f"{name} is not an image file that can be read (unknown or unsupported format)"
+        ) from exc
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+    ) as exc:  # truncated / corrupt data inside a known format
         raise ImageError(f"{name} could not be decoded; the file looks damaged or truncated ({exc})") from exc
 
 
@@ -247,7 +256,15 @@ def tensor_to_image(t: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr, mode="RGB")
 
 
-_SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+_SAVE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
 
 
 def check_save_path(path: str | os.PathLike, inputs: Sequence[ImageSource | None] = ()) -> str:
@@ -258,7 +275,9 @@ def check_save_path(path: str | os.PathLike, inputs: Sequence[ImageSource | None
         raise ImageError(f"cannot save '{path}': it is a folder; give a file name such as {path / 'out.png'}")
     fmt = _SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ImageError(f"cannot save '{path}': use one of {', '.join(sorted(_SAVE_FORMATS))} as the file suffix")
+        raise ImageError(
+            f"cannot save '{path}': use one of {', '.join(sorted(_SAVE_FORMATS))} as the file suffix"
+        )
     folder = path.parent
     if not folder.is_dir():
         raise ImageError(f"cannot save '{path}': folder '{folder}' does not exist")
@@ -267,13 +286,17 @@ def check_save_path(path: str | os.PathLike, inputs: Sequence[ImageSource | None
     target = os.path.realpath(path)
     for source in inputs:
         if isinstance(source, (str, os.PathLike)) and os.path.realpath(source) == target:
-            raise ImageError(f"cannot save '{path}': it is one of the input images ('{os.fspath(source)}'), "
-                             "which the result would overwrite; choose another output file")
+            raise ImageError(
+                f"cannot save '{path}': it is one of the input images ('{os.fspath(source)}'), "
+                "which the result would overwrite; choose another output file"
+            )
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".nst-", suffix=".tmp"):
             pass
     except OSError as exc:
-        raise ImageError(f"cannot save '{path}': folder '{folder}' is not writable ({exc.strerror or exc})") from None
+        raise ImageError(
+            f"cannot save '{path}': folder '{folder}' is not writable ({exc.strerror or exc})"
+        ) from None
     return fmt
 
 

@@ -23,7 +23,8 @@ the paper's beta/alpha up to these per-layer constants.
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -76,12 +77,15 @@ class ContentLoss:
     name = "content"
 
     def __init__(self, targets: Mapping[str, torch.Tensor]) -> None:
-        self.targets = {l: t.float() for l, t in targets.items()}
+        self.targets = {layer: t.float() for layer, t in targets.items()}
         self.layers = tuple(self.targets)
-        self.scales = {l: 1.0 / (t.pow(2).mean().item() + _EPS) for l, t in self.targets.items()}
+        self.scales = {layer: 1.0 / (t.pow(2).mean().item() + _EPS) for layer, t in self.targets.items()}
 
     def __call__(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
-        return sum(self.scales[l] * content_loss(features[l], t) for l, t in self.targets.items()) / len(self.targets)
+        total = sum(
+            self.scales[layer] * content_loss(features[layer], t) for layer, t in self.targets.items()
+        )
+        return total / len(self.targets)
 
 
 class GramStyleLoss:
@@ -90,14 +94,20 @@ class GramStyleLoss:
     name = "style"
 
     def __init__(self, target_grams: Mapping[str, torch.Tensor], layer_weights: Sequence[float]) -> None:
-        self.targets = {l: g.float() for l, g in target_grams.items()}
+        self.targets = {layer: g.float() for layer, g in target_grams.items()}
         self.layers = tuple(self.targets)
         self.weights = tuple(layer_weights)
-        self.scales = {l: 1.0 / (gram_loss(torch.zeros_like(g), g).item() + _EPS) for l, g in self.targets.items()}
+        self.scales = {
+            layer: 1.0 / (gram_loss(torch.zeros_like(g), g).item() + _EPS)
+            for layer, g in self.targets.items()
+        }
 
     def __call__(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
-        return sum(w * self.scales[l] * gram_loss(gram_matrix(features[l]), self.targets[l])
-                   for l, w in zip(self.layers, self.weights) if w)
+        return sum(
+            w * self.scales[layer] * gram_loss(gram_matrix(features[layer]), self.targets[layer])
+            for layer, w in zip(self.layers, self.weights)
+            if w
+        )
 
 
 class TVLoss:

@@ -7,12 +7,13 @@ distribution losses keep every style's features at their layers until all styles
 Both grow with pixels, so the check is in pixels, computed from the settings alone (the
 output as a square of ``size``, its upper bound), before any image is decoded:
 
-    cost = size^2 * (1 + STYLE_SHARE * style_scale^2 * n)
+    cost = size^2 * (1 + style_scale^2 * STYLE_SHARE)           Gram matrices (styles one at a time)
+    cost = size^2 * (1 + style_scale^2 * HELD_SHARE * n)        distribution losses (n styles held)
 
-with ``n`` the number of style images whose features are held at once (1 for Gram matrices,
-which are reduced style by style; every style for the distribution losses). The device allows
-what a one-style picture of its largest size costs. The bytes per pixel are measured
-(``benchmarks/bench_memory.py``, results in ``benchmarks/results/memory-cpu.md``).
+The device allows what a one-style picture of its largest size costs. The bytes per pixel are
+measured (``benchmarks/bench_memory.py``, results in ``benchmarks/results/memory-cpu.md``): the
+output's one-step peak (the L-BFGS history adds up to 2.4 KB per output pixel over 100 steps,
+the same for every run of that size, so it does not change the comparison).
 """
 
 from __future__ import annotations
@@ -28,10 +29,14 @@ from .settings import Settings
 #: activations and their gradients, within a 24 GB machine. CUDA: see :func:`max_size_for`.
 MAX_SIZE_CPU = 2048
 #: Peak bytes per output pixel of one optimization step with VGG19 (activations, gradients,
-#: optimizer state), measured on the CPU in bf16 autocast.
+#: optimizer state), measured on the CPU in bf16 autocast: 1667.
 BYTES_PER_PIXEL = 1700
-#: Peak memory of building one style image's targets, per style pixel, relative to one output pixel.
-STYLE_SHARE = 0.41
+#: Peak memory of one style image's pass through the network, per style pixel, relative to one output
+#: pixel (measured: 695 bytes, 0.42).
+STYLE_SHARE = 0.42
+#: Memory per style pixel of a style held for a distribution loss (its features at every layer, their
+#: float32 copies and the mixture of all styles), relative to one output pixel (measured: 1194 bytes).
+HELD_SHARE = 0.72
 
 
 def max_size_for(device: torch.device) -> int:
@@ -47,18 +52,16 @@ def max_size_for(device: torch.device) -> int:
 def check_size(settings: Settings, device: torch.device) -> None:
     limit = max_size_for(device)
     if settings.size > limit:
-        raise SettingsError(f"size: {settings.size} px is above this device's limit of {limit} px ({device.type})")
-
-
-def held_styles(settings: Settings, n_styles: int) -> int:
-    """How many style images' features are in memory at once while targets are built."""
-    distribution = settings.hist_weight > 0 or (settings.style_weight > 0 and settings.style_loss != "gram")
-    return n_styles if distribution else 1
+        raise SettingsError(
+            f"size: {settings.size} px is above this device's limit of {limit} px ({device.type})"
+        )
 
 
 def run_cost(settings: Settings, n_styles: int) -> float:
     """The run's peak memory in output pixels (see the module docstring)."""
-    return settings.size**2 * (1.0 + STYLE_SHARE * settings.style_scale**2 * held_styles(settings, n_styles))
+    distribution = settings.hist_weight > 0 or (settings.style_weight > 0 and settings.style_loss != "gram")
+    share = HELD_SHARE * n_styles if distribution else STYLE_SHARE
+    return settings.size**2 * (1.0 + settings.style_scale**2 * share)
 
 
 def check_memory(settings: Settings, n_styles: int, device: torch.device) -> None:

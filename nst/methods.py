@@ -10,15 +10,18 @@
 ==================  =========================================================================
 
 A method is a view of :class:`~nst.settings.Settings`: the extension settings belong to the
-method that introduces them (``own``, with its starting values in ``defaults``) and are off for
-every other one, and a texture takes none of the content settings (``skip``).
+method that introduces them (``own``) and are off for every other one, ``defaults`` are the
+method's starting values (the photorealistic method starts from the content in the style's
+colours, ``init="matched"``: its photorealism term keeps the edges, so the colour and light must
+come from somewhere), and a texture takes none of the content settings (``skip``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import SettingsError, shown
 from .settings import Settings
@@ -46,8 +49,11 @@ class Method:
         """The settings a caller may set for this method, in :class:`Settings` order."""
         if self.kind == "cyclegan":
             return []
-        return [f.name for f in dataclasses.fields(Settings)
-                if f.name not in self.skip and (f.name not in EXTENSION_FIELDS or f.name in self.own)]
+        return [
+            f.name
+            for f in dataclasses.fields(Settings)
+            if f.name not in self.skip and (f.name not in EXTENSION_FIELDS or f.name in self.own)
+        ]
 
     def default(self, name: str) -> Any:
         """This method's default for a setting: its own starting value, else the package's."""
@@ -73,36 +79,52 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method(
-            "gatys", "Gatys (Gram matrices)", "optimize",
+            "gatys",
+            "Gatys (Gram matrices)",
+            "optimize",
             "The classic: the picture is optimized until its VGG feature correlations (Gram matrices) match "
             "the painting's while its deeper features still match the photo.",
         ),
         Method(
-            "histogram", "Gatys with histogram loss", "optimize",
+            "histogram",
+            "Gatys with histogram loss",
+            "optimize",
             "Gatys plus a loss that matches the histograms of feature activations, which keeps the painting's "
             "contrast and colour distribution more faithfully (Risser et al. 2017).",
-            own=("hist_weight", "hist_layers"), defaults={"hist_weight": HIST_WEIGHT},
+            own=("hist_weight", "hist_layers"),
+            defaults={"hist_weight": HIST_WEIGHT},
         ),
         Method(
-            "mmd", "MMD / moment matching", "optimize",
+            "mmd",
+            "MMD / moment matching",
+            "optimize",
             "Style as a distribution of features, matched by maximum mean discrepancy with a kernel, or by "
             "the mean and spread of each feature channel ('bn'); Li et al. 2017.",
-            own=("style_loss", "mmd_poly_c"), defaults={"style_loss": MMD_STYLE_LOSS},
+            own=("style_loss", "mmd_poly_c"),
+            defaults={"style_loss": MMD_STYLE_LOSS},
         ),
         Method(
-            "photorealistic", "Photorealistic", "optimize",
+            "photorealistic",
+            "Photorealistic",
+            "optimize",
             "Gatys plus a photorealism term that keeps the photo's edges and local structure, for a result "
             "that still looks like a photograph (Luan et al. 2017).",
-            own=("photo_weight",), defaults={"photo_weight": PHOTO_WEIGHT},
+            own=("photo_weight",),
+            defaults={"photo_weight": PHOTO_WEIGHT, "init": "matched"},
         ),
         Method(
-            "texture", "Texture synthesis", "texture",
+            "texture",
+            "Texture synthesis",
+            "texture",
             "No photo: a new image is optimized from noise until its feature statistics match the style "
             "image, giving a texture of any size in that style.",
-            own=("style_loss", "mmd_poly_c", "hist_weight", "hist_layers"), skip=CONTENT_FIELDS,
+            own=("style_loss", "mmd_poly_c", "hist_weight", "hist_layers"),
+            skip=CONTENT_FIELDS,
         ),
         Method(
-            "cyclegan", "CycleGAN painter", "cyclegan",
+            "cyclegan",
+            "CycleGAN painter",
+            "cyclegan",
             "One pass through a network trained to turn photos into one painter's work (Zhu et al. 2017): "
             "seconds instead of minutes, but only the painters in the catalogue.",
         ),

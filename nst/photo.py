@@ -26,8 +26,9 @@ EPSILON = 1e-7
 RADIUS = 1
 
 
-def matting_laplacian(image: np.ndarray, eps: float = EPSILON, radius: int = RADIUS,
-                      chunk: int = 20_000) -> scipy.sparse.csr_matrix:
+def matting_laplacian(
+    image: np.ndarray, eps: float = EPSILON, radius: int = RADIUS, chunk: int = 20_000
+) -> scipy.sparse.csr_matrix:
     """The (H*W, H*W) matting Laplacian of an (H, W, 3) image with values in [0, 1].
 
     For every window w_k of (2 radius + 1)^2 pixels fully inside the image, with colour mean
@@ -45,11 +46,11 @@ def matting_laplacian(image: np.ndarray, eps: float = EPSILON, radius: int = RAD
     index = np.arange(h * w).reshape(h, w)
     win_idx = np.lib.stride_tricks.sliding_window_view(index, (size, size)).reshape(-1, n)
     win_px = np.lib.stride_tricks.sliding_window_view(img, (size, size), axis=(0, 1))  # (h', w', 3, s, s)
-    win_px = win_px.reshape(-1, 3, n).transpose(0, 2, 1)                                 # (K, n, 3)
+    win_px = win_px.reshape(-1, 3, n).transpose(0, 2, 1)  # (K, n, 3)
     total = scipy.sparse.csr_matrix((h * w, h * w))
     for start in range(0, win_idx.shape[0], chunk):
-        px = win_px[start:start + chunk]
-        idx = win_idx[start:start + chunk]
+        px = win_px[start : start + chunk]
+        idx = win_idx[start : start + chunk]
         mean = px.mean(1, keepdims=True)
         centred = px - mean
         cov = np.einsum("kni,knj->kij", centred, centred) / n
@@ -63,13 +64,15 @@ def matting_laplacian(image: np.ndarray, eps: float = EPSILON, radius: int = RAD
     return (scipy.sparse.diags(degree) - affinity).tocsr()
 
 
-def to_torch(laplacian: scipy.sparse.spmatrix, device: torch.device | str = "cpu",
-             dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def to_torch(
+    laplacian: scipy.sparse.spmatrix, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """A scipy sparse matrix as a coalesced torch sparse COO tensor (the stable sparse layout)."""
     lap = laplacian.tocoo()
     indices = torch.from_numpy(np.vstack([lap.row, lap.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(indices, torch.from_numpy(lap.data).to(dtype), size=lap.shape,
-                                   device=device, check_invariants=False).coalesce()
+    return torch.sparse_coo_tensor(
+        indices, torch.from_numpy(lap.data).to(dtype), size=lap.shape, device=device, check_invariants=False
+    ).coalesce()
 
 
 class _QuadraticForm(torch.autograd.Function):
@@ -77,7 +80,7 @@ class _QuadraticForm(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, image: torch.Tensor, laplacian: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        v = image.reshape(image.shape[1], -1).T.contiguous()   # (H*W, 3): one column per channel
+        v = image.reshape(image.shape[1], -1).T.contiguous()  # (H*W, 3): one column per channel
         lv = torch.sparse.mm(laplacian, v) if laplacian.layout != torch.strided else laplacian @ v
         ctx.save_for_backward(lv)
         ctx.shape = image.shape

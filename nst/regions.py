@@ -19,8 +19,8 @@ each scale and averaged down to each VGG layer's grid.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -35,8 +35,10 @@ from .images import ImageSource, load_image
 class Region:
     """A part of the output and the style it must have, at the inputs' own resolutions."""
 
-    mask: Image.Image | None                               #: 'L' image the size of the content; None: everywhere
-    sources: tuple[tuple[int, Image.Image | None, float], ...]  #: (style index, 'L' mask on that style or None, weight)
+    mask: Image.Image | None  #: 'L' image the size of the content; None: everywhere
+    sources: tuple[
+        tuple[int, Image.Image | None, float], ...
+    ]  #: (style index, 'L' mask on that style or None, weight)
 
 
 def plain_regions(blend: Sequence[float]) -> list[Region]:
@@ -53,8 +55,12 @@ def load_mask(source: ImageSource, size: tuple[int, int], what: str) -> Image.Im
 def mask_regions(masks: Sequence[ImageSource], content_size: tuple[int, int], n_styles: int) -> list[Region]:
     """Spatial control: mask k (on the content) is where style k applies."""
     if len(masks) != n_styles:
-        raise SettingsError(f"masks: {len(masks)} mask(s) given for {n_styles} style image(s); give one mask per style")
-    return [Region(load_mask(m, content_size, f"mask {k + 1}"), ((k, None, 1.0),)) for k, m in enumerate(masks)]
+        raise SettingsError(
+            f"masks: {len(masks)} mask(s) given for {n_styles} style image(s); give one mask per style"
+        )
+    return [
+        Region(load_mask(m, content_size, f"mask {k + 1}"), ((k, None, 1.0),)) for k, m in enumerate(masks)
+    ]
 
 
 def segmentation_labels(image: Image.Image) -> np.ndarray:
@@ -71,8 +77,12 @@ def _label_mask(labels: np.ndarray, label: int) -> Image.Image:
     return Image.fromarray(np.where(labels == label, 255, 0).astype(np.uint8), "L")
 
 
-def segmentation_regions(content_segmentation: ImageSource, style_segmentation: ImageSource,
-                         content_size: tuple[int, int], style_size: tuple[int, int]) -> list[Region]:
+def segmentation_regions(
+    content_segmentation: ImageSource,
+    style_segmentation: ImageSource,
+    content_size: tuple[int, int],
+    style_size: tuple[int, int],
+) -> list[Region]:
     """Luan et al.'s augmented style loss: each label of the content's segmentation takes the style
     statistics of the same label in the style's segmentation. A label missing from the style's
     segmentation takes the whole style image's statistics."""
@@ -89,9 +99,16 @@ def segmentation_regions(content_segmentation: ImageSource, style_segmentation: 
     return regions
 
 
-def plan_regions(n_styles: int, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]], *,
-                 masks: Sequence[ImageSource] | None = None, content_segmentation: ImageSource | None = None,
-                 style_segmentation: ImageSource | None = None, blend_given: bool = False) -> list[Region] | None:
+def plan_regions(
+    n_styles: int,
+    content_size: tuple[int, int],
+    style_sizes: Sequence[tuple[int, int]],
+    *,
+    masks: Sequence[ImageSource] | None = None,
+    content_segmentation: ImageSource | None = None,
+    style_segmentation: ImageSource | None = None,
+    blend_given: bool = False,
+) -> list[Region] | None:
     """The regions of a run, with the combinations that make no sense refused by name.
 
     None means the plain case, every style everywhere, which the engine computes with the
@@ -103,16 +120,22 @@ def plan_regions(n_styles: int, content_size: tuple[int, int], style_sizes: Sequ
         if masks:
             raise SettingsError("masks and segmentations cannot be combined: use one or the other")
         if n_styles != 1:
-            raise SettingsError(f"segmentation: the augmented style loss takes one style image, got {n_styles}")
+            raise SettingsError(
+                f"segmentation: the augmented style loss takes one style image, got {n_styles}"
+            )
         return segmentation_regions(content_segmentation, style_segmentation, content_size, style_sizes[0])
     if masks:
         if blend_given:
-            raise SettingsError("style_blend: with masks each style has its own region; leave style_blend unset")
+            raise SettingsError(
+                "style_blend: with masks each style has its own region; leave style_blend unset"
+            )
         return mask_regions(masks, content_size, n_styles)
     return None
 
 
-def mask_tensor(mask: Image.Image | None, size: tuple[int, int], device: torch.device | str) -> torch.Tensor | None:
+def mask_tensor(
+    mask: Image.Image | None, size: tuple[int, int], device: torch.device | str
+) -> torch.Tensor | None:
     """A mask resized to ``size`` (width, height) as a (1, 1, H, W) float tensor in [0, 1]."""
     if mask is None:
         return None
@@ -134,4 +157,3 @@ def layer_weights(mask: torch.Tensor | None, hw: tuple[int, int]) -> torch.Tenso
     if tuple(mask.shape[-2:]) != hw:
         mask = F.adaptive_avg_pool2d(mask, hw)
     return mask.reshape(-1).float()
-

@@ -23,8 +23,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import SettingsError, shown
 from .vgg import BACKBONES, POOLINGS, check_layers, tap_names
@@ -38,7 +39,7 @@ MAX_SIZE = 4096
 #: Smallest coarse scale of a coarse-to-fine run (VGG's pools need something to pool).
 MIN_SCALE_SIZE = 16
 MAX_STEPS = 10_000
-INITS = ("content", "noise", "style")
+INITS = ("content", "matched", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
@@ -103,7 +104,11 @@ def as_float(value: Any, name: str, low: float = 0.0, high: float = math.inf) ->
     if not math.isfinite(x):
         raise SettingsError(f"{name}: must be a finite number, got {shown(value)}")
     if x < low:
-        raise SettingsError(f"{name}: must be at least {low:g}, got {x:g}" if low else f"{name}: must not be negative, got {x:g}")
+        raise SettingsError(
+            f"{name}: must be at least {low:g}, got {x:g}"
+            if low
+            else f"{name}: must not be negative, got {x:g}"
+        )
     if x > high:
         raise SettingsError(f"{name}: must be at most {high:g}, got {x:g}")
     return x
@@ -149,35 +154,71 @@ class Settings:
     size: int = _f(384, "longest side of the output, in pixels")
     steps: int = _f(300, "optimizer iterations (one VGG forward+backward each), over all scales together")
     content_weight: float = _f(1.0, "alpha: weight of the content loss (feature MSE on content_layers)")
-    style_weight: float = _f(10.0, "beta: weight of the style loss (the statistic chosen by style_loss, on style_layers)")
+    style_weight: float = _f(
+        10.0, "beta: weight of the style loss (the statistic chosen by style_loss, on style_layers)"
+    )
     tv_weight: float = _f(1.0, "weight of the total-variation (smoothness) loss; 0 turns it off")
     backbone: str = _f("vgg19", "feature network: vgg19 (the paper's) or vgg16 (lighter)", BACKBONES)
-    content_layers: tuple[str, ...] = _f(("conv4_2",), "VGG layers compared with the content image, comma-separated")
-    style_layers: tuple[str, ...] = _f(PAPER_STYLE_LAYERS, "VGG layers whose style statistics are matched, comma-separated")
+    content_layers: tuple[str, ...] = _f(
+        ("conv4_2",), "VGG layers compared with the content image, comma-separated"
+    )
+    style_layers: tuple[str, ...] = _f(
+        PAPER_STYLE_LAYERS, "VGG layers whose style statistics are matched, comma-separated"
+    )
     style_layer_weights: tuple[float, ...] | None = _f(
-        None, "one weight per style layer, comma-separated; default equal weights (the paper's w_l = 1/5)")
+        None, "one weight per style layer, comma-separated; default equal weights (the paper's w_l = 1/5)"
+    )
     pooling: str = _f("avg", "pooling in VGG: avg (the paper's choice, smoother) or max", POOLINGS)
-    init: str = _f("content", "starting image: content (fast, faithful), noise (the paper's white noise) or style",
-                    INITS)
+    init: str = _f(
+        "content",
+        "starting image: content (fast, faithful), matched (the content in the style's colours), "
+        "noise (the paper's white noise) or style",
+        INITS,
+    )
     optimizer: str = _f("lbfgs", "lbfgs (the paper's) or adam", OPTIMIZERS)
-    learning_rate: float | None = _f(None, "step size; default 1.0 for lbfgs, 0.02 for adam (pixels in [0, 1])")
+    learning_rate: float | None = _f(
+        None, "step size; default 1.0 for lbfgs, 0.02 for adam (pixels in [0, 1])"
+    )
     seed: int = _f(0, "seed for noise init; same seed and device give the same picture")
     style_scale: float = _f(1.0, "size of the style image relative to the output (smaller: finer strokes)")
     scales: int = _f(1, "coarse-to-fine: number of scales, each twice the previous, ending at size")
-    precision: str = _f("auto", "arithmetic of the VGG passes: auto (bf16 where the hardware has it, else fp32), "
-                                "fp32, bf16 or fp16 (CUDA only); Gram matrices and losses are always fp32", PRECISIONS)
-    style_loss: str = _f("gram", "style statistic: gram (Gatys), mmd-linear, mmd-poly, mmd-gauss (MMD kernels, Li et al.) "
-                                 "or bn (per-channel mean and std)", STYLE_LOSSES)
-    mmd_poly_c: float = _f(1.0, "c of the mmd-poly kernel (x.y + c)^2, in units of the style features' mean squared "
-                                "norm; 0 makes mmd-poly the Gram loss exactly")
-    hist_weight: float = _f(0.0, "weight of the histogram loss (Risser et al.) on hist_layers; 0 turns it off")
-    hist_layers: tuple[str, ...] = _f(HISTOGRAM_LAYERS, "VGG layers whose per-channel histograms are matched, comma-separated")
-    photo_weight: float = _f(0.0, "weight of the photorealism loss (matting Laplacian, Luan et al.); 0 turns it off, "
-                                  "about 1e4 keeps a photo a photo")
-    preserve_color: str = _f("none", "keep the content's colours: none, luminance (stylize luminance only) or "
-                                     "histogram (recolour the style to the content's colour statistics first)",
-                                 PRESERVE_COLORS)
-    style_blend: tuple[float, ...] | None = _f(None, "one weight per style image, comma-separated; default equal weights")
+    precision: str = _f(
+        "auto",
+        "arithmetic of the VGG passes: auto (bf16 where the hardware has it, else fp32), "
+        "fp32, bf16 or fp16 (CUDA only); Gram matrices and losses are always fp32",
+        PRECISIONS,
+    )
+    style_loss: str = _f(
+        "gram",
+        "style statistic: gram (Gatys), mmd-linear, mmd-poly, mmd-gauss (MMD kernels, Li et al.) "
+        "or bn (per-channel mean and std)",
+        STYLE_LOSSES,
+    )
+    mmd_poly_c: float = _f(
+        1.0,
+        "c of the mmd-poly kernel (x.y + c)^2, in units of the style features' mean squared "
+        "norm; 0 makes mmd-poly the Gram loss exactly",
+    )
+    hist_weight: float = _f(
+        0.0, "weight of the histogram loss (Risser et al.) on hist_layers; 0 turns it off"
+    )
+    hist_layers: tuple[str, ...] = _f(
+        HISTOGRAM_LAYERS, "VGG layers whose per-channel histograms are matched, comma-separated"
+    )
+    photo_weight: float = _f(
+        0.0,
+        "weight of the photorealism loss (matting Laplacian, Luan et al.); 0 turns it off, "
+        "about 1e4 keeps a photo a photo",
+    )
+    preserve_color: str = _f(
+        "none",
+        "keep the content's colours: none, luminance (stylize luminance only) or "
+        "histogram (recolour the style to the content's colour statistics first)",
+        PRESERVE_COLORS,
+    )
+    style_blend: tuple[float, ...] | None = _f(
+        None, "one weight per style image, comma-separated; default equal weights"
+    )
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -191,10 +232,13 @@ class Settings:
         check_layers(self.backbone, self.content_layers, "content_layers")
         check_layers(self.backbone, self.style_layers, "style_layers")
         if self.style_layer_weights is not None:
-            weights = _as_floats(self.style_layer_weights, "style_layer_weights", MAX_LAYERS, MAX_RELATIVE_WEIGHT)
+            weights = _as_floats(
+                self.style_layer_weights, "style_layer_weights", MAX_LAYERS, MAX_RELATIVE_WEIGHT
+            )
             if len(weights) != len(self.style_layers):
                 raise SettingsError(
-                    f"style_layer_weights: {len(weights)} weights given for {len(self.style_layers)} style layers; give one per layer"
+                    f"style_layer_weights: {len(weights)} weights given for {len(self.style_layers)} style "
+                    "layers; give one per layer"
                 )
             if not any(weights):
                 raise SettingsError("style_layer_weights: at least one weight must be above zero")
@@ -210,7 +254,8 @@ class Settings:
         set_("precision", as_choice(self.precision, "precision", PRECISIONS))
         if self.size / 2 ** (self.scales - 1) < MIN_SCALE_SIZE:
             raise SettingsError(
-                f"scales: {self.scales} scales from size {self.size} would start below {MIN_SCALE_SIZE} px; use fewer scales"
+                f"scales: {self.scales} scales from size {self.size} would start below {MIN_SCALE_SIZE} px; "
+                "use fewer scales"
             )
         set_("style_loss", as_choice(self.style_loss, "style_loss", STYLE_LOSSES))
         set_("mmd_poly_c", as_float(self.mmd_poly_c, "mmd_poly_c", 0.0, 1e6))
@@ -227,7 +272,9 @@ class Settings:
                 raise SettingsError("style_blend: at least one weight must be above zero")
             set_("style_blend", blend)
         if self.content_weight == 0 and self.style_weight == 0 and self.hist_weight == 0:
-            raise SettingsError("content_weight, style_weight and hist_weight are all 0: there would be nothing to optimize")
+            raise SettingsError(
+                "content_weight, style_weight and hist_weight are all 0: there would be nothing to optimize"
+            )
 
     @property
     def layer_weights(self) -> tuple[float, ...]:
@@ -242,7 +289,8 @@ class Settings:
             return (1.0 / n_styles,) * n_styles
         if len(self.style_blend) != n_styles:
             raise SettingsError(
-                f"style_blend: {len(self.style_blend)} weight(s) given for {n_styles} style image(s); give one per style"
+                f"style_blend: {len(self.style_blend)} weight(s) given for {n_styles} style image(s); "
+                "give one per style"
             )
         total = sum(self.style_blend)
         return tuple(w / total for w in self.style_blend)
@@ -253,17 +301,19 @@ class Settings:
             return self.learning_rate
         return 1.0 if self.optimizer == "lbfgs" else 0.02
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "Settings":
+    def from_dict(cls, values: Mapping[str, Any]) -> Settings:
         """Build from a plain mapping (API, config files), refusing unknown names."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise SettingsError(f"unknown setting(s) {', '.join(unknown)}; known settings are {', '.join(sorted(known))}")
+            raise SettingsError(
+                f"unknown setting(s) {', '.join(unknown)}; known settings are {', '.join(sorted(known))}"
+            )
         return cls(**dict(values))
 
 

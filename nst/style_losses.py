@@ -43,8 +43,9 @@ from noise came out as coloured noise that way).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -84,14 +85,20 @@ def weighted_gram(x: torch.Tensor, q: torch.Tensor | None = None) -> torch.Tenso
     return ((x * q) @ x.T) / q.sum()
 
 
-def mmd2_linear(x: torch.Tensor, y: torch.Tensor, qx: torch.Tensor | None = None,
-                qy: torch.Tensor | None = None) -> torch.Tensor:
+def mmd2_linear(
+    x: torch.Tensor, y: torch.Tensor, qx: torch.Tensor | None = None, qy: torch.Tensor | None = None
+) -> torch.Tensor:
     """MMD^2 under k(x, y) = x^T y: the squared distance of the mean feature vectors."""
     return (weighted_mean(x, qx) - weighted_mean(y, qy)).pow(2).sum()
 
 
-def mmd2_poly(x: torch.Tensor, y: torch.Tensor, c: float = 0.0, qx: torch.Tensor | None = None,
-              qy: torch.Tensor | None = None) -> torch.Tensor:
+def mmd2_poly(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    c: float = 0.0,
+    qx: torch.Tensor | None = None,
+    qy: torch.Tensor | None = None,
+) -> torch.Tensor:
     """MMD^2 (biased V-statistic) under k(x, y) = (x^T y + c)^2, in closed form.
 
     Expanding the kernel, ``mean k(x, x') = ||G_x||^2 + 2c ||mu_x||^2 + c^2``, so
@@ -104,8 +111,9 @@ def mmd2_poly(x: torch.Tensor, y: torch.Tensor, c: float = 0.0, qx: torch.Tensor
     return out
 
 
-def bn_distance(x: torch.Tensor, y: torch.Tensor, qx: torch.Tensor | None = None,
-                qy: torch.Tensor | None = None) -> torch.Tensor:
+def bn_distance(
+    x: torch.Tensor, y: torch.Tensor, qx: torch.Tensor | None = None, qy: torch.Tensor | None = None
+) -> torch.Tensor:
     """``mean_c (mu_x - mu_y)^2 + (sigma_x - sigma_y)^2``: Li et al.'s BN statistics matching."""
     kind = BNKind()
     return kind.loss(x, qx, kind.target(Samples(y, qy)))
@@ -118,7 +126,7 @@ def bn_distance(x: torch.Tensor, y: torch.Tensor, qx: torch.Tensor | None = None
 class Samples:
     """A weighted set of style feature vectors: one region of one or several styles, one layer."""
 
-    feats: torch.Tensor                 #: (C, P)
+    feats: torch.Tensor  #: (C, P)
     weights: torch.Tensor | None = None  #: (P,), non-negative; None: all equal
 
 
@@ -216,11 +224,11 @@ class BNKind:
 
 @dataclass
 class GaussTarget:
-    samples: torch.Tensor    #: (P, C) style positions, at most ``block``
-    weights: torch.Tensor    #: (P,) summing to 1
-    mean: torch.Tensor       #: (C,) the style's mean feature vector (all positions)
-    mean_sq: float           #: the style's mean squared norm E ||s||^2 (all positions)
-    zero_loss: float         #: MMD^2 of an all-zero output, for the normalizer
+    samples: torch.Tensor  #: (P, C) style positions, at most ``block``
+    weights: torch.Tensor  #: (P,) summing to 1
+    mean: torch.Tensor  #: (C,) the style's mean feature vector (all positions)
+    mean_sq: float  #: the style's mean squared norm E ||s||^2 (all positions)
+    zero_loss: float  #: MMD^2 of an all-zero output, for the normalizer
 
 
 def gauss_gamma(x: torch.Tensor, q: torch.Tensor | None, target: GaussTarget) -> float:
@@ -258,8 +266,16 @@ class _GaussBlocks(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, f: torch.Tensor, q: torch.Tensor, s: torch.Tensor, p: torch.Tensor, gamma: float,
-                block_w: torch.Tensor, cross_w: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(
+        ctx,
+        f: torch.Tensor,
+        q: torch.Tensor,
+        s: torch.Tensor,
+        p: torch.Tensor,
+        gamma: float,
+        block_w: torch.Tensor,
+        cross_w: float,
+    ) -> torch.Tensor:  # type: ignore[override]
         # On a CPU the kernel matrices' memory traffic is the cost, so each is written once by a
         # matrix product, exponentiated in place, and read once by a matrix product:
         # -gamma ||a - b||^2 = [a, 1, |a|^2] . [2 gamma b, -gamma |b|^2, -gamma], and the weighted
@@ -267,36 +283,37 @@ class _GaussBlocks(torch.autograd.Function):
         need_grad = ctx.needs_input_grad[0]
         grad = torch.zeros_like(f) if need_grad else None
         c = f.shape[-1]
-        s_aug = torch.cat([2.0 * gamma * s, -gamma * s.pow(2).sum(-1, keepdim=True),
-                           torch.full_like(s[:, :1], -gamma)], 1)      # (P, C+2)
-        s_rhs = torch.cat([s * p[:, None], p[:, None]], 1)            # (P, C+1)
+        s_aug = torch.cat(
+            [2.0 * gamma * s, -gamma * s.pow(2).sum(-1, keepdim=True), torch.full_like(s[:, :1], -gamma)], 1
+        )  # (P, C+2)
+        s_rhs = torch.cat([s * p[:, None], p[:, None]], 1)  # (P, C+1)
         size = f.shape[1]
-        group = max(1, (1 << 18) // (size * (size + s.shape[0])))      # ~1 MB per matrix: stays in cache
+        group = max(1, (1 << 18) // (size * (size + s.shape[0])))  # ~1 MB per matrix: stays in cache
         total = torch.zeros((), dtype=f.dtype, device=f.device)
         for i in range(0, f.shape[0], group):
-            fb, qb, bw = f[i:i + group], q[i:i + group], block_w[i:i + group]
+            fb, qb, bw = f[i : i + group], q[i : i + group], block_w[i : i + group]
             g = fb.shape[0]
-            n = fb.pow(2).sum(-1, keepdim=True)                        # (g, B, 1)
-            left = torch.cat([fb, torch.ones_like(n), n], -1)          # (g, B, C+2)
+            n = fb.pow(2).sum(-1, keepdim=True)  # (g, B, 1)
+            left = torch.cat([fb, torch.ones_like(n), n], -1)  # (g, B, C+2)
             right = torch.cat([2.0 * gamma * fb, -gamma * n, torch.full_like(n, -gamma)], -1)
             # Within blocks: K_ij = exp(-gamma ||f_i - f_j||^2).
             k = torch.bmm(left, right.transpose(1, 2)).clamp_min_(_LOG_TINY).exp_()
             kr = torch.bmm(k, torch.cat([fb * qb[..., None], qb[..., None]], -1))
             del k
             u = qb * bw[:, None]
-            uk = u * kr[..., c]                                        # sum_j W_ij
+            uk = u * kr[..., c]  # sum_j W_ij
             total += uk.sum()
             # Against the style sample: V_ij = cw q_i p_j k(f_i, s_j).
             v = (left.reshape(-1, c + 2) @ s_aug.T).clamp_min_(_LOG_TINY).exp_()
             vr = (v @ s_rhs).reshape(g, size, c + 1)
             del v
             qc = qb * cross_w
-            vk = qc * vr[..., c]                                       # sum_j V_ij
+            vk = qc * vr[..., c]  # sum_j V_ij
             total -= 2.0 * vk.sum()
             if need_grad:
                 gw = uk[..., None] * fb - u[..., None] * kr[..., :c]
                 gv = vk[..., None] * fb - qc[..., None] * vr[..., :c]
-                grad[i:i + group] = (gv - gw).mul_(4.0 * gamma)
+                grad[i : i + group] = (gv - gw).mul_(4.0 * gamma)
         ctx.save_for_backward(grad if need_grad else torch.empty(0))
         return total
 
@@ -306,8 +323,15 @@ class _GaussBlocks(torch.autograd.Function):
         return grad * grad_output, None, None, None, None, None, None
 
 
-def mmd2_gauss(x: torch.Tensor, q: torch.Tensor | None, target: GaussTarget, *, block: int = GAUSS_BLOCK,
-               seed: int = 0, gamma: float | None = None) -> torch.Tensor:
+def mmd2_gauss(
+    x: torch.Tensor,
+    q: torch.Tensor | None,
+    target: GaussTarget,
+    *,
+    block: int = GAUSS_BLOCK,
+    seed: int = 0,
+    gamma: float | None = None,
+) -> torch.Tensor:
     """MMD^2 under the Gaussian kernel between x (C, M) weighted by q and the target, in blocks.
 
     With M <= ``block`` it is the usual (biased, V-statistic) estimate over all pairs, as the
@@ -332,7 +356,9 @@ def mmd2_gauss(x: torch.Tensor, q: torch.Tensor | None, target: GaussTarget, *, 
     qb = F.pad(q, (0, pad)).reshape(n_blocks, size)
     # Each block's mean over its pairs, weighted by the block's mass: mass_b / mass_b^2 / sum mass.
     mass = qb.sum(1)
-    block_w = torch.where(mass > 0, 1.0 / mass.clamp_min(_EPS), torch.zeros_like(mass)) / mass.sum().clamp_min(_EPS)
+    block_w = torch.where(
+        mass > 0, 1.0 / mass.clamp_min(_EPS), torch.zeros_like(mass)
+    ) / mass.sum().clamp_min(_EPS)
     s, p = target.samples.to(x.device, x.dtype), target.weights.to(x.device, x.dtype)
     value = _GaussBlocks.apply(f, qb, s, p, gamma, block_w, 1.0 / float(q.sum()))
     return value + _gauss_self_term(s, p, gamma)
@@ -351,7 +377,9 @@ class GaussKind:
         mean, mean_sq = s @ p, float(s.pow(2).sum(0) @ p)
         if s.shape[1] > self.block:
             gen = torch.Generator().manual_seed(self.seed + 1)
-            idx = torch.multinomial(p.cpu().double(), self.block, replacement=True, generator=gen).to(s.device)
+            idx = torch.multinomial(p.cpu().double(), self.block, replacement=True, generator=gen).to(
+                s.device
+            )
             sample = s[:, idx].T.contiguous()
             w = torch.full((self.block,), 1.0 / self.block, dtype=s.dtype, device=s.device)
         else:
@@ -373,9 +401,9 @@ class GaussKind:
 
 @dataclass
 class HistTarget:
-    values: torch.Tensor   #: (C, P) each channel's style values, sorted
-    cdf: torch.Tensor      #: (C or 1, P) float64 cumulative weight at the middle of each value, in (0, 1)
-    mean_sq: float         #: sum over channels of the weighted mean square: the normalizer
+    values: torch.Tensor  #: (C, P) each channel's style values, sorted
+    cdf: torch.Tensor  #: (C or 1, P) float64 cumulative weight at the middle of each value, in (0, 1)
+    mean_sq: float  #: sum over channels of the weighted mean square: the normalizer
 
 
 def _midpoints(w: torch.Tensor) -> torch.Tensor:
@@ -416,7 +444,11 @@ def histogram_match(x: torch.Tensor, q: torch.Tensor | None, target: HistTarget)
             lo, hi, t = _interpolate(cdf[0], mid)
             matched = torch.lerp(values[:, lo], values[:, hi], t.expand(c, m))
         else:
-            w = torch.ones(c, m, dtype=torch.float64, device=x.device) if q is None else q.to(torch.float64)[order]
+            w = (
+                torch.ones(c, m, dtype=torch.float64, device=x.device)
+                if q is None
+                else q.to(torch.float64)[order]
+            )
             lo, hi, t = _interpolate(cdf.expand(c, -1).contiguous(), _midpoints(w))
             matched = torch.lerp(values.gather(1, lo), values.gather(1, hi), t)
         out = torch.empty_like(x)
@@ -469,9 +501,9 @@ class RegionTarget:
     """One region of the output at one layer and the style statistic it must have."""
 
     weights: torch.Tensor | None  #: (M,) output position weights (a mask); None: every position, equally
-    share: float                  #: the region's share of the picture (mean of the weights)
+    share: float  #: the region's share of the picture (mean of the weights)
     target: Any
-    scale: float                  #: 1 / the loss of an all-zero output
+    scale: float  #: 1 / the loss of an all-zero output
 
 
 class DistributionStyleLoss:
@@ -481,10 +513,15 @@ class DistributionStyleLoss:
     :class:`nst.losses.GramStyleLoss`, so weights keep their meaning across weights files.
     """
 
-    def __init__(self, name: str, kind: Kind, targets: Mapping[str, Sequence[RegionTarget]],
-                 layer_weights: Sequence[float]) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: Kind,
+        targets: Mapping[str, Sequence[RegionTarget]],
+        layer_weights: Sequence[float],
+    ) -> None:
         self.name, self.kind = name, kind
-        self.targets = {l: list(t) for l, t in targets.items()}
+        self.targets = {layer: list(t) for layer, t in targets.items()}
         self.layers = tuple(self.targets)
         self.weights = tuple(layer_weights)
 
@@ -495,7 +532,9 @@ class DistributionStyleLoss:
                 continue
             x = flatten(features[layer])
             for region in self.targets[layer]:
-                total = total + (w * region.share * region.scale) * self.kind.loss(x, region.weights, region.target)
+                total = total + (w * region.share * region.scale) * self.kind.loss(
+                    x, region.weights, region.target
+                )
         return total
 
 

@@ -12,11 +12,20 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .devices import pick_device
-from .engine import (StepCallback, StyleResult, as_style_list, load_styles, resolve_settings, run_scales, style_side,
-                     taps_needed)
+from .engine import (
+    StepCallback,
+    StyleResult,
+    as_style_list,
+    load_styles,
+    resolve_settings,
+    run_scales,
+    style_side,
+    taps_needed,
+)
 from .errors import SettingsError
 from .images import ImageSource, tensor_to_image
 from .memory import check_memory
@@ -28,14 +37,25 @@ def check_canvas(width: Any, height: Any) -> tuple[int, int]:
     """Width and height as whole numbers in range, or a SettingsError naming the bad one."""
     out = as_int(width, "width", MIN_SCALE_SIZE, MAX_SIZE), as_int(height, "height", MIN_SCALE_SIZE, MAX_SIZE)
     if max(out) < MIN_SIZE:
-        raise SettingsError(f"width, height: the longer side must be at least {MIN_SIZE} pixels, got {out[0]}x{out[1]}")
+        raise SettingsError(
+            f"width, height: the longer side must be at least {MIN_SIZE} pixels, got {out[0]}x{out[1]}"
+        )
     return out
 
 
-def synthesize_texture(style: ImageSource | Sequence[ImageSource], settings: Settings | None = None, *,
-                       width: int, height: int, callback: StepCallback | None = None, image_every: int = 25,
-                       device: str | None = None, vgg_weights: str | None = None,
-                       stop: threading.Event | None = None, **overrides: Any) -> StyleResult:
+def synthesize_texture(
+    style: ImageSource | Sequence[ImageSource],
+    settings: Settings | None = None,
+    *,
+    width: int,
+    height: int,
+    callback: StepCallback | None = None,
+    image_every: int = 25,
+    device: str | None = None,
+    vgg_weights: str | None = None,
+    stop: threading.Event | None = None,
+    **overrides: Any,
+) -> StyleResult:
     """A ``width`` x ``height`` texture with the statistics of ``style`` (one image or a blend).
 
     Uses the same settings as :func:`nst.stylize` minus the content: ``init`` "content" means
@@ -46,9 +66,13 @@ def synthesize_texture(style: ImageSource | Sequence[ImageSource], settings: Set
     width, height = check_canvas(width, height)
     settings = resolve_settings(settings, overrides)
     if settings.photo_weight:
-        raise SettingsError("photo_weight: the photorealism loss needs a content photo; a texture has none (set it to 0)")
+        raise SettingsError(
+            "photo_weight: the photorealism loss needs a content photo; a texture has none (set it to 0)"
+        )
     if settings.preserve_color != "none":
-        raise SettingsError("preserve_color: a texture has no content whose colours could be kept (set it to none)")
+        raise SettingsError(
+            "preserve_color: a texture has no content whose colours could be kept (set it to none)"
+        )
     if not settings.style_weight and not settings.hist_weight:
         raise SettingsError("style_weight and hist_weight are both 0: a texture needs a style loss")
     settings = settings.replace(size=max(width, height))
@@ -57,9 +81,28 @@ def synthesize_texture(style: ImageSource | Sequence[ImageSource], settings: Set
     settings.blend_weights(len(styles))
     check_memory(settings, len(styles), dev)
     style_imgs = load_styles(styles, style_side(settings))
-    net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(taps_needed(settings, with_content=False))
+    net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(
+        taps_needed(settings, with_content=False)
+    )
     start = time.perf_counter()
-    x, history, stopped, notes = run_scales(settings, net, None, style_imgs, (width, height), dev,
-                                            callback=callback, image_every=image_every, stop=stop)
-    return StyleResult(image=tensor_to_image(x), settings=settings, losses=history, seconds=time.perf_counter() - start,
-                       steps=len(history), stopped=stopped, device=str(dev), notes=notes)
+    x, history, stopped, notes = run_scales(
+        settings,
+        net,
+        None,
+        style_imgs,
+        (width, height),
+        dev,
+        callback=callback,
+        image_every=image_every,
+        stop=stop,
+    )
+    return StyleResult(
+        image=tensor_to_image(x),
+        settings=settings,
+        losses=history,
+        seconds=time.perf_counter() - start,
+        steps=len(history),
+        stopped=stopped,
+        device=str(dev),
+        notes=notes,
+    )

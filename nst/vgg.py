@@ -18,7 +18,7 @@ Design choices:
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
@@ -28,7 +28,29 @@ from .errors import SettingsError
 #: Channels per convolution, "M" for pooling: torchvision's configurations D (VGG16) and E (VGG19).
 _CONFIGS: dict[str, list[int | str]] = {
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+    "vgg19": [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ],
 }
 BACKBONES = tuple(_CONFIGS)
 POOLINGS = ("avg", "max")
@@ -89,8 +111,13 @@ def build_features(backbone: str, pooling: str = "max") -> nn.Sequential:
 class VGGFeatures(nn.Module):
     """A frozen VGG stack that maps RGB images in [0, 1] to a dict of named activations."""
 
-    def __init__(self, backbone: str, state_dict: Mapping[str, torch.Tensor] | None = None,
-                 pooling: str = "max", last_layer: str | None = None) -> None:
+    def __init__(
+        self,
+        backbone: str,
+        state_dict: Mapping[str, torch.Tensor] | None = None,
+        pooling: str = "max",
+        last_layer: str | None = None,
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.pooling = pooling
@@ -109,7 +136,7 @@ class VGGFeatures(nn.Module):
         self.eval()
         self.requires_grad_(False)
 
-    def truncated(self, taps: Iterable[str]) -> "VGGFeatures":
+    def truncated(self, taps: Iterable[str]) -> VGGFeatures:
         """A view of this network that stops after the deepest of ``taps`` (weights shared)."""
         taps = list(taps)
         check_layers(self.backbone, taps, "layers")
@@ -124,7 +151,7 @@ class VGGFeatures(nn.Module):
         view.eval()
         return view
 
-    def to_memory_format(self, memory_format: torch.memory_format) -> "VGGFeatures":
+    def to_memory_format(self, memory_format: torch.memory_format) -> VGGFeatures:
         """Run in ``memory_format`` (``torch.channels_last`` is faster for cuDNN and oneDNN)."""
         self.features.to(memory_format=memory_format)
         self.memory_format = memory_format

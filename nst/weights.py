@@ -17,8 +17,8 @@ Nothing is downloaded at import time.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 
@@ -48,8 +48,10 @@ def default_backbone() -> str:
 
 
 def _person(backbone: str) -> str:
-    return (f"this server has no {backbone} network weights yet, so the optimization methods cannot run here; "
-            "its operator can set them up (the server's log says how)")
+    return (
+        f"this server has no {backbone} network weights yet, so the optimization methods cannot run here; "
+        "its operator can set them up (the server's log says how)"
+    )
 
 
 def torchvision_cache_file(backbone: str) -> Path:
@@ -66,7 +68,9 @@ def _how_to_fix(backbone: str) -> str:
     )
 
 
-def features_state_dict(state: Mapping[str, torch.Tensor], backbone: str, source: str) -> dict[str, torch.Tensor]:
+def features_state_dict(
+    state: Mapping[str, torch.Tensor], backbone: str, source: str
+) -> dict[str, torch.Tensor]:
     """Reduce any accepted layout to the keys of ``<backbone>().features`` (``0.weight`` ...)."""
     cleaned: dict[str, torch.Tensor] = {}
     for key, value in state.items():
@@ -78,8 +82,12 @@ def features_state_dict(state: Mapping[str, torch.Tensor], backbone: str, source
     expected = {f"{i}.{p}" for i in conv_indices(backbone) for p in ("weight", "bias")}
     missing, unexpected = expected - cleaned.keys(), cleaned.keys() - expected
     if missing or unexpected:
-        other = [b for b in BACKBONES if b != backbone and
-                 {f"{i}.{p}" for i in conv_indices(b) for p in ("weight", "bias")} == set(cleaned)]
+        other = [
+            b
+            for b in BACKBONES
+            if b != backbone
+            and {f"{i}.{p}" for i in conv_indices(b) for p in ("weight", "bias")} == set(cleaned)
+        ]
         hint = f" It looks like {other[0]} weights: set backbone to {other[0]!r}." if other else ""
         raise WeightsError(
             f"{source} does not match {backbone}'s convolutional layers: "
@@ -90,7 +98,9 @@ def features_state_dict(state: Mapping[str, torch.Tensor], backbone: str, source
     for key, value in cleaned.items():
         want = shapes[key]
         if value.shape != want:
-            raise WeightsError(f"{source}: tensor {key} has shape {tuple(value.shape)}, expected {tuple(want)} for {backbone}")
+            raise WeightsError(
+                f"{source}: tensor {key} has shape {tuple(value.shape)}, expected {tuple(want)} for {backbone}"
+            )
     check_finite(cleaned, source)
     return {k: v.float() for k, v in cleaned.items()}
 
@@ -111,20 +121,30 @@ def locate_vgg_weights(backbone: str, vgg_weights: str | os.PathLike | None = No
     if cached.is_file():
         return cached
     if offline():
-        raise WeightsError(f"The pretrained {backbone} weights are not here and this machine is offline "
-                           f"(NST_OFFLINE, HF_HUB_OFFLINE, or no network). {_how_to_fix(backbone)}",
-                           person=_person(backbone))
+        raise WeightsError(
+            f"The pretrained {backbone} weights are not here and this machine is offline "
+            f"(NST_OFFLINE, HF_HUB_OFFLINE, or no network). {_how_to_fix(backbone)}",
+            person=_person(backbone),
+        )
     try:
-        torch.hub.load_state_dict_from_url(_TORCHVISION_URLS[backbone], progress=True, check_hash=True,
-                                           map_location="cpu")
+        torch.hub.load_state_dict_from_url(
+            _TORCHVISION_URLS[backbone], progress=True, check_hash=True, map_location="cpu"
+        )
     except Exception as exc:  # no network, HTTP errors, hash mismatch
-        raise WeightsError(f"The pretrained {backbone} weights could not be downloaded ({type(exc).__name__}: "
-                           f"{str(exc)[:200]}). {_how_to_fix(backbone)}", person=_person(backbone)) from exc
+        raise WeightsError(
+            f"The pretrained {backbone} weights could not be downloaded ({type(exc).__name__}: "
+            f"{str(exc)[:200]}). {_how_to_fix(backbone)}",
+            person=_person(backbone),
+        ) from exc
     return cached
 
 
-def load_vgg(backbone: str = "vgg19", pooling: str = "avg", vgg_weights: str | os.PathLike | None = None,
-             device: torch.device | str = "cpu") -> VGGFeatures:
+def load_vgg(
+    backbone: str = "vgg19",
+    pooling: str = "avg",
+    vgg_weights: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu",
+) -> VGGFeatures:
     """A frozen, pretrained VGG on ``device``; loaded once per (file, pooling, device) and cached."""
     path = locate_vgg_weights(backbone, vgg_weights)
     stat = path.stat()

@@ -98,7 +98,14 @@ def app_module(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NST_CACHE_DIR", str(tmp_path_factory.mktemp("nst-cache")))
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        for name in ("NST_BACKBONE", "NST_DEVICE", "NST_MAX_SIZE", "NST_MAX_STEPS", "NST_CONCURRENCY", "NST_CACHE_SECONDS"):
+        for name in (
+            "NST_BACKBONE",
+            "NST_DEVICE",
+            "NST_MAX_SIZE",
+            "NST_MAX_STEPS",
+            "NST_CONCURRENCY",
+            "NST_CACHE_SECONDS",
+        ):
             mp.delenv(name, raising=False)
         mp.syspath_prepend(str(Path(__file__).resolve().parents[1]))
         import app

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
+
 from nst.settings import Settings
-from support.pictures import pixels, texture
 from support.http import worker_threads
+from support.pictures import pixels, texture
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
-
 
 ENDPOINTS = {"/gatys", "/histogram", "/mmd", "/photorealistic", "/texture", "/cyclegan"}
 
@@ -30,7 +31,6 @@ def differs(result_path: str, source_path: Path) -> float:
     return float(np.abs(pixels(result_path) - np.asarray(ref, dtype=np.float64)).mean())
 
 
-
 def test_view_api_lists_one_endpoint_per_method_with_package_names_and_defaults(client, app_module):
     api = client.view_api(print_info=False, return_format="dict")
     named = api["named_endpoints"]
@@ -38,28 +38,43 @@ def test_view_api_lists_one_endpoint_per_method_with_package_names_and_defaults(
     assert not api["unnamed_endpoints"]
     gatys = {p["parameter_name"]: p for p in named["/gatys"]["parameters"]}
     assert list(gatys)[:2] == ["content", "style"]
-    assert not gatys["content"]["parameter_has_default"] and gatys["content"]["python_type"]["type"] == "filepath"
+    assert (
+        not gatys["content"]["parameter_has_default"]
+        and gatys["content"]["python_type"]["type"] == "filepath"
+    )
     defaults, device = Settings(), app_module.CONFIG.defaults
     for name in ("content_weight", "style_weight", "tv_weight", "seed", "style_scale"):
         assert gatys[name]["parameter_default"] == getattr(defaults, name), name
     for name in ("size", "steps", "scales"):  # the page's starting values on this device, exactly
-        assert gatys[name]["parameter_default"] == getattr(device, name) == app_module.demo.config["components"][
-            [c["props"].get("elem_id") for c in app_module.demo.config["components"]].index(name)]["props"]["value"]
+        assert (
+            gatys[name]["parameter_default"]
+            == getattr(device, name)
+            == app_module.demo.config["components"][
+                [c["props"].get("elem_id") for c in app_module.demo.config["components"]].index(name)
+            ]["props"]["value"]
+        )
     assert gatys["size"]["python_type"]["type"] == "int"
     assert gatys["style_weight"]["python_type"]["type"] == "float"
     assert gatys["backbone"]["python_type"]["type"] == "Literal['vgg16', 'vgg19']"
     assert gatys["style_layers"]["parameter_default"] == ",".join(defaults.style_layers)
-    assert gatys["learning_rate"]["parameter_has_default"] and gatys["learning_rate"]["parameter_default"] is None
+    assert (
+        gatys["learning_rate"]["parameter_has_default"]
+        and gatys["learning_rate"]["parameter_default"] is None
+    )
     cyclegan = {p["parameter_name"]: p for p in named["/cyclegan"]["parameters"]}
     assert list(cyclegan) == ["content", "painter", "strength", "brush_scale", "max_size"]
     assert cyclegan["painter"]["parameter_default"] == "monet"
-    assert cyclegan["painter"]["python_type"]["type"] == "Literal['monet', 'vangogh']", "painters with a source"
+    assert cyclegan["painter"]["python_type"]["type"] == "Literal['monet', 'vangogh']", (
+        "painters with a source"
+    )
     texture = [p["parameter_name"] for p in named["/texture"]["parameters"]]
     assert texture[:3] == ["style", "width", "height"] and "content_weight" not in texture
 
 
 def test_gatys_returns_a_stylized_image_of_the_requested_size(client, vgg19_env, content_path, style_path):
-    image, info = client.predict(handle_file(content_path), handle_file(style_path), **FAST, api_name="/gatys")
+    image, info = client.predict(
+        handle_file(content_path), handle_file(style_path), **FAST, api_name="/gatys"
+    )
     assert Image.open(image).size == (48, 38)  # 40x32 scaled so the longer side is 48
     assert differs(image, content_path) > 1.0
     assert info["done"] and info["steps"] == 3 and info["device"] == "cpu" and not info["stopped"]
@@ -68,7 +83,9 @@ def test_gatys_returns_a_stylized_image_of_the_requested_size(client, vgg19_env,
 
 @pytest.mark.parametrize("method", ["histogram", "mmd", "photorealistic"])
 def test_extension_methods_return_a_stylized_image(client, vgg19_env, content_path, style_path, method):
-    image, info = client.predict(handle_file(content_path), handle_file(style_path), **FAST, api_name=f"/{method}")
+    image, info = client.predict(
+        handle_file(content_path), handle_file(style_path), **FAST, api_name=f"/{method}"
+    )
     assert Image.open(image).size == (48, 38)
     assert differs(image, content_path) > 1.0
     assert info["method"] == method and info["done"]
@@ -85,8 +102,15 @@ def test_several_styles_with_weights(client, vgg19_env, content_path, style_path
     Image.fromarray(np.full((30, 30, 3), (200, 40, 40), np.uint8)).save(second)
     reds = []
     for blend in ("0.95,0.05", "0.05,0.95"):
-        image, _ = client.predict(handle_file(content_path), handle_file(style_path), size=48, steps=8,
-                                  extra_styles=[handle_file(second)], style_blend=blend, api_name="/gatys")
+        image, _ = client.predict(
+            handle_file(content_path),
+            handle_file(style_path),
+            size=48,
+            steps=8,
+            extra_styles=[handle_file(second)],
+            style_blend=blend,
+            api_name="/gatys",
+        )
         assert Image.open(image).size == (48, 38)
         arr = pixels(image)
         reds.append(arr[..., 0].mean() - arr[..., 1:].mean())
@@ -100,14 +124,16 @@ def test_cyclegan_paints_at_the_input_size(client, painter, tmp_path):
     assert Image.open(image).size == (52, 40)
     assert differs(image, photo) > 1.0
     assert info["done"] and info["method"] == "cyclegan"
-    half, _ = client.predict(handle_file(photo), painter=painter, strength=0.5, brush_scale=2, max_size=26,
-                             api_name="/cyclegan")
+    half, _ = client.predict(
+        handle_file(photo), painter=painter, strength=0.5, brush_scale=2, max_size=26, api_name="/cyclegan"
+    )
     assert Image.open(half).size == (26, 20), "max_size shrinks the photo first"
 
 
 def test_submit_streams_intermediate_images_then_the_result(client, vgg19_env, content_path, style_path):
-    job = client.submit(handle_file(content_path), handle_file(style_path), size=48, steps=4, scales=2,
-                        api_name="/gatys")
+    job = client.submit(
+        handle_file(content_path), handle_file(style_path), size=48, steps=4, scales=2, api_name="/gatys"
+    )
     image, info = job.result(timeout=120)
     outputs = job.outputs()
     assert len(outputs) >= 3, "a picture per step at 4 steps, then the result"
@@ -119,7 +145,9 @@ def test_submit_streams_intermediate_images_then_the_result(client, vgg19_env, c
 
 
 def test_cancelling_a_job_stops_the_optimizer(client, vgg19_env, content_path, style_path):
-    job = client.submit(handle_file(content_path), handle_file(style_path), size=48, steps=1500, api_name="/gatys")
+    job = client.submit(
+        handle_file(content_path), handle_file(style_path), size=48, steps=1500, api_name="/gatys"
+    )
     deadline = time.monotonic() + 60
     while not job.outputs() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -8,17 +8,18 @@ import logging
 import math
 import re
 from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
-from support.odd_images import CONVERTED, Odd, REFUSED, animated, cmyk, palette_with_transparency
-from support.pictures import rgb
+
 from support.http import GENERIC, error_text, raw_call, upload
+from support.odd_images import CONVERTED, REFUSED, Odd, animated, cmyk, palette_with_transparency
+from support.pictures import rgb
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
-
 
 FAST = dict(size=48, steps=1)
 
@@ -49,14 +50,19 @@ def test_odd_uploads_are_converted_as_documented(client, odd: Odd, tmp_path):
 
 
 @pytest.mark.parametrize("odd", REFUSED, ids=lambda o: o.name)
-def test_odd_uploads_are_refused_with_the_packages_message(client, odd: Odd, tmp_path, style_path, content_path):
+def test_odd_uploads_are_refused_with_the_packages_message(
+    client, odd: Odd, tmp_path, style_path, content_path
+):
     src = odd.write(tmp_path)
     calls = [
         ("content image", dict(api_name="/cyclegan"), [handle_file(src)]),
         ("content image", dict(api_name="/gatys", **FAST), [handle_file(src), handle_file(style_path)]),
         ("style image", dict(api_name="/texture", width=32, height=32, steps=1), [handle_file(src)]),
-        ("extra style image 1", dict(api_name="/mmd", extra_styles=[handle_file(src)], **FAST),
-         [handle_file(content_path), handle_file(style_path)]),
+        (
+            "extra style image 1",
+            dict(api_name="/mmd", extra_styles=[handle_file(src)], **FAST),
+            [handle_file(content_path), handle_file(style_path)],
+        ),
     ]
     for what, kwargs, args in calls:
         message = refusal(client.predict, *args, **kwargs)
@@ -70,8 +76,14 @@ def test_optimization_runs_on_converted_uploads(client, vgg19_env, tmp_path):
     photo.write_bytes(cmyk("JPEG"))
     style.write_bytes(palette_with_transparency())
     extra.write_bytes(animated("GIF"))
-    image, info = client.predict(handle_file(photo), handle_file(style), size=48, steps=2,
-                                 extra_styles=[handle_file(extra)], api_name="/gatys")
+    image, info = client.predict(
+        handle_file(photo),
+        handle_file(style),
+        size=48,
+        steps=2,
+        extra_styles=[handle_file(extra)],
+        api_name="/gatys",
+    )
     assert Image.open(image).size == (48, 29) and info["done"]
 
 
@@ -138,13 +150,21 @@ def _images_for(endpoint: str, content: Path, style: Path) -> list:
     return [handle_file(content), handle_file(style)]
 
 
-def test_wrong_parameters_get_a_message_naming_them_on_every_endpoint(client, content_path, style_path, painter):
+def test_wrong_parameters_get_a_message_naming_them_on_every_endpoint(
+    client, content_path, style_path, painter
+):
     failures = []
     for endpoint, name, value, pattern in PARAMETER_CASES:
-        base = {"/cyclegan": dict(strength=0.0), "/texture": dict(width=32, height=32, steps=1)}.get(endpoint, dict(FAST))
+        base = {"/cyclegan": dict(strength=0.0), "/texture": dict(width=32, height=32, steps=1)}.get(
+            endpoint, dict(FAST)
+        )
         try:
-            message = refusal(client.predict, *_images_for(endpoint, content_path, style_path),
-                              **{**base, name: value}, api_name=endpoint)
+            message = refusal(
+                client.predict,
+                *_images_for(endpoint, content_path, style_path),
+                **{**base, name: value},
+                api_name=endpoint,
+            )
         except BaseException as exc:  # collect every mismatch, then report them together
             failures.append(f"{endpoint} {name}={value!r}: {type(exc).__name__}: {exc}")
             continue
@@ -155,35 +175,62 @@ def test_wrong_parameters_get_a_message_naming_them_on_every_endpoint(client, co
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
-def test_nan_and_infinity_sent_as_raw_json_are_refused_by_name(server, client, value, content_path, style_path):
+def test_nan_and_infinity_sent_as_raw_json_are_refused_by_name(
+    server, client, value, content_path, style_path
+):
     content, style = upload(server, content_path), upload(server, style_path)
     cases = [
         ("gatys", {"content": content, "style": style, "size": value}, r"size: expected a whole number"),
-        ("gatys", {"content": content, "style": style, "size": 48, "steps": 1, "style_weight": value},
-         r"style_weight: must be a finite number"),
-        ("gatys", {"content": content, "style": style, "size": 48, "steps": 1, "seed": value}, r"seed: expected a whole number"),
+        (
+            "gatys",
+            {"content": content, "style": style, "size": 48, "steps": 1, "style_weight": value},
+            r"style_weight: must be a finite number",
+        ),
+        (
+            "gatys",
+            {"content": content, "style": style, "size": 48, "steps": 1, "seed": value},
+            r"seed: expected a whole number",
+        ),
         ("texture", {"style": style, "width": value, "steps": 1}, r"width: expected a whole number"),
-        ("cyclegan", {"content": content, "strength": value}, r"strength: (must be a finite number|.*must be a number from 0)"),
-        ("cyclegan", {"content": content, "strength": 0, "max_size": value}, r"max_size: expected a whole number"),
+        (
+            "cyclegan",
+            {"content": content, "strength": value},
+            r"strength: (must be a finite number|.*must be a number from 0)",
+        ),
+        (
+            "cyclegan",
+            {"content": content, "strength": 0, "max_size": value},
+            r"max_size: expected a whole number",
+        ),
     ]
     for api, values, pattern in cases:
         event, data = raw_call(server, api, values)
         text = error_text(data)
-        assert event == "error" and re.search(pattern, text) and GENERIC not in text, (api, values, event, text)
+        assert event == "error" and re.search(pattern, text) and GENERIC not in text, (
+            api,
+            values,
+            event,
+            text,
+        )
     still_answers(client, content_path)
 
 
-def test_a_painter_without_weights_is_a_sentence_for_the_person_and_the_fix_is_in_the_log(client, hub_cache,
-                                                                                          content_path, caplog):
+def test_a_painter_without_weights_is_a_sentence_for_the_person_and_the_fix_is_in_the_log(
+    client, hub_cache, content_path, caplog
+):
     with caplog.at_level(logging.ERROR, logger="nst.server"):
         with pytest.raises(AppError) as err:
             client.predict(handle_file(content_path), painter="vangogh", api_name="/cyclegan")
     assert str(err.value) == "the Vincent van Gogh painter (vangogh) is not installed on this server"
     logged = [r.getMessage() for r in caplog.records if "vangogh" in r.getMessage()]
-    assert len(logged) == 1 and "hf download davidpiscasio/unpaired-img2img" in logged[0], "the operator's fix, once"
+    assert len(logged) == 1 and "hf download davidpiscasio/unpaired-img2img" in logged[0], (
+        "the operator's fix, once"
+    )
 
 
-def test_bad_uploads_get_clear_messages_and_the_server_keeps_answering(client, vgg19_env, style_path, tmp_path):
+def test_bad_uploads_get_clear_messages_and_the_server_keeps_answering(
+    client, vgg19_env, style_path, tmp_path
+):
     text = tmp_path / "notes.png"
     text.write_text("this is a shopping list, not a picture\n")
     dot = tmp_path / "dot.png"
@@ -199,10 +246,18 @@ def test_bad_uploads_get_clear_messages_and_the_server_keeps_answering(client, v
         with pytest.raises(AppError, match=message):
             client.predict(handle_file(path), handle_file(style_path), **FAST, api_name="/gatys")
     with pytest.raises(AppError, match="size: 4000 px is above this server's limit"):
-        client.predict(handle_file(style_path), handle_file(style_path), size=4000, steps=1, api_name="/gatys")
+        client.predict(
+            handle_file(style_path), handle_file(style_path), size=4000, steps=1, api_name="/gatys"
+        )
     with pytest.raises(AppError, match="style_weight: must not be negative"):
-        client.predict(handle_file(style_path), handle_file(style_path), size=48, steps=1, style_weight=-1,
-                       api_name="/gatys")
+        client.predict(
+            handle_file(style_path),
+            handle_file(style_path),
+            size=48,
+            steps=1,
+            style_weight=-1,
+            api_name="/gatys",
+        )
     image, _ = client.predict(handle_file(style_path), handle_file(style_path), **FAST, api_name="/gatys")
     assert Image.open(image).size == (48, 48), "the server still answers"
 
@@ -214,8 +269,9 @@ def test_upload_over_the_file_size_limit_is_refused(client, tmp_path, style_path
         client.predict(handle_file(big), handle_file(style_path), **FAST, api_name="/gatys")
 
 
-def test_missing_vgg_weights_are_a_sentence_for_the_person_and_the_fix_is_in_the_log(client, content_path,
-                                                                                     style_path, caplog):
+def test_missing_vgg_weights_are_a_sentence_for_the_person_and_the_fix_is_in_the_log(
+    client, content_path, style_path, caplog
+):
     """No NST_VGG19_WEIGHTS, empty torch cache, offline: the app started anyway; the person is told plainly,
     the operator finds the variables and paths in the log."""
     with caplog.at_level(logging.ERROR, logger="nst.server"):

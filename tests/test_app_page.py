@@ -20,6 +20,7 @@ from support.page import START
 
 pytest.importorskip("gradio")
 
+
 def drive(page, controls: dict, stop_at_first_picture: bool = False) -> list[tuple]:
     request = types.SimpleNamespace(session_hash=f"test-{id(controls)}")
 
@@ -42,8 +43,11 @@ def page(app_module):
 
 
 def test_the_pages_stop_button_ends_with_the_picture_so_far(page, vgg19_env, content_path, style_path):
-    updates = drive(page, {**START, "content": str(content_path), "style": str(style_path), "steps": 500},
-                    stop_at_first_picture=True)
+    updates = drive(
+        page,
+        {**START, "content": str(content_path), "style": str(style_path), "steps": 500},
+        stop_at_first_picture=True,
+    )
     assert updates[0][4].startswith("Loading") and updates[0][5]["interactive"] is True, "Stop is live"
     final = updates[-1]
     assert final[4].startswith("Stopped"), final[4]
@@ -63,17 +67,32 @@ def test_the_dials_reach_their_settings(page, vgg19_env, content_path, style_pat
     real = run_module.execute
     monkeypatch.setattr(run_module, "execute", lambda job, *a: seen.append(job.settings) or real(job, *a))
     images = {"content": str(content_path), "style": str(style_path), "steps": 1}
-    drive(page, {**START, **images, "method": "histogram", "style_strength": 10, "smoothness": 0,
-                 "hist_strength": 0, "content_fidelity": 0, "realism": 2})
+    drive(
+        page,
+        {
+            **START,
+            **images,
+            "method": "histogram",
+            "style_strength": 10,
+            "smoothness": 0,
+            "hist_strength": 0,
+            "content_fidelity": 0,
+            "realism": 2,
+        },
+    )
     drive(page, {**START, **images, "method": "photorealistic", "realism": 2, "hist_strength": 10})
     hist, photo = seen
     assert hist.style_weight == pytest.approx(100) and hist.tv_weight == 0 and hist.hist_weight == 0
-    assert hist.content_weight == pytest.approx(0.1) and hist.photo_weight == 0, "realism is not a histogram dial"
+    assert hist.content_weight == pytest.approx(0.1) and hist.photo_weight == 0, (
+        "realism is not a histogram dial"
+    )
     assert photo.photo_weight == pytest.approx(10.0) and photo.hist_weight == 0
 
 
 def test_a_failure_is_a_sentence_in_the_status_line_not_a_stale_loading(page, content_path, style_path):
-    updates = drive(page, {**START, "content": str(content_path), "style": str(style_path)})  # no VGG weights here
+    updates = drive(
+        page, {**START, "content": str(content_path), "style": str(style_path)}
+    )  # no VGG weights here
     status = updates[-1][4]
     assert "has no vgg19 network weights yet" in status and "operator" in status, status
     assert "NST_VGG19_WEIGHTS" not in status and "<" not in status, "the operator's detail goes to the log"
@@ -84,8 +103,9 @@ def test_loss_curve_keeps_every_series_from_the_first_table():
     """Gradio's plot draws only the series of the first table it receives and nothing after an empty one."""
     assert loss_frame([]) is None
     assert loss_frame([(1, {"content": 0.0, "style": 2.0, "total": 2.0})]) is None
-    frame = loss_frame([(1, {"content": 0.0, "style": 2.0, "total": 2.0}),
-                        (2, {"content": 0.1, "style": 1.0, "total": 1.1})])
+    frame = loss_frame(
+        [(1, {"content": 0.0, "style": 2.0, "total": 2.0}), (2, {"content": 0.1, "style": 1.0, "total": 1.1})]
+    )
     assert set(frame["term"]) == {"content", "style", "total"} and list(frame["step"].unique()) == [2]
     assert frame.loc[frame["term"] == "content", "loss"].item() == pytest.approx(-1.0)
 
@@ -102,8 +122,21 @@ def test_one_name_from_dial_to_loss(app_module):
     """Every control of the page's Run and every API parameter is named like the dial, the setting or the
     input it is: the page, the API, the CLI and Python share one vocabulary."""
     settings = {f.name for f in fields_info()}
-    inputs = {"method", "content", "style", "painter", "strength", "brush_scale", "max_size", "width", "height",
-              "extra_styles", "masks", "content_segmentation", "style_segmentation"}
+    inputs = {
+        "method",
+        "content",
+        "style",
+        "painter",
+        "strength",
+        "brush_scale",
+        "max_size",
+        "width",
+        "height",
+        "extra_styles",
+        "masks",
+        "content_segmentation",
+        "style_segmentation",
+    }
     vocabulary = settings | set(DIALS) | inputs
     config = app_module.demo.config
     components = {c["id"]: c["props"] for c in config["components"]}

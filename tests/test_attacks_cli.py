@@ -29,9 +29,13 @@ def refusal(capsys, *args: str) -> str:
     return err
 
 
-@pytest.mark.parametrize("command", ["gatys-content", "gatys-style", "gatys-extra-style", "gatys-mask", "texture",
-                                     "cyclegan", "symlink"])
-def test_an_output_that_is_an_input_is_refused_before_work(command, capsys, tmp_path, content_path, style_path):
+@pytest.mark.parametrize(
+    "command",
+    ["gatys-content", "gatys-style", "gatys-extra-style", "gatys-mask", "texture", "cyclegan", "symlink"],
+)
+def test_an_output_that_is_an_input_is_refused_before_work(
+    command, capsys, tmp_path, content_path, style_path
+):
     mask = tmp_path / "mask.png"
     Image.new("L", (40, 32), 255).save(mask)
     link = tmp_path / "link.png"
@@ -39,8 +43,20 @@ def test_an_output_that_is_an_input_is_refused_before_work(command, capsys, tmp_
     args = {
         "gatys-content": ["gatys", str(content_path), str(style_path), "-o", str(content_path)],
         "gatys-style": ["gatys", str(content_path), str(style_path), "-o", str(style_path)],
-        "gatys-extra-style": ["gatys", str(content_path), "--style", str(content_path), "--style", str(style_path),
-                              "--mask", str(mask), "--mask", str(mask), "-o", str(tmp_path / "." / style_path.name)],
+        "gatys-extra-style": [
+            "gatys",
+            str(content_path),
+            "--style",
+            str(content_path),
+            "--style",
+            str(style_path),
+            "--mask",
+            str(mask),
+            "--mask",
+            str(mask),
+            "-o",
+            str(tmp_path / "." / style_path.name),
+        ],
         "gatys-mask": ["gatys", str(content_path), str(style_path), "--mask", str(mask), "-o", str(mask)],
         "texture": ["texture", str(style_path), "-o", str(style_path)],
         "cyclegan": ["cyclegan", str(content_path), "-o", str(content_path)],

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from support.http import AppProcess, raw_call, upload
 from nst.errors import SettingsError
 from nst.ui.cache import MARKER, CacheFolder
+from support.http import AppProcess, raw_call, upload
 
 pytest.importorskip("gradio")
 
@@ -36,8 +36,16 @@ def png(seed: int, folder: Path) -> Path:
 def test_a_burst_of_uploads_is_deleted_once_old_and_sigterm_deletes_the_rest(tmp_path, vgg19_file):
     cache, tmp = tmp_path / "cache", tmp_path / "tmp"
     tmp.mkdir()
-    app = AppProcess({"NST_CACHE_DIR": str(cache), "NST_CACHE_SECONDS": "2", "TMPDIR": str(tmp),
-                      "NST_VGG19_WEIGHTS": str(vgg19_file), "NST_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    app = AppProcess(
+        {
+            "NST_CACHE_DIR": str(cache),
+            "NST_CACHE_SECONDS": "2",
+            "TMPDIR": str(tmp),
+            "NST_VGG19_WEIGHTS": str(vgg19_file),
+            "NST_OFFLINE": "1",
+            "HF_HUB_OFFLINE": "1",
+        }
+    )
     try:
         kept = files(cache)  # the page's example pictures, copied at start
         sources = [png(i, tmp_path) for i in range(300)]
@@ -47,9 +55,11 @@ def test_a_burst_of_uploads_is_deleted_once_old_and_sigterm_deletes_the_rest(tmp
         buffer = io.BytesIO()
         photo.save(buffer, format="PNG")
         url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-        event, data = raw_call(app.url, "cyclegan", {"content": {"url": url, "path": None,
-                                                                 "meta": {"_type": "gradio.FileData"}},
-                                                     "strength": 0})
+        event, data = raw_call(
+            app.url,
+            "cyclegan",
+            {"content": {"url": url, "path": None, "meta": {"_type": "gradio.FileData"}}, "strength": 0},
+        )
         assert event == "complete", data
         made = {Path(s["path"]) for s in sent} | (files(cache) - kept)
         assert len(made) >= 302, "every upload, the decoded data: URL and the result were written"
@@ -59,7 +69,9 @@ def test_a_burst_of_uploads_is_deleted_once_old_and_sigterm_deletes_the_rest(tmp
         while time.time() < deadline and files(cache) & made:
             time.sleep(0.25)
         assert not files(cache) & made, sorted(map(str, files(cache) & made))[:5]
-        assert time.time() - last < 2 + 1 + 5, "gone within the age plus one sweep (and slack for a busy machine)"
+        assert time.time() - last < 2 + 1 + 5, (
+            "gone within the age plus one sweep (and slack for a busy machine)"
+        )
         assert files(cache) >= kept, "the page's example pictures stay while it is served"
         upload(app.url, png(999, tmp_path))
         assert sent and files(cache) - kept

@@ -11,7 +11,9 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from PIL import Image
 
 from nst.errors import ImageError, NSTError, SettingsError
@@ -19,8 +21,14 @@ from nst.images import MAX_ASPECT, MIN_SIDE, load_image
 from nst.settings import Settings
 
 MODES = ["RGB", "L", "RGBA", "P", "CMYK", "LA", "1", "I;16", "F"]
-FORMATS = {"PNG": ["RGB", "L", "RGBA", "P", "LA", "1", "I;16"], "JPEG": ["RGB", "L", "CMYK"],
-           "GIF": ["P", "L"], "WEBP": ["RGB", "RGBA"], "TIFF": MODES, "BMP": ["RGB", "L", "P", "1"]}
+FORMATS = {
+    "PNG": ["RGB", "L", "RGBA", "P", "LA", "1", "I;16"],
+    "JPEG": ["RGB", "L", "CMYK"],
+    "GIF": ["P", "L"],
+    "WEBP": ["RGB", "RGBA"],
+    "TIFF": MODES,
+    "BMP": ["RGB", "L", "P", "1"],
+}
 
 
 @st.composite
@@ -33,7 +41,7 @@ def image_files(draw):
     arr = np.random.default_rng(seed).integers(0, 256, size=(h, w, 3), dtype=np.uint8)
     im = Image.fromarray(arr, "RGB")
     if mode == "I;16":
-        im = Image.fromarray((arr[..., 0].astype(np.uint16) * 257))
+        im = Image.fromarray(arr[..., 0].astype(np.uint16) * 257)
     elif mode == "F":
         im = Image.fromarray(arr[..., 0].astype(np.float32) / 255)
     else:
@@ -46,7 +54,7 @@ def image_files(draw):
         data = data[: draw(st.integers(0, max(0, len(data) - 1)))]
     elif damage == "flip" and len(data) > 20:
         pos = draw(st.integers(8, len(data) - 1))
-        data = data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:]
+        data = data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1 :]
     elif damage == "prefix":
         data = draw(st.binary(max_size=16)) + data
     return data, (w, h), damage
@@ -80,8 +88,13 @@ def test_random_bytes_never_escape_as_foreign_errors(data):
 
 
 ANY_VALUE = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12), st.lists(st.text(max_size=8), max_size=4), st.lists(st.floats(), max_size=6),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.lists(st.text(max_size=8), max_size=4),
+    st.lists(st.floats(), max_size=6),
     st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
 )
 FIELDS = [f for f in Settings.__dataclass_fields__]

@@ -13,7 +13,6 @@ import torch
 from PIL import Image
 
 import nst
-from support.painters import save_weights, tiny_state
 from nst import cyclegan
 from nst import weights as vgg_weights
 from nst.checkpoints import read_state_dict
@@ -25,6 +24,7 @@ from nst.ui.jobs import page_job
 from nst.ui.run import execute
 from nst.ui.server import ServerConfig
 from support.page import START
+from support.painters import save_weights, tiny_state
 
 CPU = torch.device("cpu")
 
@@ -45,8 +45,10 @@ def test_a_plain_pickle_that_would_run_code_is_named_not_called_damaged(tmp_path
     evil = tmp_path / "latest_net_G.pth"
     with evil.open("wb") as f:
         pickle.dump({"model.1.weight": _RunsCode(str(marker))}, f)  # not torch's format: a bare pickle
-    for load in (lambda: cyclegan.paint(Image.new("RGB", (32, 32)), weights=evil, device="cpu"),
-                 lambda: vgg_weights.load_vgg("vgg19", "avg", evil)):
+    for load in (
+        lambda: cyclegan.paint(Image.new("RGB", (32, 32)), weights=evil, device="cpu"),
+        lambda: vgg_weights.load_vgg("vgg19", "avg", evil),
+    ):
         with pytest.raises(WeightsError) as err:
             load()
         message = str(err.value)
@@ -62,17 +64,22 @@ def test_a_pickled_network_is_one_sentence_without_torchs_advice(tmp_path):
         vgg_weights.load_vgg("vgg19", "avg", path)
     message = str(err.value)
     assert "would run code (torch.nn.modules.container.Sequential)" in message, message
-    assert "weights_only=False" not in message and "\n" not in message and "refused for safety" in message, message
+    assert "weights_only=False" not in message and "\n" not in message and "refused for safety" in message, (
+        message
+    )
 
 
-def test_nan_weights_are_refused_when_loaded_not_blamed_on_the_learning_rate(tmp_path, vgg19_state, content_path,
-                                                                              style_path):
+def test_nan_weights_are_refused_when_loaded_not_blamed_on_the_learning_rate(
+    tmp_path, vgg19_state, content_path, style_path
+):
     state = dict(vgg19_state)
     state["0.weight"] = state["0.weight"].clone()
     state["0.weight"][0, 0, 0, 0] = float("nan")
     path = tmp_path / "nan.pth"
     torch.save(state, path)
-    with pytest.raises(WeightsError, match=r"contain NaN or infinite values \(in 0\.weight\); the file is damaged"):
+    with pytest.raises(
+        WeightsError, match=r"contain NaN or infinite values \(in 0\.weight\); the file is damaged"
+    ):
         nst.stylize(content_path, style_path, size=32, steps=1, vgg_weights=str(path))
 
 
@@ -118,13 +125,17 @@ def test_images_are_shrunk_as_they_are_decoded(tmp_path):
 
 def test_too_many_styles_are_refused_before_any_image_is_read(tmp_path):
     missing = [tmp_path / f"style{k}.png" for k in range(MAX_STYLES + 1)]
-    with pytest.raises(SettingsError, match=f"style: {MAX_STYLES + 1} style images given; at most {MAX_STYLES}"):
+    with pytest.raises(
+        SettingsError, match=f"style: {MAX_STYLES + 1} style images given; at most {MAX_STYLES}"
+    ):
         nst.stylize(tmp_path / "photo.png", missing, size=32, steps=1)
 
 
 def test_a_run_beyond_the_devices_memory_is_refused_before_any_image_is_read(tmp_path):
     missing = tmp_path / "not-read.png"
-    with pytest.raises(ResourceError, match=r"this run would need about \d+ GB .*Lower the size, the style_scale"):
+    with pytest.raises(
+        ResourceError, match=r"this run would need about \d+ GB .*Lower the size, the style_scale"
+    ):
         nst.stylize(missing, missing, size=2048, steps=1, style_scale=2)
     with pytest.raises(ResourceError, match="with 3 style images"):
         nst.synthesize_texture([missing] * 3, width=2048, height=2048, style_loss="bn", style_scale=1.5)
@@ -155,8 +166,9 @@ def test_a_stop_lands_while_targets_are_built(vgg19_env, content_path, style_pat
 
 def test_a_stop_after_a_step_returns_the_picture_at_full_size(vgg19_env, content_path, style_path):
     stop = threading.Event()
-    result = nst.stylize(content_path, style_path, size=64, steps=50, scales=2,
-                         callback=lambda info: stop.set(), stop=stop)
+    result = nst.stylize(
+        content_path, style_path, size=64, steps=50, scales=2, callback=lambda info: stop.set(), stop=stop
+    )
     assert result.stopped and result.steps == 1 and result.image.size == (64, 51)
 
 
@@ -167,20 +179,32 @@ ASPECTS = [(1, 16), (1, 12), (1, 8), (1, 3), (1, 1), (3, 1), (8, 1), (12, 1), (1
 
 
 @pytest.mark.parametrize("method", ["gatys", "histogram", "mmd", "photorealistic", "texture", "cyclegan"])
-def test_every_aspect_runs_or_is_refused_by_name_at_the_pages_defaults(method, vgg19_env, tmp_path, style_path,
-                                                                       monkeypatch):
+def test_every_aspect_runs_or_is_refused_by_name_at_the_pages_defaults(
+    method, vgg19_env, tmp_path, style_path, monkeypatch
+):
     """From 1:16 to 16:1 through every method, the way the page's Run button goes (its controls at their CPU
     starting values, steps cut to 2): a picture of the expected size, or the loader's refusal beyond 12:1."""
-    monkeypatch.setenv("NST_CYCLEGAN_MONET_FILE", str(save_weights(tiny_state(3), tmp_path / "tiny.safetensors")))
+    monkeypatch.setenv(
+        "NST_CYCLEGAN_MONET_FILE", str(save_weights(tiny_state(3), tmp_path / "tiny.safetensors"))
+    )
     config = ServerConfig.from_env({"NST_DEVICE": "cpu"})
     side = config.defaults.size
     for w, h in ASPECTS:
         photo = tmp_path / f"photo{w}x{h}.png"
         Image.new("RGB", (300 * w, 300 * h), (120, 80, 40)).save(photo)
         canvas = (side, max(16, side * h // w)) if w >= h else (max(16, side * w // h), side)
-        controls = {**START, "method": method, "content": str(photo), "style": str(style_path), "size": side,
-                    "max_size": side, "scales": config.defaults.scales, "steps": 2, "width": canvas[0],
-                    "height": canvas[1]}
+        controls = {
+            **START,
+            "method": method,
+            "content": str(photo),
+            "style": str(style_path),
+            "size": side,
+            "max_size": side,
+            "scales": config.defaults.scales,
+            "steps": 2,
+            "width": canvas[0],
+            "height": canvas[1],
+        }
         try:
             image = execute(page_job(controls, config), None, threading.Event(), "cpu").image
         except ImageError as exc:

@@ -23,9 +23,20 @@ from PIL import Image
 
 from nst import cyclegan
 from nst.ui import jobs
-
-from support.http import (GENERIC, body_for, error_text, event_inputs, fn_index, join_queue, page_run_index,
-                          parameters, raw_call, upload, wait_until, worker_threads)
+from support.http import (
+    GENERIC,
+    body_for,
+    error_text,
+    event_inputs,
+    fn_index,
+    join_queue,
+    page_run_index,
+    parameters,
+    raw_call,
+    upload,
+    wait_until,
+    worker_threads,
+)
 
 pytest.importorskip("gradio_client")
 
@@ -72,8 +83,9 @@ def cyclegan_photo(server: str, payload: dict, **values) -> tuple[object, object
 # ----------------------------------------------------------------------------- files named by the client
 
 
-def test_server_files_are_refused_with_one_sentence_whatever_the_path(server, app_module, monkeypatch, tmp_path,
-                                                                       uploads):
+def test_server_files_are_refused_with_one_sentence_whatever_the_path(
+    server, app_module, monkeypatch, tmp_path, uploads
+):
     """A file payload naming a path on the server, with or without ``meta``, gets the same sentence whether
     the path is an image, unreadable, missing, empty, a symlink out of the upload folder or a ``..`` escape;
     on every endpoint and on the page's own Run event by index. The package never opens any of them."""
@@ -85,16 +97,30 @@ def test_server_files_are_refused_with_one_sentence_whatever_the_path(server, ap
     recorder = Recorder(jobs.load_image)
     monkeypatch.setattr(jobs, "load_image", recorder)
     monkeypatch.setattr(cyclegan, "load_image", recorder)
-    paths = [str(secret), "/etc/shadow", "/nonexistent/photo.png", "", str(link),
-             f"{inside}/{os.path.relpath(secret, inside)}", str(tmp_path), "/dev/zero"]
+    paths = [
+        str(secret),
+        "/etc/shadow",
+        "/nonexistent/photo.png",
+        "",
+        str(link),
+        f"{inside}/{os.path.relpath(secret, inside)}",
+        str(tmp_path),
+        "/dev/zero",
+    ]
     messages = set()
     for path in paths:
         for payload in ({"path": path}, {"path": path, "meta": {"_type": "gradio.FileData"}}):
             messages.add(refused(*cyclegan_photo(server, payload)).replace("content image", "X"))
-            messages.add(refused(*raw_call(server, "gatys", {"content": uploads[0], "style": payload, **FAST}))
-                         .replace("style image", "X"))
-            messages.add(refused(*raw_call(server, "texture", {"style": payload, "width": 32, "height": 32,
-                                                               "steps": 1})).replace("style image", "X"))
+            messages.add(
+                refused(
+                    *raw_call(server, "gatys", {"content": uploads[0], "style": payload, **FAST})
+                ).replace("style image", "X")
+            )
+            messages.add(
+                refused(
+                    *raw_call(server, "texture", {"style": payload, "width": 32, "height": 32, "steps": 1})
+                ).replace("style image", "X")
+            )
     assert len(messages) == 1, messages
     assert "not uploaded to this server" in messages.pop()
     run, names = page_run_index(server)
@@ -102,7 +128,9 @@ def test_server_files_are_refused_with_one_sentence_whatever_the_path(server, ap
     data[names.index("content")] = {"path": str(secret)}
     data[names.index("style")] = uploads[1]
     session = join_queue(server, run, data)
-    with httpx.stream("GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60) as s:
+    with httpx.stream(
+        "GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60
+    ) as s:
         text = "".join(line for line in s.iter_lines() if "process_completed" in line)
     assert "not uploaded to this server" in text and "secret" not in text, text
     assert not any("secret" in s or "shadow" in s or "nonexistent" in s for s in recorder.seen), recorder.seen
@@ -134,8 +162,11 @@ def test_links_are_never_fetched(server, monkeypatch, uploads):
     monkeypatch.setattr(processing_utils, "async_ssrf_protected_download", record)
     try:
         for link in (f"http://127.0.0.1:{local.server_port}/photo.png", "https://example.com/photo.png"):
-            for payload in ({"path": link, "meta": {"_type": "gradio.FileData"}}, {"path": link},
-                            {"url": link, "path": None, "meta": {"_type": "gradio.FileData"}}):
+            for payload in (
+                {"path": link, "meta": {"_type": "gradio.FileData"}},
+                {"path": link},
+                {"url": link, "path": None, "meta": {"_type": "gradio.FileData"}},
+            ):
                 text = refused(*cyclegan_photo(server, payload))
                 assert text.startswith("content image: this server does not download images from links"), text
     finally:
@@ -170,20 +201,37 @@ def test_data_urls_are_bounded_by_the_upload_limit_and_checked_before_decoding(s
     assert time.perf_counter() - started < 5
     assert set(cache.rglob("*.webp")) == webp_before, "Gradio decoded and re-encoded the data: URL"
     small = Image.fromarray(np.random.default_rng(1).integers(0, 255, (20, 24, 3), dtype=np.uint8))
-    event, data = cyclegan_photo(server, {"url": _png_data_url(small), "path": None,
-                                          "meta": {"_type": "gradio.FileData"}})
+    event, data = cyclegan_photo(
+        server, {"url": _png_data_url(small), "path": None, "meta": {"_type": "gradio.FileData"}}
+    )
     assert event == "complete", data
     with Image.open(data[0]["path"]) as im:
-        assert np.array_equal(np.asarray(im.convert("RGB")), np.asarray(small)), "the photo itself (strength 0)"
+        assert np.array_equal(np.asarray(im.convert("RGB")), np.asarray(small)), (
+            "the photo itself (strength 0)"
+        )
 
 
 def test_file_lists_are_capped(server, uploads):
     style = uploads[1]
-    text = refused(*raw_call(server, "gatys", {"content": uploads[0], "style": style, **FAST,
-                                               "extra_styles": [style] * 4}))
+    text = refused(
+        *raw_call(
+            server, "gatys", {"content": uploads[0], "style": style, **FAST, "extra_styles": [style] * 4}
+        )
+    )
     assert text == "extra style image: 4 files given; at most 3", text
-    text = refused(*raw_call(server, "gatys", {"content": uploads[0], "style": style, **FAST,
-                                               "extra_styles": [style] * 3, "masks": [style] * 5}))
+    text = refused(
+        *raw_call(
+            server,
+            "gatys",
+            {
+                "content": uploads[0],
+                "style": style,
+                **FAST,
+                "extra_styles": [style] * 3,
+                "masks": [style] * 5,
+            },
+        )
+    )
     assert text == "mask: 5 files given; at most 4", text
 
 
@@ -198,12 +246,21 @@ def test_a_forged_click_on_an_example_never_names_a_file(server):
 
     def click(index, value) -> str:
         session = os.urandom(8).hex()
-        r = httpx.post(f"{server}gradio_api/queue/join", timeout=30, json={
-            "data": [], "fn_index": selects[0], "session_hash": session, "trigger_id": None,
-            "event_data": {"index": index, "value": {"image": value, "caption": "x"}}})
+        r = httpx.post(
+            f"{server}gradio_api/queue/join",
+            timeout=30,
+            json={
+                "data": [],
+                "fn_index": selects[0],
+                "session_hash": session,
+                "trigger_id": None,
+                "event_data": {"index": index, "value": {"image": value, "caption": "x"}},
+            },
+        )
         r.raise_for_status()
-        with httpx.stream("GET", f"{server}gradio_api/queue/data", params={"session_hash": session},
-                          timeout=30) as stream:
+        with httpx.stream(
+            "GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=30
+        ) as stream:
             return "".join(line for line in stream.iter_lines() if "process_completed" in line)
 
     assert "astronaut" in click(0, other) and other["orig_name"] not in click(0, other)
@@ -224,16 +281,34 @@ def test_repeated_layers_are_refused_before_any_work(server, uploads, monkeypatc
     monkeypatch.setattr(vgg.VGGFeatures, "forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
     content, style = uploads
     started = time.perf_counter()
-    text = refused(*raw_call(server, "gatys", {"content": content, "style": style, **FAST,
-                                               "style_layers": ",".join(["conv1_1"] * 200_000)}))
+    text = refused(
+        *raw_call(
+            server,
+            "gatys",
+            {"content": content, "style": style, **FAST, "style_layers": ",".join(["conv1_1"] * 200_000)},
+        )
+    )
     assert text.startswith("style_layers: ") and "far too long" in text and len(text) < 200, text
     assert time.perf_counter() - started < 10
-    text = refused(*raw_call(server, "gatys", {"content": content, "style": style, **FAST,
-                                               "style_layers": "conv1_1,conv1_1,conv5_1",
-                                               "style_layer_weights": "1,1,0"}))
+    text = refused(
+        *raw_call(
+            server,
+            "gatys",
+            {
+                "content": content,
+                "style": style,
+                **FAST,
+                "style_layers": "conv1_1,conv1_1,conv5_1",
+                "style_layer_weights": "1,1,0",
+            },
+        )
+    )
     assert text == "style_layers: 'conv1_1' is listed more than once; give each layer once", text
-    text = refused(*raw_call(server, "histogram", {"content": content, "style": style, **FAST,
-                                                   "hist_layers": "relu1_1," * 20}))
+    text = refused(
+        *raw_call(
+            server, "histogram", {"content": content, "style": style, **FAST, "hist_layers": "relu1_1," * 20}
+        )
+    )
     assert text == "hist_layers: 'relu1_1' is listed more than once; give each layer once", text
     assert calls == []
 
@@ -242,18 +317,34 @@ def test_a_run_beyond_the_devices_memory_is_refused_before_any_work(server, uplo
     recorder = Recorder(jobs.load_image)
     monkeypatch.setattr(jobs, "load_image", recorder)
     content, style = uploads
-    text = refused(*raw_call(server, "gatys", {"content": content, "style": style, "size": 1024, "steps": 1,
-                                               "style_scale": 4}))
+    text = refused(
+        *raw_call(
+            server, "gatys", {"content": content, "style": style, "size": 1024, "steps": 1, "style_scale": 4}
+        )
+    )
     assert text.startswith("this run would need about ") and "style_scale 4" in text, text
     assert text.endswith("Lower the size, the style_scale or the number of style images"), text
-    text = refused(*raw_call(server, "mmd", {"content": content, "style": style, "size": 1024, "steps": 1,
-                                             "style_scale": 2, "extra_styles": [style] * 3}))
+    text = refused(
+        *raw_call(
+            server,
+            "mmd",
+            {
+                "content": content,
+                "style": style,
+                "size": 1024,
+                "steps": 1,
+                "style_scale": 2,
+                "extra_styles": [style] * 3,
+            },
+        )
+    )
     assert "with 4 style images at style_scale 2" in text, text
     assert recorder.seen == [], "no image was decoded for a run that cannot fit"
 
 
-def test_hanging_up_frees_the_worker_after_its_step_and_never_blocks_the_server(server, uploads, vgg19_env,
-                                                                                monkeypatch):
+def test_hanging_up_frees_the_worker_after_its_step_and_never_blocks_the_server(
+    server, uploads, vgg19_env, monkeypatch
+):
     """A client that leaves mid-run (steps made slow: 1.5 s each) frees the worker after the current step;
     meanwhile the server keeps answering at once (stopping is never waited for on its event loop)."""
     from nst import vgg
@@ -267,9 +358,14 @@ def test_hanging_up_frees_the_worker_after_its_step_and_never_blocks_the_server(
 
     monkeypatch.setattr(vgg.VGGFeatures, "forward", slow)
     content, style = uploads
-    session = join_queue(server, fn_index(server, "gatys"),
-                         body_for(server, "gatys", {"content": content, "style": style, "size": 128, "steps": 2000}))
-    with httpx.stream("GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60) as s:
+    session = join_queue(
+        server,
+        fn_index(server, "gatys"),
+        body_for(server, "gatys", {"content": content, "style": style, "size": 128, "steps": 2000}),
+    )
+    with httpx.stream(
+        "GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60
+    ) as s:
         for line in s.iter_lines():
             if '"process_generating"' in line:
                 break  # a picture is forming: hang up now
@@ -283,20 +379,29 @@ def test_hanging_up_frees_the_worker_after_its_step_and_never_blocks_the_server(
     assert max(latencies) < 0.5, f"the server stalled for {max(latencies):.2f} s while the run stopped"
     event, data = raw_call(server, "gatys", {"content": content, "style": style, "size": 32, "steps": 1})
     assert event == "complete", data
-    assert time.perf_counter() - hung_up < 3 + 2 * 1.5 + 2, "the next run waited for more than the current step"
+    assert time.perf_counter() - hung_up < 3 + 2 * 1.5 + 2, (
+        "the next run waited for more than the current step"
+    )
 
 
 def test_a_client_that_disconnects_mid_run_frees_the_worker(server, uploads, vgg19_env):
     """The page closed, the script killed: the run stops after its current step, and the next one starts."""
     content, style = uploads
-    session = join_queue(server, fn_index(server, "gatys"),
-                         body_for(server, "gatys", {"content": content, "style": style, "size": 48, "steps": 2000}))
-    with httpx.stream("GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60) as s:
+    session = join_queue(
+        server,
+        fn_index(server, "gatys"),
+        body_for(server, "gatys", {"content": content, "style": style, "size": 48, "steps": 2000}),
+    )
+    with httpx.stream(
+        "GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60
+    ) as s:
         for line in s.iter_lines():
             if '"process_generating"' in line:
                 break  # the run is streaming its pictures: hang up now
     assert worker_threads(), "the run was still going when the client left"
-    assert wait_until(lambda: not worker_threads(), 10, 0.1), "the optimizer thread ended after the disconnect"
+    assert wait_until(lambda: not worker_threads(), 10, 0.1), (
+        "the optimizer thread ended after the disconnect"
+    )
     event, data = raw_call(server, "gatys", {"content": content, "style": style, **FAST})
     assert event == "complete", data
 
@@ -307,14 +412,19 @@ def test_a_client_that_disconnects_mid_run_frees_the_worker(server, uploads, vgg
 def test_huge_numbers_in_raw_json_are_named(server, uploads):
     content, style = uploads
     digits = "9" * 400
-    cases = [("gatys", "size", r"size: must be between 32 and 4096"),
-             ("gatys", "style_weight", "style_weight: must be at most 1e+09"),
-             ("gatys", "seed", "seed: must be between 0 and"),
-             ("texture", "width", "width: "),
-             ("cyclegan", "max_size", "max_size: ")]
+    cases = [
+        ("gatys", "size", r"size: must be between 32 and 4096"),
+        ("gatys", "style_weight", "style_weight: must be at most 1e+09"),
+        ("gatys", "seed", "seed: must be between 0 and"),
+        ("texture", "width", "width: "),
+        ("cyclegan", "max_size", "max_size: "),
+    ]
     for api, name, start in cases:
-        values = {"content": content, "strength": 0} if api == "cyclegan" else {"content": content, "style": style,
-                                                                               **FAST}
+        values = (
+            {"content": content, "strength": 0}
+            if api == "cyclegan"
+            else {"content": content, "style": style, **FAST}
+        )
         params = [p["parameter_name"] for p in parameters(server, api)]
         data = body_for(server, api, values)
         data[params.index(name)] = "__BIG__"
@@ -325,8 +435,19 @@ def test_huge_numbers_in_raw_json_are_named(server, uploads):
 
 def test_blend_weights_that_overflow_their_sum_are_refused(server, uploads):
     content, style = uploads
-    text = refused(*raw_call(server, "gatys", {"content": content, "style": style, **FAST, "extra_styles": [style],
-                                               "style_blend": "1e308,1e308"}))
+    text = refused(
+        *raw_call(
+            server,
+            "gatys",
+            {
+                "content": content,
+                "style": style,
+                **FAST,
+                "extra_styles": [style],
+                "style_blend": "1e308,1e308",
+            },
+        )
+    )
     assert text == "style_blend: must be at most 1e+06, got 1e+308", text
 
 
@@ -341,13 +462,20 @@ def test_panoramas_and_small_scales_run_or_are_refused_by_name(server, tmp_path,
     pano_up = upload(server, pano)
     style = uploads[1]
     text = refused(*raw_call(server, "gatys", {"content": pano_up, "style": style, "size": 128, "steps": 1}))
-    assert text == ("size: at 128 px this 12:1 picture would be 128x11 px, under 16 px on its short side; "
-                    "use a size of at least 187"), text
-    for values in ({"content": pano_up, "size": 256, "scales": 2, "steps": 2},
-                   {"content": uploads[0], "size": 64, "scales": 3, "steps": 3},
-                   {"content": uploads[0], "size": 64, "steps": 1, "style_scale": 0.05}):
+    assert text == (
+        "size: at 128 px this 12:1 picture would be 128x11 px, under 16 px on its short side; "
+        "use a size of at least 187"
+    ), text
+    for values in (
+        {"content": pano_up, "size": 256, "scales": 2, "steps": 2},
+        {"content": uploads[0], "size": 64, "scales": 3, "steps": 3},
+        {"content": uploads[0], "size": 64, "steps": 1, "style_scale": 0.05},
+    ):
         event, data = raw_call(server, "gatys", {"style": style, **values})
         assert event == "complete", (values, data)
-    event, data = raw_call(server, "gatys", {"content": uploads[0], "style": pano_up, "size": 64, "steps": 1,
-                                             "style_scale": 0.05})
+    event, data = raw_call(
+        server,
+        "gatys",
+        {"content": uploads[0], "style": pano_up, "size": 64, "steps": 1, "style_scale": 0.05},
+    )
     assert event == "complete", data

@@ -15,13 +15,24 @@ from pathlib import Path
 
 import pytest
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("NST_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
+    for candidate in (
+        os.environ.get("NST_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and Path(candidate).is_file():
             return candidate
     return None
@@ -165,8 +176,10 @@ def test_an_error_is_shown_whole_in_plain_words(browser, page_url, content_path,
     page.locator("#style input[type=file]").set_input_files(str(style_path))
     expect(page.locator("#style img")).to_be_visible()
     page.locator("#run").click()
-    sentence = ("this server has no vgg19 network weights yet, so the optimization methods cannot run here; "
-                "its operator can set them up (the server's log says how)")
+    sentence = (
+        "this server has no vgg19 network weights yet, so the optimization methods cannot run here; "
+        "its operator can set them up (the server's log says how)"
+    )
     expect(page.locator("#status")).to_contain_text(sentence, timeout=60_000)
     expect(page.get_by_text(sentence).first).to_be_visible()
     expect(page.locator("#status")).not_to_contain_text("Loading")

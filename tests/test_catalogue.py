@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+
 import numpy as np
 import pytest
-from support.painters import TINY, fill_hub_cache, tiny_state
-from support.pictures import texture
+
 from nst import catalogue, cyclegan
 from nst.errors import SettingsError, WeightsError
 from nst.images import image_to_tensor
-from support.painters import reference_output
-from support.pictures import as_array
-
+from support.painters import TINY, fill_hub_cache, reference_output, tiny_state
+from support.pictures import as_array, texture
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +33,12 @@ def test_catalogue_entries_are_complete_and_pinned():
         assert e.display_name and e.description and e.licence and e.source
         if e.available:
             assert re.fullmatch(r"[0-9a-f]{40}", e.revision), "Hub sources are pinned to a commit"
-            assert e.repo_type in ("model", "space", "dataset") and e.filename.endswith((".pth", ".safetensors"))
-            assert e.hub_url.startswith("https://huggingface.co/spaces/" if e.repo_type == "space" else "https://")
+            assert e.repo_type in ("model", "space", "dataset") and e.filename.endswith(
+                (".pth", ".safetensors")
+            )
+            assert e.hub_url.startswith(
+                "https://huggingface.co/spaces/" if e.repo_type == "space" else "https://"
+            )
             assert f"hf download {e.repo_id} {e.filename}" in e.download_command()
     assert {e.name for e in catalogue.entries(available_only=True)} >= {"monet", "vangogh"}
 
@@ -51,7 +54,11 @@ def test_environment_can_point_an_entry_elsewhere(monkeypatch):
     monkeypatch.setenv("NST_CYCLEGAN_CEZANNE_FILE", "style_cezanne.safetensors")
     entry = catalogue.get_entry("cezanne")
     assert (entry.repo_id, entry.filename, entry.revision, entry.repo_type) == (
-        "me/cyclegan-mirror", "style_cezanne.safetensors", None, "model")
+        "me/cyclegan-mirror",
+        "style_cezanne.safetensors",
+        None,
+        "model",
+    )
     assert "environment" in entry.source
     monkeypatch.setenv("NST_CYCLEGAN_CEZANNE_REPO_TYPE", "bucket")
     with pytest.raises(SettingsError, match="REPO_TYPE"):
@@ -72,9 +79,13 @@ def test_catalogue_style_loads_from_the_hub_cache_offline(hub_cache):
     assert out.size == im.size and diff.max() <= 1
 
     net = cyclegan.load_generator("monet", device="cpu", precision="float32")
-    assert cyclegan.load_generator("MONET", device="cpu", precision="float32") is net, "cached in memory per style"
+    assert cyclegan.load_generator("MONET", device="cpu", precision="float32") is net, (
+        "cached in memory per style"
+    )
     assert len(cyclegan._CACHE) == 1
-    assert cyclegan.load_generator("monet", device="cpu", precision="bfloat16") is not net, "and per precision"
+    assert cyclegan.load_generator("monet", device="cpu", precision="bfloat16") is not net, (
+        "and per precision"
+    )
 
 
 def test_missing_weights_offline_says_how_to_fix(hub_cache):
@@ -82,9 +93,16 @@ def test_missing_weights_offline_says_how_to_fix(hub_cache):
         cyclegan.paint(texture(32, 32), painter="vangogh")
     msg = str(err.value)
     entry = catalogue.get_entry("vangogh")
-    for part in (entry.repo_id, entry.filename, entry.revision, "offline", str(hub_cache), "HF_HUB_CACHE",
-                 f"hf download {entry.repo_id} {entry.filename} --repo-type space --revision {entry.revision}",
-                 "--weights FILE"):
+    for part in (
+        entry.repo_id,
+        entry.filename,
+        entry.revision,
+        "offline",
+        str(hub_cache),
+        "HF_HUB_CACHE",
+        f"hf download {entry.repo_id} {entry.filename} --repo-type space --revision {entry.revision}",
+        "--weights FILE",
+    ):
         assert part in msg
 
 

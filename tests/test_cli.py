@@ -3,35 +3,57 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
-from PIL import Image
+
 import pytest
+from PIL import Image
+
+from nst import catalogue
 from nst.cli import main
+from nst.cli import main as cli_main
 from nst.cli._styles import collect_styles, parse_canvas, parse_style_spec
 from nst.errors import SettingsError
 from support.painters import fill_hub_cache, tiny_state
 from support.pictures import make_picture, texture
-import re
-from nst import catalogue
-from nst.cli import main as cli_main
-
-
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "nst", *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "nst", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_gatys_end_to_end(tmp_path, content_path, style_path, vgg19_file):
     out = tmp_path / "out.png"
-    proc = run_cli("gatys", str(content_path), str(style_path), "-o", str(out), "--size", "32", "--steps", "5",
-                   "--style-layers", "conv1_1,conv2_1", "--content-layers", "conv2_1", "--vgg-weights", str(vgg19_file),
-                   "--device", "cpu", "--seed", "3", "--init", "noise")
+    proc = run_cli(
+        "gatys",
+        str(content_path),
+        str(style_path),
+        "-o",
+        str(out),
+        "--size",
+        "32",
+        "--steps",
+        "5",
+        "--style-layers",
+        "conv1_1,conv2_1",
+        "--content-layers",
+        "conv2_1",
+        "--vgg-weights",
+        str(vgg19_file),
+        "--device",
+        "cpu",
+        "--seed",
+        "3",
+        "--init",
+        "noise",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "5/5" in proc.stderr  # tqdm progress bar reached the last step
     assert f"wrote {out}" in proc.stdout
@@ -43,30 +65,76 @@ def test_bad_input_exits_2_with_one_line(tmp_path, content_path, style_path, vgg
     bad = tmp_path / "notes.png"
     bad.write_text("hello")
     cases = [
-        (["gatys", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), "--size", "0"], "size: must be between 32 and 4096, got 0"),
+        (
+            ["gatys", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), "--size", "0"],
+            "size: must be between 32 and 4096, got 0",
+        ),
         (["gatys", str(bad), str(style_path), "-o", str(tmp_path / "o.png")], "content image"),
-        (["gatys", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), "--style-weight", "-3"], "style_weight: must not be negative"),
+        (
+            [
+                "gatys",
+                str(content_path),
+                str(style_path),
+                "-o",
+                str(tmp_path / "o.png"),
+                "--style-weight",
+                "-3",
+            ],
+            "style_weight: must not be negative",
+        ),
         (["gatys", str(content_path), str(style_path), "-o", str(tmp_path / "o.gif2")], "suffix"),
         (["gatys", str(content_path), str(style_path), "-o", str(tmp_path / "o.png")], "NST_VGG19_WEIGHTS"),
     ]
     for args, message in cases:
-        proc = run_cli(*args, "--vgg-weights" if "NST_VGG19" not in message else "--quiet",
-                       *([str(vgg19_file)] if "NST_VGG19" not in message else []))
+        proc = run_cli(
+            *args,
+            "--vgg-weights" if "NST_VGG19" not in message else "--quiet",
+            *([str(vgg19_file)] if "NST_VGG19" not in message else []),
+        )
         assert proc.returncode == 2, (args, proc.stderr)
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], proc.stderr
         assert "Traceback" not in proc.stderr
 
 
-FAST_FLAGS = ["--steps", "3", "--style-layers", "conv1_1,conv2_1", "--content-layers", "conv2_1", "--hist-layers",
-        "relu1_1", "--device", "cpu"]
+FAST_FLAGS = [
+    "--steps",
+    "3",
+    "--style-layers",
+    "conv1_1,conv2_1",
+    "--content-layers",
+    "conv2_1",
+    "--hist-layers",
+    "relu1_1",
+    "--device",
+    "cpu",
+]
 
 
 def test_texture_command_makes_a_non_square_texture(tmp_path, style_path, vgg19_file):
     out = tmp_path / "texture.png"
-    proc = run_cli("texture", str(style_path), "-o", str(out), "--size", "48x24", "--style-loss", "mmd-gauss",
-                   "--hist-weight", "1", "--vgg-weights", str(vgg19_file), "--steps", "3", "--style-layers",
-                   "conv1_1,conv2_1", "--hist-layers", "relu1_1", "--device", "cpu")
+    proc = run_cli(
+        "texture",
+        str(style_path),
+        "-o",
+        str(out),
+        "--size",
+        "48x24",
+        "--style-loss",
+        "mmd-gauss",
+        "--hist-weight",
+        "1",
+        "--vgg-weights",
+        str(vgg19_file),
+        "--steps",
+        "3",
+        "--style-layers",
+        "conv1_1,conv2_1",
+        "--hist-layers",
+        "relu1_1",
+        "--device",
+        "cpu",
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"wrote {out} (48x24)" in proc.stdout and "hist" in proc.stdout
     assert Image.open(out).size == (48, 24)
@@ -82,7 +150,9 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_gatys_with_two_weighted_styles_masks_and_every_term(tmp_path, capsys, content_path, style_path, vgg19_file):
+def test_gatys_with_two_weighted_styles_masks_and_every_term(
+    tmp_path, capsys, content_path, style_path, vgg19_file
+):
     other = tmp_path / "other.png"
     make_picture(30, 30, seed=5).save(other)
     left = tmp_path / "left.png"
@@ -92,14 +162,56 @@ def test_gatys_with_two_weighted_styles_masks_and_every_term(tmp_path, capsys, c
     right = tmp_path / "right.png"
     Image.eval(mask, lambda v: 255 - v).save(right)
     out = tmp_path / "out.png"
-    code, stdout, err = cli(capsys, "gatys", str(content_path), "-o", str(out), "--size", "32", "--style",
-                            f"{style_path}:0.7", "--style", f"{other}:0.3", "--style-loss", "bn", "--hist-weight", "1",
-                            "--photo-weight", "100", "--preserve-color", "luminance", "--quiet",
-                            "--vgg-weights", str(vgg19_file), *FAST_FLAGS)
+    code, stdout, err = cli(
+        capsys,
+        "gatys",
+        str(content_path),
+        "-o",
+        str(out),
+        "--size",
+        "32",
+        "--style",
+        f"{style_path}:0.7",
+        "--style",
+        f"{other}:0.3",
+        "--style-loss",
+        "bn",
+        "--hist-weight",
+        "1",
+        "--photo-weight",
+        "100",
+        "--preserve-color",
+        "luminance",
+        "--quiet",
+        "--vgg-weights",
+        str(vgg19_file),
+        *FAST_FLAGS,
+    )
     assert code == 0, err
-    code, stdout, err = cli(capsys, "gatys", str(content_path), "-o", str(out), "--size", "32", "--style",
-                            str(style_path), "--style", str(other), "--mask", str(left), "--mask", str(right),
-                            "--style-loss", "mmd-linear", "--hist-weight", "1", "--vgg-weights", str(vgg19_file), *FAST_FLAGS)
+    code, stdout, err = cli(
+        capsys,
+        "gatys",
+        str(content_path),
+        "-o",
+        str(out),
+        "--size",
+        "32",
+        "--style",
+        str(style_path),
+        "--style",
+        str(other),
+        "--mask",
+        str(left),
+        "--mask",
+        str(right),
+        "--style-loss",
+        "mmd-linear",
+        "--hist-weight",
+        "1",
+        "--vgg-weights",
+        str(vgg19_file),
+        *FAST_FLAGS,
+    )
     assert code == 0, err
     assert all(term in stdout for term in ("content", "style", "hist", "tv"))
     assert Image.open(out).size == (32, 26)
@@ -108,13 +220,43 @@ def test_gatys_with_two_weighted_styles_masks_and_every_term(tmp_path, capsys, c
 def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, content_path, style_path, vgg19_file):
     o = str(tmp_path / "o.png")
     cases = [
-        (["gatys", str(content_path), str(style_path), "-o", o, "--style-loss", "wasserstein"], "style_loss: 'wasserstein'"),
-        (["gatys", str(content_path), "-o", o, "--style", f"{style_path}:0.5", "--style", str(style_path)],
-         "give a weight to every style"),
-        (["gatys", str(content_path), "-o", o, "--style", f"{style_path}:0.5", "--style", f"{style_path}:1",
-          "--style-blend", "1,2"], "give weights either as --style PATH:WEIGHT or with --style-blend"),
-        (["gatys", str(content_path), str(style_path), "-o", o, "--mask", str(style_path), "--mask", str(style_path)],
-         "2 mask(s) given for 1 style image(s)"),
+        (
+            ["gatys", str(content_path), str(style_path), "-o", o, "--style-loss", "wasserstein"],
+            "style_loss: 'wasserstein'",
+        ),
+        (
+            ["gatys", str(content_path), "-o", o, "--style", f"{style_path}:0.5", "--style", str(style_path)],
+            "give a weight to every style",
+        ),
+        (
+            [
+                "gatys",
+                str(content_path),
+                "-o",
+                o,
+                "--style",
+                f"{style_path}:0.5",
+                "--style",
+                f"{style_path}:1",
+                "--style-blend",
+                "1,2",
+            ],
+            "give weights either as --style PATH:WEIGHT or with --style-blend",
+        ),
+        (
+            [
+                "gatys",
+                str(content_path),
+                str(style_path),
+                "-o",
+                o,
+                "--mask",
+                str(style_path),
+                "--mask",
+                str(style_path),
+            ],
+            "2 mask(s) given for 1 style image(s)",
+        ),
         (["gatys", str(content_path), "-o", o], "give a style image"),
         (["texture", str(style_path), "-o", o, "--size", "big"], "size: expected WIDTHxHEIGHT"),
         (["texture", str(style_path), "-o", o, "--size", "4000x8"], "height: must be between 16 and 4096"),
@@ -155,11 +297,28 @@ def test_cli_with_local_weights_and_errors(tiny_file, tmp_path, capsys):
     src = tmp_path / "photo.png"
     texture(45, 31).save(src)
     out = tmp_path / "out.png"
-    assert cli_main(["cyclegan", str(src), "--weights", str(tiny_file), "-o", str(out), "--strength", "0.7",
-                     "--brush-scale", "1.5"]) == 0
+    assert (
+        cli_main(
+            [
+                "cyclegan",
+                str(src),
+                "--weights",
+                str(tiny_file),
+                "-o",
+                str(out),
+                "--strength",
+                "0.7",
+                "--brush-scale",
+                "1.5",
+            ]
+        )
+        == 0
+    )
     assert Image.open(out).size == (45, 31)
     assert "wrote" in capsys.readouterr().out
-    assert cli_main(["cyclegan", str(src), "--weights", str(tiny_file), "-o", str(out), "--strength", "2"]) == 2
+    assert (
+        cli_main(["cyclegan", str(src), "--weights", str(tiny_file), "-o", str(out), "--strength", "2"]) == 2
+    )
     assert "error: strength" in capsys.readouterr().err
     assert cli_main(["cyclegan", str(src), "-o", str(tmp_path / "x.gif"), "--weights", str(tiny_file)]) == 2
     assert cli_main(["cyclegan", "--painter", "monet"]) == 2
@@ -172,12 +331,38 @@ def test_cli_end_to_end_from_the_hub_cache(hub_cache, tmp_path):
     src, out = tmp_path / "photo.jpg", tmp_path / "painted.png"
     texture(70, 53).save(src, quality=95)
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(hub_cache), PYTHONPATH=str(ROOT))
-    ok = subprocess.run([sys.executable, "-m", "nst", "cyclegan", str(src), "--painter", "monet", "-o", str(out),
-                         "--device", "cpu"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nst",
+            "cyclegan",
+            str(src),
+            "--painter",
+            "monet",
+            "-o",
+            str(out),
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert Image.open(out).size == (70, 53) and "with painter monet" in ok.stdout
-    missing = subprocess.run([sys.executable, "-m", "nst", "cyclegan", str(src), "--painter", "vangogh", "-o", str(out)],
-                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [sys.executable, "-m", "nst", "cyclegan", str(src), "--painter", "vangogh", "-o", str(out)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 2
     lines = missing.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: CycleGAN weights for painter 'vangogh' are missing")
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: CycleGAN weights for painter 'vangogh' are missing"
+    )

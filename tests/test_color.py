@@ -22,7 +22,7 @@ def test_yiq_round_trip_and_combination_keeps_chrominance_exactly():
     c = content.double().numpy()[0].reshape(3, -1)
     s = stylized.double().numpy()[0].reshape(3, -1)
     np.testing.assert_allclose((YIQ @ out)[1:], (YIQ @ c)[1:], atol=1e-6)  # content's I, Q
-    np.testing.assert_allclose((YIQ @ out)[0], (YIQ @ s)[0], atol=1e-6)    # stylized Y
+    np.testing.assert_allclose((YIQ @ out)[0], (YIQ @ s)[0], atol=1e-6)  # stylized Y
 
 
 def test_colour_matching_gives_the_style_the_contents_mean_and_covariance():
@@ -55,5 +55,7 @@ def test_colour_histogram_mode_runs_and_changes_the_result(vgg19_env, content_pa
     matched = nst.stylize(content_path, style_path, Settings(**FAST, preserve_color="histogram"))
     assert matched.image.size == plain.image.size
     assert not np.array_equal(np.asarray(plain.image), np.asarray(matched.image))
-    with pytest.raises(nst.SettingsError, match="preserve_color: 'sepia' is not one of none, luminance, histogram"):
+    with pytest.raises(
+        nst.SettingsError, match="preserve_color: 'sepia' is not one of none, luminance, histogram"
+    ):
         Settings(preserve_color="sepia")

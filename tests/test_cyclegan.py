@@ -1,8 +1,9 @@
-"""Painting with a CycleGAN generator: any size, strength, brush scale, precision, batches, tiles and the model cache."""
+"""Painting with a CycleGAN generator: any size, strength, brush scale, precision, batches and tiles."""
 
 from __future__ import annotations
 
 import os
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +11,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from support.painters import tiny_generator
-from support.pictures import texture
+
 from nst import cyclegan
 from nst.errors import SettingsError, WeightsError
 from nst.generator import (
@@ -19,9 +19,8 @@ from nst.generator import (
     norm_stats,
 )
 from nst.images import image_to_tensor
-from support.painters import reference_output
-from support.pictures import as_array
-
+from support.painters import reference_output, tiny_generator
+from support.pictures import as_array, texture
 
 
 @pytest.fixture(autouse=True)
@@ -84,12 +83,19 @@ def test_brush_scale_paints_small_and_enlarges(tiny_file):
     assert cyclegan.work_size(400, 20, 4) == (320, 16), "the short side never goes below 16 px"
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(strength=1.5), "strength"), (dict(strength=float("nan")), "strength"),
-    (dict(brush_scale=0.5), "brush_scale"), (dict(brush_scale=9), "brush_scale"),
-    (dict(tile_size=10), "tile_size"), (dict(precision="float16"), "only supported on GPUs"),
-    (dict(precision="int8"), "precision"), (dict(device="cuda:7"), "device"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(strength=1.5), "strength"),
+        (dict(strength=float("nan")), "strength"),
+        (dict(brush_scale=0.5), "brush_scale"),
+        (dict(brush_scale=9), "brush_scale"),
+        (dict(tile_size=10), "tile_size"),
+        (dict(precision="float16"), "only supported on GPUs"),
+        (dict(precision="int8"), "precision"),
+        (dict(device="cuda:7"), "device"),
+    ],
+)
 def test_bad_settings_are_refused(tiny_file, kwargs, match):
     with pytest.raises(SettingsError, match=match):
         cyclegan.paint(texture(32, 32), weights=tiny_file, **kwargs)
@@ -97,7 +103,10 @@ def test_bad_settings_are_refused(tiny_file, kwargs, match):
 
 def test_precision_auto_never_assumes_a_gpu(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert cyclegan.resolve_dtype(cuda) == torch.float16 and cyclegan.resolve_dtype(cuda, "float32") == torch.float32
+    assert (
+        cyclegan.resolve_dtype(cuda) == torch.float16
+        and cyclegan.resolve_dtype(cuda, "float32") == torch.float32
+    )
     monkeypatch.setattr(cyclegan, "cpu_has_fast_bfloat16", lambda: False)
     assert cyclegan.resolve_dtype(cpu) == torch.float32
     monkeypatch.setattr(cyclegan, "cpu_has_fast_bfloat16", lambda: True)
@@ -118,16 +127,24 @@ def test_bfloat16_on_cpu_is_close_to_float32(tiny_file):
 def test_batch_gives_the_same_images_as_one_by_one(tiny_file):
     ims = [texture(40, 32, seed=s) for s in range(3)] + [texture(24, 36, seed=9)]
     calls = []
-    batch = cyclegan.paint_batch(ims, weights=tiny_file, batch_size=2, precision="float32",
-                                 progress=lambda d, t: calls.append((d, t)))
+    batch = cyclegan.paint_batch(
+        ims, weights=tiny_file, batch_size=2, precision="float32", progress=lambda d, t: calls.append((d, t))
+    )
     for im, out in zip(ims, batch):
-        assert np.abs(as_array(out) - as_array(cyclegan.paint(im, weights=tiny_file, precision="float32"))).max() <= 1
+        assert (
+            np.abs(as_array(out) - as_array(cyclegan.paint(im, weights=tiny_file, precision="float32"))).max()
+            <= 1
+        )
     assert calls == [(1, 3), (2, 3), (3, 3)]  # two batches of 40x32 images, one of 24x36
 
 
 @settings(max_examples=60, deadline=None)
-@given(length=st.integers(16, 900).map(lambda n: n * 4), tile=st.integers(16, 160).map(lambda n: n * 4),
-       overlap=st.integers(0, 64), margin=st.integers(0, 24))
+@given(
+    length=st.integers(16, 900).map(lambda n: n * 4),
+    tile=st.integers(16, 160).map(lambda n: n * 4),
+    overlap=st.integers(0, 64),
+    margin=st.integers(0, 24),
+)
 def test_blend_weights_partition_unity_and_skip_margins(length, tile, overlap, margin):
     overlap = min(overlap, tile // 3) // 4 * 4
     starts = cyclegan._plan(length, tile, overlap)
@@ -194,7 +211,9 @@ def test_tiled_painting_agrees_with_whole_image(seed):
     x = image_to_tensor(texture(300, 260, seed=seed + 1))
     whole = cyclegan.translate(net, x, tile_size=None)
     calls = []
-    tiled = cyclegan.translate(net, x, tile_size=128, overlap=42, margin=12, progress=lambda d, t: calls.append((d, t)))
+    tiled = cyclegan.translate(
+        net, x, tile_size=128, overlap=42, margin=12, progress=lambda d, t: calls.append((d, t))
+    )
     rows, cols = cyclegan._plan(260, 128, 40), cyclegan._plan(300, 128, 40)
     core = _core_mask(rows, 128, 260, 12)[:, None] & _core_mask(cols, 128, 300, 12)[None, :]
     levels = (whole - tiled).abs()[0].amax(0) * 255

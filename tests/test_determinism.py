@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import nst
-from support.pictures import rgb, texture
 from nst import cyclegan
 from nst.settings import Settings
+from support.pictures import rgb, texture
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
-
 
 FAST = dict(size=32, steps=3, style_layers=("conv1_1", "conv2_1", "conv3_1"), content_layers=("conv3_1",))
 
 
 @pytest.mark.parametrize("style_loss", ["gram", "mmd-gauss"])
-def test_optimization_is_bit_identical_for_the_same_inputs_and_seed(vgg19_env, content_path, style_path, style_loss):
+def test_optimization_is_bit_identical_for_the_same_inputs_and_seed(
+    vgg19_env, content_path, style_path, style_loss
+):
     settings = Settings(**FAST, init="noise", seed=11, style_loss=style_loss, scales=2)
     first = np.asarray(nst.stylize(content_path, style_path, settings).image)
     assert np.array_equal(first, np.asarray(nst.stylize(content_path, style_path, settings).image))
@@ -37,8 +39,17 @@ def test_cyclegan_is_bit_identical_for_the_same_inputs(tiny_file, precision):
     photo = texture(150, 90, seed=2)
 
     def paint(**kwargs) -> np.ndarray:
-        return np.asarray(cyclegan.paint(photo, weights=tiny_file, device="cpu", precision=precision,
-                                         strength=0.9, brush_scale=1.25, **kwargs))
+        return np.asarray(
+            cyclegan.paint(
+                photo,
+                weights=tiny_file,
+                device="cpu",
+                precision=precision,
+                strength=0.9,
+                brush_scale=1.25,
+                **kwargs,
+            )
+        )
 
     first = paint()
     assert np.array_equal(first, paint()), "cached generator"
@@ -48,16 +59,25 @@ def test_cyclegan_is_bit_identical_for_the_same_inputs(tiny_file, precision):
     assert np.array_equal(tiled, paint(tile_size=64)), "tiled painting"
 
 
-def test_same_inputs_and_seed_give_identical_pictures_through_the_api(client, vgg19_env, painter, content_path,
-                                                                       style_path):
+def test_same_inputs_and_seed_give_identical_pictures_through_the_api(
+    client, vgg19_env, painter, content_path, style_path
+):
     def gatys(seed: int) -> np.ndarray:
-        image, _ = client.predict(handle_file(content_path), handle_file(style_path), size=48, steps=3, init="noise",
-                                  seed=seed, api_name="/gatys")
+        image, _ = client.predict(
+            handle_file(content_path),
+            handle_file(style_path),
+            size=48,
+            steps=3,
+            init="noise",
+            seed=seed,
+            api_name="/gatys",
+        )
         return rgb(image)
 
     def cyclegan() -> np.ndarray:
-        image, _ = client.predict(handle_file(content_path), painter=painter, strength=0.8, brush_scale=1.5,
-                                  api_name="/cyclegan")
+        image, _ = client.predict(
+            handle_file(content_path), painter=painter, strength=0.8, brush_scale=1.5, api_name="/cyclegan"
+        )
         return rgb(image)
 
     first = gatys(5)

@@ -46,15 +46,41 @@ def test_unknown_dials_are_named():
         settings_from_dials({"loudness": 5})
 
 
-def test_the_cli_takes_the_same_dials_and_refuses_a_dial_with_its_setting(capsys, content_path, style_path,
-                                                                          tmp_path, monkeypatch):
+def test_the_cli_takes_the_same_dials_and_refuses_a_dial_with_its_setting(
+    capsys, content_path, style_path, tmp_path, monkeypatch
+):
     seen = {}
     monkeypatch.setattr("nst.cli.gatys.stylize", lambda *a, **k: seen.setdefault("settings", a[2]) and 0 / 0)
     with pytest.raises(ZeroDivisionError):
-        main(["gatys", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), "--style-strength", "10",
-              "--smoothness", "0"])
+        main(
+            [
+                "gatys",
+                str(content_path),
+                str(style_path),
+                "-o",
+                str(tmp_path / "o.png"),
+                "--style-strength",
+                "10",
+                "--smoothness",
+                "0",
+            ]
+        )
     assert seen["settings"].style_weight == pytest.approx(100) and seen["settings"].tv_weight == 0
-    code = main(["gatys", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), "--style-strength", "10",
-                 "--style-weight", "3"])
-    assert code == 2 and "style_weight: give either --style-weight or --style-strength, not both" in \
-        capsys.readouterr().err
+    code = main(
+        [
+            "gatys",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--style-strength",
+            "10",
+            "--style-weight",
+            "3",
+        ]
+    )
+    assert (
+        code == 2
+        and "style_weight: give either --style-weight or --style-strength, not both"
+        in capsys.readouterr().err
+    )

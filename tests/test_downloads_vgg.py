@@ -8,10 +8,9 @@ import hashlib
 import io
 
 import pytest
-
-from nst import downloads
 import torch
 
+from nst import downloads
 from nst import weights as W
 from nst.errors import WeightsError
 
@@ -54,7 +53,9 @@ def test_partial_download_leaves_no_file_and_is_retried(monkeypatch, tmp_path, v
         return FakeResponse(data, fail_after=len(data) // 3 if len(calls) == 1 else None)
 
     monkeypatch.setattr("torch.hub.urlopen", urlopen)
-    with pytest.raises(WeightsError, match="could not be downloaded.*ConnectionResetError.*NST_VGG19_WEIGHTS"):
+    with pytest.raises(
+        WeightsError, match="could not be downloaded.*ConnectionResetError.*NST_VGG19_WEIGHTS"
+    ):
         W.load_vgg("vgg19", "avg")
     cache = W.torchvision_cache_file("vgg19").parent
     assert not cache.exists() or list(cache.iterdir()) == [], "a broken download left files in the cache"

@@ -6,12 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 import nst
 from nst.engine import plan_scales
 from nst.errors import SettingsError
 from nst.settings import Settings
-
-
 
 FAST = dict(size=32, steps=12, style_layers=("conv1_1", "conv2_1", "conv3_1"), content_layers=("conv3_1",))
 
@@ -24,7 +23,9 @@ def test_optimizers_reduce_the_total_loss(vgg19_env, content_path, style_path, o
     assert result.steps == 12 and not result.stopped
     assert result.image.size == (32, 26)  # 40x32 content, longest side 32
     assert set(result.losses[0]) == {"content", "style", "tv", "total"}
-    assert result.losses[-1]["total"] == pytest.approx(sum(v for k, v in result.losses[-1].items() if k != "total"), rel=1e-5)
+    assert result.losses[-1]["total"] == pytest.approx(
+        sum(v for k, v in result.losses[-1].items() if k != "total"), rel=1e-5
+    )
 
 
 def test_same_seed_same_image_and_different_seed_differs(vgg19_env, content_path, style_path):
@@ -55,8 +56,12 @@ def test_inits(vgg19_env, content_path, style_path):
     seen = {}
     for init in ("content", "style", "noise"):
         first = []
-        nst.stylize(content_path, style_path, Settings(**{**FAST, "steps": 1}, init=init),
-                    callback=lambda i: first.append(i.losses))
+        nst.stylize(
+            content_path,
+            style_path,
+            Settings(**{**FAST, "steps": 1}, init=init),
+            callback=lambda i, seen_now=first: seen_now.append(i.losses),
+        )
         seen[init] = first[0]
     assert seen["content"]["content"] == 0.0
     assert seen["style"]["content"] > 0 and seen["noise"]["content"] > 0
@@ -72,14 +77,20 @@ def test_multiscale_schedule(vgg19_env, content_path, style_path):
     sizes, steps, notes = plan_scales((300, 400), Settings(size=128, steps=14, scales=3))
     assert [max(w, h) for w, h in sizes] == [32, 64, 128] and steps == [8, 4, 2] and notes == []
     sizes = []
-    result = nst.stylize(content_path, style_path, Settings(**{**FAST, "steps": 7, "size": 64}, scales=2),
-                         callback=lambda i: sizes.append(i.size))
+    result = nst.stylize(
+        content_path,
+        style_path,
+        Settings(**{**FAST, "steps": 7, "size": 64}, scales=2),
+        callback=lambda i: sizes.append(i.size),
+    )
     assert sizes[0] == (32, 26) and sizes[-1] == (64, 51)
     assert result.image.size == (64, 51) and result.steps == 7 and result.notes == []
 
 
 def test_style_scale_and_blend_of_two_styles_run(vgg19_env, content_path, style_path):
-    result = nst.stylize(content_path, [style_path, content_path], Settings(**{**FAST, "steps": 3}, style_scale=0.5))
+    result = nst.stylize(
+        content_path, [style_path, content_path], Settings(**{**FAST, "steps": 3}, style_scale=0.5)
+    )
     assert result.image.size == (32, 26)
 
 
@@ -106,7 +117,10 @@ def test_precision_choices(vgg19_env, content_path, style_path):
     with pytest.raises(SettingsError, match="precision: 'int8' is not one of"):
         Settings(precision="int8")
     # bf16 network passes reach the same objective as fp32 (losses are always summed in fp32).
-    runs = {p: nst.stylize(content_path, style_path, Settings(**FAST, precision=p, init="noise")) for p in ("fp32", "bf16")}
+    runs = {
+        p: nst.stylize(content_path, style_path, Settings(**FAST, precision=p, init="noise"))
+        for p in ("fp32", "bf16")
+    }
     f32, b16 = runs["fp32"].losses, runs["bf16"].losses
     assert b16[-1]["total"] < 0.7 * b16[0]["total"]
     assert b16[-1]["total"] == pytest.approx(f32[-1]["total"], rel=0.25)
@@ -114,13 +128,17 @@ def test_precision_choices(vgg19_env, content_path, style_path):
 
 @pytest.mark.parametrize("style_loss", ["mmd-linear", "mmd-poly", "mmd-gauss", "bn"])
 def test_every_style_loss_lowers_its_loss_from_noise(vgg19_env, content_path, style_path, style_loss):
-    result = nst.stylize(content_path, style_path, Settings(**FAST, style_loss=style_loss, init="noise", content_weight=0))
+    result = nst.stylize(
+        content_path, style_path, Settings(**FAST, style_loss=style_loss, init="noise", content_weight=0)
+    )
     assert set(result.losses[0]) == {"style", "tv", "total"}
     assert result.losses[-1]["style"] < 0.5 * result.losses[0]["style"]
 
 
 def test_histogram_and_photo_terms_are_reported_and_combine(vgg19_env, content_path, style_path):
-    result = nst.stylize(content_path, style_path, Settings(**FAST, style_loss="bn", hist_weight=2.0, photo_weight=100.0))
+    result = nst.stylize(
+        content_path, style_path, Settings(**FAST, style_loss="bn", hist_weight=2.0, photo_weight=100.0)
+    )
     assert set(result.losses[-1]) == {"content", "style", "hist", "tv", "photo", "total"}
     assert result.losses[0]["photo"] == pytest.approx(0.0, abs=1e-4)  # the content itself is photorealistic
     assert result.losses[-1]["hist"] < result.losses[0]["hist"]

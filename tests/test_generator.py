@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from support.shared import VINTAGE
-from support.painters import TINY, save_weights, tiny_generator, tiny_state
+
 from nst.errors import WeightsError
 from nst.generator import (
     GeneratorOptions,
@@ -17,13 +16,8 @@ from nst.generator import (
     norm_stats,
     read_state_dict,
 )
-
-
-
-
-
-
-
+from support.painters import TINY, save_weights, tiny_generator, tiny_state
+from support.shared import VINTAGE
 
 
 def test_default_generator_is_the_reference_resnet_9blocks():
@@ -69,7 +63,11 @@ def test_instance_norm_equals_torch_including_channels_last_and_supplied_stats(a
 
 @pytest.mark.parametrize(
     "options",
-    [TINY, GeneratorOptions(ngf=8, n_blocks=2, norm_affine=True), GeneratorOptions(ngf=6, n_blocks=3, use_dropout=True)],
+    [
+        TINY,
+        GeneratorOptions(ngf=8, n_blocks=2, norm_affine=True),
+        GeneratorOptions(ngf=6, n_blocks=3, use_dropout=True),
+    ],
 )
 def test_options_are_inferred_from_the_state_dict(options):
     assert infer_options(tiny_state(0, options)) == options
@@ -116,16 +114,22 @@ def test_wrong_key_set_is_refused_with_the_keys(tmp_path):
 
 def test_not_a_generator_is_refused_against_the_reference_layout(tmp_path):
     state = {"features.0.weight": torch.zeros(8, 3, 3, 3), "features.0.bias": torch.zeros(8)}
-    with pytest.raises(WeightsError, match=r"do not fit the CycleGAN ResNet generator \(ResNet generator, 9 blocks, "
-                                           r"ngf 64.*missing \d+ keys: model\.1\.bias.*unexpected 2 keys: features"):
+    with pytest.raises(
+        WeightsError,
+        match=r"do not fit the CycleGAN ResNet generator \(ResNet generator, 9 blocks, "
+        r"ngf 64.*missing \d+ keys: model\.1\.bias.*unexpected 2 keys: features",
+    ):
         load_generator_file(save_weights(state, tmp_path / "vgg.pth"))
 
 
 def test_wrong_shape_is_refused(tmp_path):
     state = tiny_state()
     state["model.10.conv_block.1.weight"] = torch.zeros(16, 16, 1, 1)
-    with pytest.raises(WeightsError, match=r"wrong shape: model\.10\.conv_block\.1\.weight \(16, 16, 1, 1\) "
-                                           r"\(expected \(16, 16, 3, 3\)\)"):
+    with pytest.raises(
+        WeightsError,
+        match=r"wrong shape: model\.10\.conv_block\.1\.weight \(16, 16, 1, 1\) "
+        r"\(expected \(16, 16, 3, 3\)\)",
+    ):
         load_generator_file(save_weights(state, tmp_path / "shape.pth"))
 
 

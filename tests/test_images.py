@@ -8,7 +8,14 @@ import torch
 from PIL import Image
 
 from nst.errors import ImageError
-from nst.images import MAX_INPUT_PIXELS, image_to_tensor, load_image, resize_longest, save_image, tensor_to_image
+from nst.images import (
+    MAX_INPUT_PIXELS,
+    image_to_tensor,
+    load_image,
+    resize_longest,
+    save_image,
+    tensor_to_image,
+)
 from support.pictures import make_picture
 
 
@@ -31,7 +38,7 @@ def test_round_trip_is_bit_exact(tmp_path):
 def test_modes_become_rgb(tmp_path, mode):
     src = make_picture(32, 20, seed=3)
     if mode == "I;16":
-        arr = (np.asarray(src.convert("L"), dtype=np.uint16) * 257)
+        arr = np.asarray(src.convert("L"), dtype=np.uint16) * 257
         im = Image.fromarray(arr)
     elif mode == "I":
         im = Image.fromarray(np.asarray(src.convert("L"), dtype=np.int32) * 257)
@@ -77,10 +84,13 @@ def test_animated_gif_uses_first_frame(tmp_path):
     assert px[0] > 200 and px[1] < 50
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"this is plain text, not a picture", "not an image"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"this is plain text, not a picture", "not an image"),
+    ],
+)
 def test_refuses_non_images(tmp_path, data, message):
     path = tmp_path / "bad.png"
     path.write_bytes(data)

@@ -46,8 +46,18 @@ def test_content_and_tv_against_formulas():
     a, b = torch.randn(1, 2, 3, 4), torch.randn(1, 2, 3, 4)
     assert content_loss(a, b).item() == pytest.approx(((a - b) ** 2).sum().item() / a.numel(), rel=1e-6)
     img = torch.rand(1, 3, 5, 6)
-    dy = sum((img[0, c, i + 1, j] - img[0, c, i, j]).item() ** 2 for c in range(3) for i in range(4) for j in range(6)) / (3 * 4 * 6)
-    dx = sum((img[0, c, i, j + 1] - img[0, c, i, j]).item() ** 2 for c in range(3) for i in range(5) for j in range(5)) / (3 * 5 * 5)
+    dy = sum(
+        (img[0, c, i + 1, j] - img[0, c, i, j]).item() ** 2
+        for c in range(3)
+        for i in range(4)
+        for j in range(6)
+    ) / (3 * 4 * 6)
+    dx = sum(
+        (img[0, c, i, j + 1] - img[0, c, i, j]).item() ** 2
+        for c in range(3)
+        for i in range(5)
+        for j in range(5)
+    ) / (3 * 5 * 5)
     assert tv_loss(img).item() == pytest.approx(dy + dx, rel=1e-5)
     assert tv_loss(torch.full((1, 3, 8, 8), 0.3)).item() == 0.0
 

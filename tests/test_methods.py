@@ -19,8 +19,18 @@ def test_every_method_has_a_stable_name_and_a_kind():
 
 def test_gatys_parameters_are_the_settings_fields_minus_other_methods_own():
     params = METHODS["gatys"].parameters()
-    for name in ("size", "steps", "content_weight", "style_weight", "tv_weight", "backbone", "style_layers", "seed",
-                 "style_blend", "preserve_color"):
+    for name in (
+        "size",
+        "steps",
+        "content_weight",
+        "style_weight",
+        "tv_weight",
+        "backbone",
+        "style_layers",
+        "seed",
+        "style_blend",
+        "preserve_color",
+    ):
         assert name in params
     for name in EXTENSION_FIELDS:
         assert name not in params
@@ -43,11 +53,14 @@ def test_method_settings_start_from_its_defaults_and_refuse_foreign_fields():
         METHODS["cyclegan"].settings()
 
 
-@pytest.mark.parametrize("name, field, value", [
-    ("histogram", "hist_weight", HIST_WEIGHT),
-    ("mmd", "style_loss", MMD_STYLE_LOSS),
-    ("photorealistic", "photo_weight", PHOTO_WEIGHT),
-])
+@pytest.mark.parametrize(
+    "name, field, value",
+    [
+        ("histogram", "hist_weight", HIST_WEIGHT),
+        ("mmd", "style_loss", MMD_STYLE_LOSS),
+        ("photorealistic", "photo_weight", PHOTO_WEIGHT),
+    ],
+)
 def test_extension_methods_switch_on_their_own_setting(name, field, value):
     method = METHODS[name]
     assert getattr(method.settings(), field) == value and method.default(field) == value

@@ -19,6 +19,7 @@ def test_loads_each_key_once_and_evicts_the_least_recent():
             loads.append(name)
             time.sleep(0.05)
             return name
+
         return load
 
     threads = [threading.Thread(target=cache.get, args=(("a",), slow_load("a"))) for _ in range(4)]

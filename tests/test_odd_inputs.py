@@ -9,15 +9,14 @@ import re
 import sys
 import warnings
 from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
+
 from nst.cli import main as cli_main
-from support.odd_images import BLUE, RED
-from support.odd_images import CONVERTED, Odd, REFUSED, halves, palette_with_transparency
+from support.odd_images import BLUE, CONVERTED, RED, REFUSED, Odd, halves, palette_with_transparency
 from support.pictures import rgb
-
-
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,9 +67,29 @@ def test_cli_gatys_runs_on_rotated_and_converted_inputs(tmp_path, capsys, vgg19_
     photo, style, out = tmp_path / "phone.jpg", tmp_path / "style.png", tmp_path / "out.png"
     halves(40, 20, RED, BLUE).save(photo, quality=95, exif=exif.tobytes())
     style.write_bytes(palette_with_transparency())
-    code, stdout, err, _ = run(["gatys", str(photo), str(style), "-o", str(out), "--size", "32", "--steps", "2",
-                                "--vgg-weights", str(vgg19_file), "--device", "cpu", "--quiet",
-                                "--style-weight", "0.01", "--tv-weight", "0"], capsys)
+    code, stdout, err, _ = run(
+        [
+            "gatys",
+            str(photo),
+            str(style),
+            "-o",
+            str(out),
+            "--size",
+            "32",
+            "--steps",
+            "2",
+            "--vgg-weights",
+            str(vgg19_file),
+            "--device",
+            "cpu",
+            "--quiet",
+            "--style-weight",
+            "0.01",
+            "--tv-weight",
+            "0",
+        ],
+        capsys,
+    )
     assert code == 0, err
     arr = rgb(out).astype(int)
     assert arr.shape[:2] == (32, 16), "portrait, as the phone showed it"

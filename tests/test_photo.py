@@ -62,4 +62,6 @@ def test_gradient_matches_finite_differences(image):
     # And the value is the quadratic form sum_c V_c^T L V_c.
     dense = matting_laplacian(image).toarray()
     v = image.reshape(-1, 3)
-    assert matting_loss(x, lap).item() == pytest.approx(sum(v[:, c] @ dense @ v[:, c] for c in range(3)), rel=1e-9)
+    assert matting_loss(x, lap).item() == pytest.approx(
+        sum(v[:, c] @ dense @ v[:, c] for c in range(3)), rel=1e-9
+    )

@@ -6,9 +6,23 @@ import torch
 
 from nst.losses import gram_loss, gram_matrix
 from nst.style_losses import (
-    BNKind, DistributionStyleLoss, GaussKind, GramKind, HistogramKind, LinearKind, PolyKind, Samples, bn_distance,
+    BNKind,
+    DistributionStyleLoss,
+    GaussKind,
+    GramKind,
+    HistogramKind,
+    LinearKind,
+    PolyKind,
+    Samples,
+    bn_distance,
     gauss_gamma,
-    histogram_match, make_kind, mixture_samples, mmd2_gauss, mmd2_linear, mmd2_poly, region_target,
+    histogram_match,
+    make_kind,
+    mixture_samples,
+    mmd2_gauss,
+    mmd2_linear,
+    mmd2_poly,
+    region_target,
 )
 
 
@@ -17,8 +31,10 @@ def explicit_mmd2(x: np.ndarray, y: np.ndarray, kernel) -> float:
 
     x, y: (C, M) arrays, one column per position (a feature vector).
     """
+
     def mean_k(a, b):
         return np.mean([[kernel(a[:, i], b[:, j]) for j in range(b.shape[1])] for i in range(a.shape[1])])
+
     return mean_k(x, x) + mean_k(y, y) - 2 * mean_k(x, y)
 
 
@@ -37,21 +53,27 @@ def test_poly_mmd_with_c0_d2_is_the_gram_loss_times_4_n_squared(features):
     assert ours == pytest.approx(explicit, rel=1e-5)
     # Li et al.: L_style = MMD^2 / (4 N^2) for the M-normalized Gram loss (here 20 vs 28 positions).
     n = x.shape[0]
-    gatys = gram_loss(gram_matrix(torch.from_numpy(x).reshape(1, 6, 4, 5)),
-                      gram_matrix(torch.from_numpy(y).reshape(1, 6, 4, 7))).item()
+    gatys = gram_loss(
+        gram_matrix(torch.from_numpy(x).reshape(1, 6, 4, 5)),
+        gram_matrix(torch.from_numpy(y).reshape(1, 6, 4, 7)),
+    ).item()
     assert gatys == pytest.approx(explicit / (4 * n * n), rel=1e-5)
 
 
 def test_poly_mmd_with_c_and_linear_mmd_against_explicit_kernels(features):
     x, y = (f.astype(np.float64) for f in features)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-    assert mmd2_poly(tx, ty, c=0.7).item() == pytest.approx(explicit_mmd2(x, y, lambda a, b: (a @ b + 0.7) ** 2), rel=1e-9)
+    assert mmd2_poly(tx, ty, c=0.7).item() == pytest.approx(
+        explicit_mmd2(x, y, lambda a, b: (a @ b + 0.7) ** 2), rel=1e-9
+    )
     assert mmd2_linear(tx, ty).item() == pytest.approx(explicit_mmd2(x, y, lambda a, b: a @ b), rel=1e-9)
     # PolyKind's c is relative to the style's mean squared feature norm.
     kind = PolyKind(0.5)
     target = kind.target(Samples(ty))
     c = 0.5 * np.mean(np.sum(y**2, axis=0))
-    assert kind.loss(tx, None, target).item() == pytest.approx(explicit_mmd2(x, y, lambda a, b: (a @ b + c) ** 2), rel=1e-9)
+    assert kind.loss(tx, None, target).item() == pytest.approx(
+        explicit_mmd2(x, y, lambda a, b: (a @ b + c) ** 2), rel=1e-9
+    )
 
 
 def test_gaussian_mmd_matches_explicit_kernel_and_the_papers_bandwidth(features):
@@ -59,10 +81,12 @@ def test_gaussian_mmd_matches_explicit_kernel_and_the_papers_bandwidth(features)
     kind = GaussKind(block=64)
     target = kind.target(Samples(torch.from_numpy(y)))
     tx = torch.from_numpy(x)
+
     # Bandwidth (the paper's code): 2 sigma^2 = mean squared distance over output-output,
     # style-style and output-style pairs, weighted 1/4, 1/4, 1/2 (its xx, yy, xy, yx pairs).
     def mean_d2(a, b):
         return ((a[:, :, None] - b[:, None, :]) ** 2).sum(0).mean()
+
     two_sigma2 = 0.25 * mean_d2(x, x) + 0.25 * mean_d2(y, y) + 0.5 * mean_d2(x, y)
     gamma = gauss_gamma(tx, None, target)
     assert 1 / gamma == pytest.approx(two_sigma2, rel=1e-9)
@@ -93,7 +117,9 @@ def test_gaussian_mmd_gradient_matches_finite_differences():
     for block in (64, 4):  # one block, and several blocks
         target = GaussKind(block=block).target(Samples(y))
         # The bandwidth is held constant in the gradient (as in the paper's code), so check at a fixed one.
-        assert torch.autograd.gradcheck(lambda v: mmd2_gauss(v, q, target, block=block, gamma=0.07), (x,))
+        assert torch.autograd.gradcheck(
+            lambda v, t=target, b=block: mmd2_gauss(v, q, t, block=b, gamma=0.07), (x,)
+        )
 
 
 def test_histogram_target_is_exactly_the_styles_sorted_values():
@@ -114,7 +140,9 @@ def test_histogram_of_another_size_interpolates_the_style_quantiles():
     rng = np.random.default_rng(4)
     style = rng.gamma(2.0, size=(3, 50)).astype(np.float32)
     out = rng.normal(size=(3, 23)).astype(np.float32)
-    matched = histogram_match(torch.from_numpy(out), None, HistogramKind().target(Samples(torch.from_numpy(style)))).numpy()
+    matched = histogram_match(
+        torch.from_numpy(out), None, HistogramKind().target(Samples(torch.from_numpy(style)))
+    ).numpy()
     for c in range(3):
         ranks = np.argsort(np.argsort(out[c]))
         expected = np.interp((ranks + 0.5) / 23, (np.arange(50) + 0.5) / 50, np.sort(style[c]))
@@ -170,5 +198,7 @@ def test_region_weights_restrict_the_output_and_empty_regions_are_dropped():
     kind = BNKind()
     target = region_target(kind, Samples(style), q)
     assert target.share == pytest.approx(0.5)
-    assert kind.loss(x, q, target.target).item() == pytest.approx(bn_distance(x[:, 5:15], style).item(), rel=1e-5)
+    assert kind.loss(x, q, target.target).item() == pytest.approx(
+        bn_distance(x[:, 5:15], style).item(), rel=1e-5
+    )
     assert region_target(kind, Samples(style), torch.zeros(20)) is None

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import pytest
+
 import nst
 from nst.errors import SettingsError
 from nst.settings import Settings
 from support.pictures import make_picture
 
-
-
-FAST = dict(size=32, steps=6, style_layers=("conv1_1", "conv2_1", "conv3_1"), content_layers=("conv3_1",),
-            hist_layers=("relu1_1", "relu2_1"), precision="fp32")  # mask logic, compared bit-near: no bf16 rounding
+FAST = dict(
+    size=32,
+    steps=6,
+    style_layers=("conv1_1", "conv2_1", "conv3_1"),
+    content_layers=("conv3_1",),
+    hist_layers=("relu1_1", "relu2_1"),
+    precision="fp32",
+)  # mask logic, compared bit-near: no bf16 rounding
 
 
 @pytest.fixture
@@ -26,13 +31,23 @@ def test_texture_of_any_size_from_noise(vgg19_env, style_path, style_b):
     assert result.image.size == (48, 20)
     assert set(result.losses[0]) == {"style", "hist", "tv", "total"}
     assert result.losses[-1]["style"] < 0.5 * result.losses[0]["style"]
-    blend = nst.synthesize_texture([style_path, style_b], width=32, height=40, steps=3, style_loss="mmd-gauss",
-                                   style_layers="conv1_1,conv2_1", scales=2)
+    blend = nst.synthesize_texture(
+        [style_path, style_b],
+        width=32,
+        height=40,
+        steps=3,
+        style_loss="mmd-gauss",
+        style_layers="conv1_1,conv2_1",
+        scales=2,
+    )
     assert blend.image.size == (32, 40) and blend.steps == 3
     for kwargs, message in [
         (dict(width=8, height=40), "width: must be between 16 and 4096, got 8"),
         (dict(width="wide", height=40), "width: expected a whole number"),
-        (dict(width=40, height=40, photo_weight=1), "photo_weight: the photorealism loss needs a content photo"),
+        (
+            dict(width=40, height=40, photo_weight=1),
+            "photo_weight: the photorealism loss needs a content photo",
+        ),
         (dict(width=40, height=40, preserve_color="luminance"), "preserve_color: a texture has no content"),
         (dict(width=40, height=40, style_weight=0), "style_weight and hist_weight are both 0"),
     ]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 import torchvision
-from nst.vgg import VGGFeatures, layer_names, tap_names
 
+from nst.vgg import VGGFeatures, layer_names, tap_names
 
 
 def test_layer_names_follow_torchvision_indices():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from nst import weights as W
 from nst.errors import WeightsError
 from nst.vgg import VGGFeatures
-
 
 
 def test_every_file_layout_loads_the_same_weights(tmp_path, vgg19_state, vgg19_file, monkeypatch):
@@ -17,10 +17,18 @@ def test_every_file_layout_loads_the_same_weights(tmp_path, vgg19_state, vgg19_f
     full["classifier.6.bias"] = torch.zeros(10)
     torch.save(full, tmp_path / "full.pth")
     torch.save(vgg19_state, tmp_path / "features.pth")
-    save_file({f"features.{k}": v.contiguous() for k, v in vgg19_state.items()}, str(tmp_path / "prefixed.safetensors"))
+    save_file(
+        {f"features.{k}": v.contiguous() for k, v in vgg19_state.items()},
+        str(tmp_path / "prefixed.safetensors"),
+    )
     x = torch.rand(1, 3, 32, 32)
     expected = VGGFeatures("vgg19", vgg19_state)(x, ["relu3_1"])["relu3_1"]
-    for path in (tmp_path / "full.pth", tmp_path / "features.pth", tmp_path / "prefixed.safetensors", vgg19_file):
+    for path in (
+        tmp_path / "full.pth",
+        tmp_path / "features.pth",
+        tmp_path / "prefixed.safetensors",
+        vgg19_file,
+    ):
         net = W.load_vgg("vgg19", "max", path)
         assert torch.equal(net(x, ["relu3_1"])["relu3_1"], expected), path
 

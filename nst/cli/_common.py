@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..dials import BY_SETTING, DIALS, settings_from_dials
 from ..errors import SettingsError
@@ -30,34 +31,58 @@ def add_settings_arguments(parser: argparse.ArgumentParser, skip: Iterable[str] 
             continue
         default = default_backbone() if info.name == "backbone" else info.default
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        group.add_argument(flag(info.name), dest=f"setting_{info.name}", default=None,
-                           metavar=info.name.split("_")[-1].upper(), help=f"{info.help} [{shown}]")
-    dials = parser.add_argument_group("dials (0 to 10, the page's plain-word controls; each sets one setting)")
+        group.add_argument(
+            flag(info.name),
+            dest=f"setting_{info.name}",
+            default=None,
+            metavar=info.name.split("_")[-1].upper(),
+            help=f"{info.help} [{shown}]",
+        )
+    dials = parser.add_argument_group(
+        "dials (0 to 10, the page's plain-word controls; each sets one setting)"
+    )
     for dial in DIALS.values():
         if dial.setting not in skip:
-            dials.add_argument(flag(dial.name), dest=f"dial_{dial.name}", default=None, metavar="0-10",
-                               help=f"{dial.info}; sets {dial.setting} (page default {dial.default:g})")
+            dials.add_argument(
+                flag(dial.name),
+                dest=f"dial_{dial.name}",
+                default=None,
+                metavar="0-10",
+                help=f"{dial.info}; sets {dial.setting} (page default {dial.default:g})",
+            )
 
 
 def settings_from_args(args: argparse.Namespace, **fixed: Any) -> Settings:
     """Settings from the flags that were given (others keep their defaults; the backbone is NST_BACKBONE's)."""
-    given = {k.removeprefix("setting_"): v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
-    dials = {k.removeprefix("dial_"): v for k, v in vars(args).items() if k.startswith("dial_") and v is not None}
+    given = {
+        k.removeprefix("setting_"): v
+        for k, v in vars(args).items()
+        if k.startswith("setting_") and v is not None
+    }
+    dials = {
+        k.removeprefix("dial_"): v for k, v in vars(args).items() if k.startswith("dial_") and v is not None
+    }
     for name, value in settings_from_dials(dials).items():
         if name in given:
-            raise SettingsError(f"{name}: give either {flag(name)} or {flag(BY_SETTING[name].name)}, not both")
+            raise SettingsError(
+                f"{name}: give either {flag(name)} or {flag(BY_SETTING[name].name)}, not both"
+            )
         given[name] = value
     given.setdefault("backbone", default_backbone())
     given.update(fixed)
     return Settings.from_dict(given)
 
 
-def settings_with_blend(args: argparse.Namespace, weights: tuple[float, ...] | None, weights_flag: str) -> Settings:
+def settings_with_blend(
+    args: argparse.Namespace, weights: tuple[float, ...] | None, weights_flag: str
+) -> Settings:
     """Settings from the flags, with per-style weights given as ``PATH:WEIGHT`` as ``style_blend``."""
     if weights is None:
         return settings_from_args(args)
     if args.setting_style_blend is not None:
-        raise SettingsError(f"style_blend: give weights either as {weights_flag} or with --style-blend, not both")
+        raise SettingsError(
+            f"style_blend: give weights either as {weights_flag} or with --style-blend, not both"
+        )
     return settings_from_args(args, style_blend=weights)
 
 
@@ -68,8 +93,10 @@ def save_and_report(result: Any, output: str, quiet: bool) -> None:
         print(f"note: {note}", file=sys.stderr)
     if not quiet:
         last = result.losses[-1] if result.losses else {}
-        print(f"wrote {path} ({result.image.width}x{result.image.height}) in {result.seconds:.1f} s on {result.device}; "
-              + ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
+        print(
+            f"wrote {path} ({result.image.width}x{result.image.height}) in {result.seconds:.1f} s on {result.device}; "
+            + ", ".join(f"{k} {v:.4g}" for k, v in last.items())
+        )
 
 
 class ProgressBar:

@@ -11,28 +11,60 @@ from ._styles import collect_styles
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("gatys", help="repaint a photo in a painting's style by optimization (Gatys et al.)",
-                       description="Optimize the pixels of OUT so its VGG features match CONTENT and its style "
-                                   "statistics match STYLE (Gatys, Ecker, Bethge 2016), with the extensions chosen "
-                                   "by the settings: other style losses, histogram loss, photorealism, colour "
-                                   "preservation, several styles blended or placed by masks.")
+    p = sub.add_parser(
+        "gatys",
+        help="repaint a photo in a painting's style by optimization (Gatys et al.)",
+        description="Optimize the pixels of OUT so its VGG features match CONTENT and its style "
+        "statistics match STYLE (Gatys, Ecker, Bethge 2016), with the extensions chosen "
+        "by the settings: other style losses, histogram loss, photorealism, colour "
+        "preservation, several styles blended or placed by masks.",
+    )
     p.add_argument("content", metavar="CONTENT", help="photo to repaint (any image file PIL reads)")
-    p.add_argument("style_positional", metavar="STYLE", nargs="?", default=None,
-                   help="painting whose style to use (or give styles with --style)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the result (.png, .jpg, .webp)")
-    p.add_argument("--style", action="append", default=[], metavar="PATH[:WEIGHT]",
-                   help="a style image, optionally with its blend weight; repeat for several styles "
-                        "(--style a.jpg:0.7 --style b.jpg:0.3)")
-    p.add_argument("--mask", action="append", default=[], metavar="FILE",
-                   help="spatial control: one gray mask per style, in order, on the content (white: that style applies)")
-    p.add_argument("--content-segmentation", default=None, metavar="FILE",
-                   help="colour-coded regions of the content, for the augmented style loss of Deep Photo Style Transfer")
-    p.add_argument("--style-segmentation", default=None, metavar="FILE",
-                   help="colour-coded regions of the style image, same colours as --content-segmentation")
+    p.add_argument(
+        "style_positional",
+        metavar="STYLE",
+        nargs="?",
+        default=None,
+        help="painting whose style to use (or give styles with --style)",
+    )
+    p.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="where to write the result (.png, .jpg, .webp)"
+    )
+    p.add_argument(
+        "--style",
+        action="append",
+        default=[],
+        metavar="PATH[:WEIGHT]",
+        help="a style image, optionally with its blend weight; repeat for several styles "
+        "(--style a.jpg:0.7 --style b.jpg:0.3)",
+    )
+    p.add_argument(
+        "--mask",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="spatial control: one gray mask per style, in order, on the content (white: that style applies)",
+    )
+    p.add_argument(
+        "--content-segmentation",
+        default=None,
+        metavar="FILE",
+        help="colour-coded regions of the content, for the augmented style loss of Deep Photo Style Transfer",
+    )
+    p.add_argument(
+        "--style-segmentation",
+        default=None,
+        metavar="FILE",
+        help="colour-coded regions of the style image, same colours as --content-segmentation",
+    )
     p.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
-    p.add_argument("--vgg-weights", default=None, metavar="FILE",
-                   help="VGG weights file (.pth or .safetensors); default: $NST_VGG19_WEIGHTS / $NST_VGG16_WEIGHTS, "
-                        "then torchvision's cache")
+    p.add_argument(
+        "--vgg-weights",
+        default=None,
+        metavar="FILE",
+        help="VGG weights file (.pth or .safetensors); default: $NST_VGG19_WEIGHTS / $NST_VGG16_WEIGHTS, "
+        "then torchvision's cache",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_arguments(p)
     p.set_defaults(func=run)
@@ -42,13 +74,22 @@ def run(args: argparse.Namespace) -> int:
     specs = ([args.style_positional] if args.style_positional else []) + list(args.style)
     styles, weights = collect_styles(specs)
     settings = settings_with_blend(args, weights, "--style PATH:WEIGHT")
-    check_save_path(args.output, [args.content, *styles, *args.mask, args.content_segmentation, args.style_segmentation])
+    check_save_path(
+        args.output, [args.content, *styles, *args.mask, args.content_segmentation, args.style_segmentation]
+    )
     bar = ProgressBar(settings.steps, quiet=args.quiet)
     try:
-        result = stylize(args.content, styles if len(styles) > 1 else styles[0], settings,
-                         masks=args.mask or None, content_segmentation=args.content_segmentation,
-                         style_segmentation=args.style_segmentation, callback=bar, device=args.device,
-                         vgg_weights=args.vgg_weights)
+        result = stylize(
+            args.content,
+            styles if len(styles) > 1 else styles[0],
+            settings,
+            masks=args.mask or None,
+            content_segmentation=args.content_segmentation,
+            style_segmentation=args.style_segmentation,
+            callback=bar,
+            device=args.device,
+            vgg_weights=args.vgg_weights,
+        )
     finally:
         bar.close()
     save_and_report(result, args.output, args.quiet)

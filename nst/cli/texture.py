@@ -14,18 +14,31 @@ SKIPPED = ("size", "content_weight", "content_layers", "photo_weight", "preserve
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("texture", help="synthesize a texture with a style image's statistics, any size",
-                       description="Optimize a noise image until its VGG style statistics match STYLE (Gatys, Ecker, "
-                                   "Bethge 2015): no content, any output size, with the gram, mmd-*, bn or histogram "
-                                   "losses. Several styles (PATH:WEIGHT) are blended.")
+    p = sub.add_parser(
+        "texture",
+        help="synthesize a texture with a style image's statistics, any size",
+        description="Optimize a noise image until its VGG style statistics match STYLE (Gatys, Ecker, "
+        "Bethge 2015): no content, any output size, with the gram, mmd-*, bn or histogram "
+        "losses. Several styles (PATH:WEIGHT) are blended.",
+    )
     p.add_argument("style", metavar="STYLE", nargs="+", help="style image(s), optionally PATH:WEIGHT")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the texture (.png, .jpg, .webp)")
-    p.add_argument("--size", default="384x384", metavar="WxH", help="output width x height in pixels, or one number "
-                                                                      "for a square [384x384]")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="where to write the texture (.png, .jpg, .webp)"
+    )
+    p.add_argument(
+        "--size",
+        default="384x384",
+        metavar="WxH",
+        help="output width x height in pixels, or one number for a square [384x384]",
+    )
     p.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
-    p.add_argument("--vgg-weights", default=None, metavar="FILE",
-                   help="VGG weights file (.pth or .safetensors); default: $NST_VGG19_WEIGHTS / $NST_VGG16_WEIGHTS, "
-                        "then torchvision's cache")
+    p.add_argument(
+        "--vgg-weights",
+        default=None,
+        metavar="FILE",
+        help="VGG weights file (.pth or .safetensors); default: $NST_VGG19_WEIGHTS / $NST_VGG16_WEIGHTS, "
+        "then torchvision's cache",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings_arguments(p, skip=SKIPPED)
     p.set_defaults(func=run)
@@ -38,8 +51,15 @@ def run(args: argparse.Namespace) -> int:
     check_save_path(args.output, styles)
     bar = ProgressBar(settings.steps, quiet=args.quiet)
     try:
-        result = synthesize_texture(styles if len(styles) > 1 else styles[0], settings, width=width, height=height,
-                                    callback=bar, device=args.device, vgg_weights=args.vgg_weights)
+        result = synthesize_texture(
+            styles if len(styles) > 1 else styles[0],
+            settings,
+            width=width,
+            height=height,
+            callback=bar,
+            device=args.device,
+            vgg_weights=args.vgg_weights,
+        )
     finally:
         bar.close()
     save_and_report(result, args.output, args.quiet)

@@ -10,8 +10,9 @@ one of the few options of CycleGAN and texture synthesis. Defaults are the packa
 from __future__ import annotations
 
 import inspect
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import gradio as gr
 from PIL import Image
@@ -27,9 +28,14 @@ from .server import ServerConfig
 from .uploads import UploadGate
 
 #: File parameters: how they are named in messages, and how many files a list takes (None: one).
-FILES = {"content": ("content image", None), "style": ("style image", None),
-         "extra_styles": ("extra style image", MAX_STYLES - 1), "masks": ("mask", MAX_STYLES),
-         "content_segmentation": ("content segmentation", None), "style_segmentation": ("style segmentation", None)}
+FILES = {
+    "content": ("content image", None),
+    "style": ("style image", None),
+    "extra_styles": ("extra style image", MAX_STYLES - 1),
+    "masks": ("mask", MAX_STYLES),
+    "content_segmentation": ("content segmentation", None),
+    "style_segmentation": ("style segmentation", None),
+}
 
 
 @dataclass(frozen=True)
@@ -47,20 +53,41 @@ def parameters(method: Method, config: ServerConfig) -> list[ApiParam]:
         offered = tuple(painters())
         return [
             ApiParam("content", "image", help="photo to repaint"),
-            ApiParam("painter", "choice", DEFAULT_PAINTER if DEFAULT_PAINTER in offered else None, offered,
-                     "catalogue painter (nst.catalogue)"),
+            ApiParam(
+                "painter",
+                "choice",
+                DEFAULT_PAINTER if DEFAULT_PAINTER in offered else None,
+                offered,
+                "catalogue painter (nst.catalogue)",
+            ),
             ApiParam("strength", "float", 1.0, help="0 = the photo unchanged, 1 = the generator's painting"),
-            ApiParam("brush_scale", "float", 1.0, help="paint at 1/brush_scale resolution: coarser strokes (1 to 4)"),
-            ApiParam("max_size", "int", config.max_size, help="shrink the photo first so its longer side is at most this"),
+            ApiParam(
+                "brush_scale",
+                "float",
+                1.0,
+                help="paint at 1/brush_scale resolution: coarser strokes (1 to 4)",
+            ),
+            ApiParam(
+                "max_size",
+                "int",
+                config.max_size,
+                help="shrink the photo first so its longer side is at most this",
+            ),
         ]
     params = [ApiParam("content", "image", help="photo to repaint")] if method.kind == "optimize" else []
     params.append(ApiParam("style", "image", help="painting whose style to use"))
     if method.kind == "texture":
         side = config.defaults.size
-        params += [ApiParam("width", "int", side, help="texture width in pixels"),
-                   ApiParam("height", "int", side, help="texture height in pixels")]
-    device = {"size": config.defaults.size, "steps": config.defaults.steps, "scales": config.defaults.scales,
-              "backbone": config.backbone}
+        params += [
+            ApiParam("width", "int", side, help="texture width in pixels"),
+            ApiParam("height", "int", side, help="texture height in pixels"),
+        ]
+    device = {
+        "size": config.defaults.size,
+        "steps": config.defaults.steps,
+        "scales": config.defaults.scales,
+        "backbone": config.backbone,
+    }
     names = method.parameters()
     for info in fields_info():
         if info.name in names:
@@ -68,12 +95,18 @@ def parameters(method: Method, config: ServerConfig) -> list[ApiParam]:
             if info.kind.endswith("list") and default is not None:
                 default = ",".join(map(str, default))
             params.append(ApiParam(info.name, info.kind, default, info.choices, info.help))
-    params.append(ApiParam("extra_styles", "files", None, help="up to 3 more style images, mixed with style_blend"))
+    params.append(
+        ApiParam("extra_styles", "files", None, help="up to 3 more style images, mixed with style_blend")
+    )
     if method.kind == "optimize":
-        params.append(ApiParam("masks", "files", None, help="one gray mask per style image, white where it goes"))
+        params.append(
+            ApiParam("masks", "files", None, help="one gray mask per style image, white where it goes")
+        )
     if method.name == "photorealistic":
-        params += [ApiParam("content_segmentation", "image", None, help="colour-coded regions of the photo"),
-                   ApiParam("style_segmentation", "image", None, help="the same colours on the style image")]
+        params += [
+            ApiParam("content_segmentation", "image", None, help="colour-coded regions of the photo"),
+            ApiParam("style_segmentation", "image", None, help="the same colours on the style image"),
+        ]
     return params
 
 
@@ -82,8 +115,10 @@ def component(param: ApiParam, gate: UploadGate) -> gr.components.Component:
     label, info = param.name, param.help or None
     default = None if param.default is inspect.Parameter.empty else param.default
     if param.kind == "image":
-        return gate.register(upload_image("style" if param.name == "style" else "content", label=label,
-                                          sources=["upload"]), *FILES[param.name])
+        return gate.register(
+            upload_image("style" if param.name == "style" else "content", label=label, sources=["upload"]),
+            *FILES[param.name],
+        )
     if param.kind == "files":
         return gate.register(upload_files(label=label), *FILES[param.name])
     if param.kind == "int":
@@ -95,19 +130,37 @@ def component(param: ApiParam, gate: UploadGate) -> gr.components.Component:
     return gr.Textbox(value=default, label=label, info=info)
 
 
-def info(method: str, done: Done | None = None, step: int = 0, total: int = 0,
-         losses: dict[str, float] | None = None) -> dict[str, Any]:
+def info(
+    method: str,
+    done: Done | None = None,
+    step: int = 0,
+    total: int = 0,
+    losses: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """The endpoint's second output: where the run is, and at the end how it went."""
-    out: dict[str, Any] = {"method": method, "done": done is not None, "step": step, "total_steps": total,
-                           "losses": losses or {}}
+    out: dict[str, Any] = {
+        "method": method,
+        "done": done is not None,
+        "step": step,
+        "total_steps": total,
+        "losses": losses or {},
+    }
     if done is not None:
-        out.update(steps=done.steps, seconds=round(done.seconds, 3), stopped=done.stopped, device=done.device,
-                   width=done.image.width, height=done.image.height, notes=done.notes)
+        out.update(
+            steps=done.steps,
+            seconds=round(done.seconds, 3),
+            stopped=done.stopped,
+            device=done.device,
+            width=done.image.width,
+            height=done.image.height,
+            notes=done.notes,
+        )
     return out
 
 
-def handler(method: Method, params: list[ApiParam], runner: Runner,
-            config: ServerConfig) -> Callable[..., AsyncIterator[tuple]]:
+def handler(
+    method: Method, params: list[ApiParam], runner: Runner, config: ServerConfig
+) -> Callable[..., AsyncIterator[tuple]]:
     """An async generator function whose signature is the endpoint's named parameters (Gradio reads it)."""
     names = [p.name for p in params]
 
@@ -129,9 +182,12 @@ def handler(method: Method, params: list[ApiParam], runner: Runner,
 
     endpoint.__name__ = endpoint.__qualname__ = method.name
     endpoint.__doc__ = method.description
-    endpoint.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
-        inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default) for p in params
-    ])
+    endpoint.__signature__ = inspect.Signature(
+        [  # type: ignore[attr-defined]
+            inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default)
+            for p in params
+        ]
+    )
     return endpoint
 
 
@@ -150,6 +206,13 @@ def add_endpoints(runner: Runner, config: ServerConfig, gate: UploadGate, concur
                 if key not in shared:
                     shared[key] = component(p, gate)
                 inputs.append(shared[key])
-            trigger.click(handler(method, params, runner, config), inputs, [image, details], api_name=method.name,
-                          api_description=method.description, concurrency_id=concurrency_id,
-                          concurrency_limit=config.concurrency, show_progress="hidden")
+            trigger.click(
+                handler(method, params, runner, config),
+                inputs,
+                [image, details],
+                api_name=method.name,
+                api_description=method.description,
+                concurrency_id=concurrency_id,
+                concurrency_limit=config.concurrency,
+                show_progress="hidden",
+            )

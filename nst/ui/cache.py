@@ -20,8 +20,8 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from ..errors import SettingsError
 
@@ -39,21 +39,25 @@ class CacheFolder:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike, max_age: float) -> "CacheFolder":
+    def open(cls, path: str | os.PathLike, max_age: float) -> CacheFolder:
         """Take the folder (creating it), or refuse it with what to do; leftovers are deleted."""
         folder = Path(path).expanduser().resolve()
         folder.mkdir(parents=True, exist_ok=True)
         marker = folder / MARKER
         if not marker.exists() and any(folder.iterdir()):
-            raise SettingsError(f"NST_CACHE_DIR: '{folder}' already holds files this app did not write; the app "
-                                "deletes everything in its cache folder, so give it an empty or new folder")
+            raise SettingsError(
+                f"NST_CACHE_DIR: '{folder}' already holds files this app did not write; the app "
+                "deletes everything in its cache folder, so give it an empty or new folder"
+            )
         lock = os.open(marker, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(lock)
-            raise SettingsError(f"NST_CACHE_DIR: '{folder}' is in use by another running server; give each server "
-                                "its own folder") from None
+            raise SettingsError(
+                f"NST_CACHE_DIR: '{folder}' is in use by another running server; give each server "
+                "its own folder"
+            ) from None
         cache = cls(folder, max_age, lock)
         removed = cache.clear()
         if removed:
@@ -61,7 +65,7 @@ class CacheFolder:
         return cache
 
     @classmethod
-    def open_default(cls, base: Path, max_age: float, tries: int = 8) -> "CacheFolder":
+    def open_default(cls, base: Path, max_age: float, tries: int = 8) -> CacheFolder:
         """``base``, or ``base-2``, ``base-3``... when another server on this machine holds it."""
         for k in range(1, tries + 1):
             try:
@@ -72,7 +76,7 @@ class CacheFolder:
         raise AssertionError("unreachable")
 
     def _entries(self) -> Iterable[Path]:
-        for root, dirs, files in os.walk(self.path):
+        for root, _, files in os.walk(self.path):
             for name in files:
                 if root == str(self.path) and name == MARKER:
                     continue

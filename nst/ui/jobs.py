@@ -9,7 +9,8 @@ uses.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from PIL import Image
 
@@ -28,16 +29,23 @@ from .run import Job
 from .server import ServerConfig
 
 #: The image inputs of a run by name, and how they are called in messages.
-IMAGES = {"content": "content image", "style": "style image", "content_segmentation": "content segmentation",
-          "style_segmentation": "style segmentation"}
+IMAGES = {
+    "content": "content image",
+    "style": "style image",
+    "content_segmentation": "content segmentation",
+    "style_segmentation": "style segmentation",
+}
 
 
 def page_dials(method: Method) -> list[Dial]:
     """The dials the page shows for ``method``: those of its settings, the extension ones only where the
     method switches them on by default (histogram strength for ``histogram``, realism for ``photorealistic``)."""
     params = method.parameters()
-    return [d for d in DIALS.values()
-            if d.setting in params and (d.setting not in EXTENSION_FIELDS or d.setting in method.defaults)]
+    return [
+        d
+        for d in DIALS.values()
+        if d.setting in params and (d.setting not in EXTENSION_FIELDS or d.setting in method.defaults)
+    ]
 
 
 def painters() -> list[str]:
@@ -76,24 +84,30 @@ def _check_limits(settings: Settings, config: ServerConfig, **sides: int) -> Non
 def _styles(values: Mapping[str, Any], settings: Settings) -> list[Image.Image]:
     extra = _files(values.get("extra_styles"))
     side = style_side(settings)
-    return ([load_image(_given(values.get("style"), "style image"), "style image", side)]
-            + [load_image(p, f"extra style image {k + 1}", side) for k, p in enumerate(extra)])
+    return [load_image(_given(values.get("style"), "style image"), "style image", side)] + [
+        load_image(p, f"extra style image {k + 1}", side) for k, p in enumerate(extra)
+    ]
 
 
 def _settings(method: Method, values: Mapping[str, Any]) -> Settings:
     """Settings for ``method`` from the values of its parameters; anything else sent along is ignored."""
-    return method.settings(**{k: _blank(v) if k in OPTIONAL else v for k, v in values.items()
-                              if k in method.parameters()})
+    return method.settings(
+        **{k: _blank(v) if k in OPTIONAL else v for k, v in values.items() if k in method.parameters()}
+    )
 
 
 def _painting_job(method: Method, values: Mapping[str, Any], max_size: Any, config: ServerConfig) -> Job:
     painter = get_entry(values.get("painter")).name  # only catalogue names, even at strength 0
     if painter not in painters():
-        raise SettingsError(f"painter: {painter} is not offered on this server; choose one of {', '.join(painters())}")
+        raise SettingsError(
+            f"painter: {painter} is not offered on this server; choose one of {', '.join(painters())}"
+        )
     strength, brush_scale = cyclegan.check_options(values.get("strength"), values.get("brush_scale"))
     max_size = as_int(max_size, "max_size", MIN_SCALE_SIZE, config.max_size)
     photo = cyclegan.load_photo(_given(values.get("content"), "content image"), max_size)
-    return Job(method.name, method.kind, content=photo, painter=painter, strength=strength, brush_scale=brush_scale)
+    return Job(
+        method.name, method.kind, content=photo, painter=painter, strength=strength, brush_scale=brush_scale
+    )
 
 
 def _texture_job(method: Method, settings: Settings, values: Mapping[str, Any], config: ServerConfig) -> Job:
@@ -101,8 +115,14 @@ def _texture_job(method: Method, settings: Settings, values: Mapping[str, Any], 
     _check_limits(settings, config, width=width, height=height)
     canvas = settings.replace(size=max(width, height))
     check_memory(canvas, 1 + len(_files(values.get("extra_styles"))), pick_device(config.device))
-    return Job(method.name, method.kind, styles=_styles(values, canvas), settings=settings, width=width,
-               height=height)
+    return Job(
+        method.name,
+        method.kind,
+        styles=_styles(values, canvas),
+        settings=settings,
+        width=width,
+        height=height,
+    )
 
 
 def _optimize_job(method: Method, settings: Settings, values: Mapping[str, Any], config: ServerConfig) -> Job:
@@ -111,16 +131,27 @@ def _optimize_job(method: Method, settings: Settings, values: Mapping[str, Any],
     styles = _styles(values, settings)
     masks = _files(values.get("masks"))
     if masks and len(masks) != len(styles):
-        raise SettingsError(f"masks: give one mask per style image ({len(styles)} style image(s), {len(masks)} "
-                            "mask(s))")
-    segmentation = {key: load_image(values[key], IMAGES[key], side)
-                    for key, side in (("content_segmentation", settings.size), ("style_segmentation",
-                                                                                style_side(settings)))
-                    if _blank(values.get(key)) is not None}
+        raise SettingsError(
+            f"masks: give one mask per style image ({len(styles)} style image(s), {len(masks)} mask(s))"
+        )
+    segmentation = {
+        key: load_image(values[key], IMAGES[key], side)
+        for key, side in (
+            ("content_segmentation", settings.size),
+            ("style_segmentation", style_side(settings)),
+        )
+        if _blank(values.get(key)) is not None
+    }
     content = load_image(_given(values.get("content"), "content image"), "content image", settings.size)
-    return Job(method.name, method.kind, content=content, styles=styles,
-               masks=[load_image(m, f"mask {k + 1}", settings.size) for k, m in enumerate(masks)] or None,
-               segmentation=segmentation, settings=settings)
+    return Job(
+        method.name,
+        method.kind,
+        content=content,
+        styles=styles,
+        masks=[load_image(m, f"mask {k + 1}", settings.size) for k, m in enumerate(masks)] or None,
+        segmentation=segmentation,
+        settings=settings,
+    )
 
 
 def api_job(method: Method, values: Mapping[str, Any], config: ServerConfig) -> Job:
@@ -143,4 +174,3 @@ def page_job(controls: Mapping[str, Any], config: ServerConfig) -> Job:
     if method.kind == "texture":
         return _texture_job(method, settings, controls, config)
     return _optimize_job(method, settings, controls, config)
-

@@ -18,8 +18,10 @@ from ..errors import NSTError, ResourceError, WeightsError
 
 log = logging.getLogger("nst.server")
 
-OUT_OF_MEMORY = ("the server ran out of memory for this picture; try a smaller size, or try again when fewer people "
-                 "are using it")
+OUT_OF_MEMORY = (
+    "the server ran out of memory for this picture; try a smaller size, or try again when fewer people "
+    "are using it"
+)
 BUG = "something went wrong on the server ({name}); it has been logged. Try again, or with other settings"
 
 

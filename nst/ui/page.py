@@ -12,9 +12,10 @@ import asyncio
 import math
 import time
 import uuid
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Mapping
+from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -30,9 +31,11 @@ from .run import Done, Job, Runner
 from .server import ServerConfig
 
 #: The plain-word choices of ``preserve_color``, as the page shows them.
-COLOURS = [("Painting's colours", "none"),
-           ("Photo's colours (keep the photo's colour, take the painting's light and texture)", "luminance"),
-           ("Photo's colours (match the colour histogram)", "histogram")]
+COLOURS = [
+    ("Painting's colours", "none"),
+    ("Photo's colours (keep the photo's colour, take the painting's light and texture)", "luminance"),
+    ("Photo's colours (match the colour histogram)", "histogram"),
+]
 
 
 def visible(method_name: str) -> dict[str, bool]:
@@ -40,10 +43,17 @@ def visible(method_name: str) -> dict[str, bool]:
     method = get_method(method_name)
     optimize, texture, painting = (method.kind == k for k in ("optimize", "texture", "cyclegan"))
     shown = {
-        "content_inputs": not texture, "style_inputs": not painting, "painter_controls": painting,
-        "size_controls": optimize, "texture_controls": texture, "steps_controls": not painting,
-        "colour_controls": optimize, "style_loss_controls": "style_loss" in method.own, "losses": not painting,
-        "advanced": not painting, "content_advanced": optimize,
+        "content_inputs": not texture,
+        "style_inputs": not painting,
+        "painter_controls": painting,
+        "size_controls": optimize,
+        "texture_controls": texture,
+        "steps_controls": not painting,
+        "colour_controls": optimize,
+        "style_loss_controls": "style_loss" in method.own,
+        "losses": not painting,
+        "advanced": not painting,
+        "content_advanced": optimize,
     }
     dials = {d.name for d in page_dials(method)}
     shown.update({name: name in dials for name in DIALS})
@@ -99,8 +109,12 @@ def loss_frame(history: list[tuple[int, dict[str, float]]]) -> pd.DataFrame | No
     sent instead), and it draws only the series present in the first table it gets (so steps
     where some term is zero, like the content loss at step 1 of a content start, are left out).
     """
-    rows = [(step, term, math.log10(value)) for step, losses in history
-            if all(v > 0 and math.isfinite(v) for v in losses.values()) for term, value in losses.items()]
+    rows = [
+        (step, term, math.log10(value))
+        for step, losses in history
+        if all(v > 0 and math.isfinite(v) for v in losses.values())
+        for term, value in losses.items()
+    ]
     if not rows:
         return None
     frame = pd.DataFrame(rows, columns=["step", "term", "loss"])
@@ -151,8 +165,9 @@ class Page:
             return "Stopping after the current step…"
         return gr.skip()
 
-    async def run(self, controls: Mapping[Any, Any], request: gr.Request,
-                  progress: gr.Progress = gr.Progress()) -> AsyncIterator[tuple]:
+    async def run(
+        self, controls: Mapping[Any, Any], request: gr.Request, progress: gr.Progress = gr.Progress()
+    ) -> AsyncIterator[tuple]:
         """Stream (picture, loss plot, before/after, PNG, status, Stop button) for the Run button."""
         named = {getattr(c, "elem_id", c): v for c, v in controls.items()}
         started = time.perf_counter()
@@ -166,8 +181,14 @@ class Page:
         history: list[tuple[int, dict[str, float]]] = []
         latest: Image.Image | None = None
         plot = gr.update(value=None, caption=scales_caption(job), x_lim=[1, max(2, job.steps)])
-        yield (gr.skip(), plot, None, None, "Painting…" if job.kind == "cyclegan" else "Loading the network…",
-               gr.update(interactive=True))
+        yield (
+            gr.skip(),
+            plot,
+            None,
+            None,
+            "Painting…" if job.kind == "cyclegan" else "Loading the network…",
+            gr.update(interactive=True),
+        )
         stream = self.runner.stream(job)
         done: Done | None = None
         try:
@@ -176,13 +197,23 @@ class Page:
                     done = item
                     break
                 step, total = item.step, item.total
-                history.extend((step - len(item.losses) + 1 + i, l) for i, l in enumerate(item.losses))
+                history.extend(
+                    (step - len(item.losses) + 1 + i, losses) for i, losses in enumerate(item.losses)
+                )
                 latest = item.image if item.image is not None else latest
                 progress((step, total), unit="steps", desc=f"Step {step} of {total}")
-                status = (f"Step {step} of {total} · {time.perf_counter() - started:.0f} s · "
-                          f"loss {item.losses[-1]['total']:.3g}")
-                yield (item.image if item.image is not None else gr.skip(), loss_frame(history), gr.skip(),
-                       gr.skip(), status, gr.skip())
+                status = (
+                    f"Step {step} of {total} · {time.perf_counter() - started:.0f} s · "
+                    f"loss {item.losses[-1]['total']:.3g}"
+                )
+                yield (
+                    item.image if item.image is not None else gr.skip(),
+                    loss_frame(history),
+                    gr.skip(),
+                    gr.skip(),
+                    status,
+                    gr.skip(),
+                )
                 if stop.is_set():
                     break
         except Stopped:
@@ -195,17 +226,36 @@ class Page:
             self.runner.stops.pop(session, None)
         if done is None:  # stopped: the last picture shown is the result
             if latest is None:
-                yield (gr.skip(), gr.skip(), None, None, "Stopped before the first picture.",
-                       gr.update(interactive=False))
+                yield (
+                    gr.skip(),
+                    gr.skip(),
+                    None,
+                    None,
+                    "Stopped before the first picture.",
+                    gr.update(interactive=False),
+                )
                 return
-            done = Done(latest, time.perf_counter() - started, history[-1][0] if history else 0, True,
-                        str(self.config.device or self.config.device_type))
+            done = Done(
+                latest,
+                time.perf_counter() - started,
+                history[-1][0] if history else 0,
+                True,
+                str(self.config.device or self.config.device_type),
+            )
         path = save_png(done.image, job.method, self.results)
         verb = "Stopped" if done.stopped else "Done"
-        status = (f"{verb}: {done.image.width}×{done.image.height} px, {done.steps} step(s) in {done.seconds:.1f} s "
-                  f"on {done.device}. Download the PNG below." + "".join(f" Note: {n}." for n in done.notes))
-        yield (done.image, loss_frame(history), (before(job, done.image.size), done.image), path, status,
-               gr.update(interactive=False))
+        status = (
+            f"{verb}: {done.image.width}×{done.image.height} px, {done.steps} step(s) in {done.seconds:.1f} s "
+            f"on {done.device}. Download the PNG below." + "".join(f" Note: {n}." for n in done.notes)
+        )
+        yield (
+            done.image,
+            loss_frame(history),
+            (before(job, done.image.size), done.image),
+            path,
+            status,
+            gr.update(interactive=False),
+        )
 
     @staticmethod
     def _failed(exc: BaseException) -> tuple:

@@ -19,8 +19,9 @@ import math
 import queue
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 import spaces
 from PIL import Image
@@ -67,7 +68,7 @@ class Progress:
     step: int
     total: int
     losses: list[dict[str, float]]  #: one entry per step since the last update
-    image: Image.Image | None        #: a new preview, or None
+    image: Image.Image | None  #: a new preview, or None
 
 
 @dataclass
@@ -87,19 +88,40 @@ def execute(job: Job, callback: Any, stop: threading.Event, device: str | None) 
         from nst import cyclegan
 
         assert job.content is not None and job.painter
-        image = cyclegan.paint(job.content, painter=job.painter, strength=job.strength, brush_scale=job.brush_scale,
-                               device=device)
+        image = cyclegan.paint(
+            job.content,
+            painter=job.painter,
+            strength=job.strength,
+            brush_scale=job.brush_scale,
+            device=device,
+        )
         return Done(image, time.perf_counter() - start, 1, False, str(pick_device(device)))
     style: Any = job.styles if len(job.styles) > 1 else job.styles[0]
     if job.kind == "texture":
-        result = nst.synthesize_texture(style, job.settings, width=job.width, height=job.height, callback=callback,
-                                        image_every=job.image_every, device=device, stop=stop)
+        result = nst.synthesize_texture(
+            style,
+            job.settings,
+            width=job.width,
+            height=job.height,
+            callback=callback,
+            image_every=job.image_every,
+            device=device,
+            stop=stop,
+        )
     else:
         extra: dict[str, Any] = dict(job.segmentation)
         if job.masks:
             extra["masks"] = job.masks
-        result = nst.stylize(job.content, style, job.settings, callback=callback, image_every=job.image_every,
-                             device=device, stop=stop, **extra)
+        result = nst.stylize(
+            job.content,
+            style,
+            job.settings,
+            callback=callback,
+            image_every=job.image_every,
+            device=device,
+            stop=stop,
+            **extra,
+        )
     return Done(result.image, result.seconds, result.steps, result.stopped, result.device, result.notes)
 
 

@@ -12,9 +12,10 @@ import contextlib
 import os
 import signal
 import tempfile
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Mapping
+from typing import Any
 
 import gradio as gr
 import torch
@@ -54,22 +55,24 @@ def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
 class ServerConfig:
     """What the operator decided (see README, "The app": environment)."""
 
-    device: str | None        #: NST_DEVICE; None: CUDA when present, else CPU
-    device_type: str          #: "cuda" or "cpu"
-    max_size: int             #: NST_MAX_SIZE
-    max_steps: int            #: NST_MAX_STEPS
-    max_file_size: str        #: NST_MAX_FILE_SIZE, as Gradio reads it
-    concurrency: int          #: NST_CONCURRENCY
-    queue_size: int           #: NST_QUEUE_SIZE
-    cache_seconds: int        #: NST_CACHE_SECONDS; 0 keeps files until the server stops
-    cache_dir: Path | None    #: NST_CACHE_DIR; None: <temp>/nst-cache (or -2, -3... when taken)
-    backbone: str             #: NST_BACKBONE: the backbone offered first and the API's default
+    device: str | None  #: NST_DEVICE; None: CUDA when present, else CPU
+    device_type: str  #: "cuda" or "cpu"
+    max_size: int  #: NST_MAX_SIZE
+    max_steps: int  #: NST_MAX_STEPS
+    max_file_size: str  #: NST_MAX_FILE_SIZE, as Gradio reads it
+    concurrency: int  #: NST_CONCURRENCY
+    queue_size: int  #: NST_QUEUE_SIZE
+    cache_seconds: int  #: NST_CACHE_SECONDS; 0 keeps files until the server stops
+    cache_dir: Path | None  #: NST_CACHE_DIR; None: <temp>/nst-cache (or -2, -3... when taken)
+    backbone: str  #: NST_BACKBONE: the backbone offered first and the API's default
     examples_dir: Path | None  #: NST_EXAMPLES_DIR: the operator's own example photos and styles
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "ServerConfig":
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ServerConfig:
         device = env.get("NST_DEVICE", "").strip() or None
-        cuda = (device or "auto").startswith("cuda") or (device in (None, "auto") and torch.cuda.is_available())
+        cuda = (device or "auto").startswith("cuda") or (
+            device in (None, "auto") and torch.cuda.is_available()
+        )
         device_type = "cuda" if cuda else "cpu"
         max_file_size = env.get("NST_MAX_FILE_SIZE", "").strip() or "20mb"
         try:

@@ -32,9 +32,13 @@ from typing import Any
 
 import gradio as gr
 
-REFUSED = ("{what}: this file was not uploaded to this server. Send the image itself: upload it first "
-           "(gradio_client's handle_file(path) does that), then send what the upload returned")
-NO_LINKS = "{what}: this server does not download images from links; download the image and send the file itself"
+REFUSED = (
+    "{what}: this file was not uploaded to this server. Send the image itself: upload it first "
+    "(gradio_client's handle_file(path) does that), then send what the upload returned"
+)
+NO_LINKS = (
+    "{what}: this server does not download images from links; download the image and send the file itself"
+)
 NOT_A_FILE = "{what}: expected an uploaded image file, got {kind}"
 DATA_URL_FOLDER = "data-urls"
 
@@ -99,11 +103,15 @@ class UploadGate:
             return None
         if spec.most is None:
             if isinstance(payload, list):
-                raise gr.Error(f"{spec.what}: expected one file, got a list of {len(payload)}", print_exception=False)
+                raise gr.Error(
+                    f"{spec.what}: expected one file, got a list of {len(payload)}", print_exception=False
+                )
             return self._one(payload, spec.what)
         files = payload if isinstance(payload, list) else [payload]
         if len(files) > spec.most:
-            raise gr.Error(f"{spec.what}: {len(files)} files given; at most {spec.most}", print_exception=False)
+            raise gr.Error(
+                f"{spec.what}: {len(files)} files given; at most {spec.most}", print_exception=False
+            )
         return [self._one(f, f"{spec.what} {k + 1}") for k, f in enumerate(files)]
 
     def _one(self, payload: Any, what: str) -> dict:
@@ -123,8 +131,11 @@ class UploadGate:
         if not real.is_relative_to(self.folder) or not real.is_file():
             raise gr.Error(REFUSED.format(what=what), print_exception=False)
         orig_name = payload.get("orig_name")
-        return {"path": str(real), "orig_name": orig_name if isinstance(orig_name, str) else real.name,
-                "meta": {"_type": "gradio.FileData"}}
+        return {
+            "path": str(real),
+            "orig_name": orig_name if isinstance(orig_name, str) else real.name,
+            "meta": {"_type": "gradio.FileData"},
+        }
 
     def _save_data_url(self, url: str, what: str) -> str:
         """The bytes of a ``data:`` URL, unchanged, as a file in the upload folder (never decoded as an image here)."""
@@ -133,8 +144,11 @@ class UploadGate:
             raise gr.Error(f"{what}: a data: URL must carry base64 data", print_exception=False)
         limit = self.max_bytes
         if len(data) * 3 // 4 > limit:
-            raise gr.Error(f"{what}: {len(data) * 3 / 4 / 1e6:.1f} MB is above this server's upload limit of "
-                           f"{limit / 1e6:.1f} MB", print_exception=False)
+            raise gr.Error(
+                f"{what}: {len(data) * 3 / 4 / 1e6:.1f} MB is above this server's upload limit of "
+                f"{limit / 1e6:.1f} MB",
+                print_exception=False,
+            )
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):

@@ -35,14 +35,19 @@ def body_for(server: str, api_name: str, values: dict) -> list:
     return [values.get(p["parameter_name"], p.get("parameter_default")) for p in parameters(server, api_name)]
 
 
-def raw_call(server: str, api_name: str, values: dict | None = None, *, body: str | None = None,
-             timeout: float = 120) -> tuple[str | None, object]:
+def raw_call(
+    server: str, api_name: str, values: dict | None = None, *, body: str | None = None, timeout: float = 120
+) -> tuple[str | None, object]:
     """POST /gradio_api/call/<api> as raw JSON (``body`` verbatim when given), then read the event stream.
     Returns (event, data) of the last event: 'complete' or 'error' (or the HTTP status when refused)."""
     if body is None:
         body = json.dumps({"data": body_for(server, api_name, values or {})})
-    r = httpx.post(f"{server}gradio_api/call/{api_name}", content=body,
-                   headers={"Content-Type": "application/json"}, timeout=30)
+    r = httpx.post(
+        f"{server}gradio_api/call/{api_name}",
+        content=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     if r.status_code != 200:
         return f"http {r.status_code}", r.text
     event_id = r.json()["event_id"]
@@ -50,9 +55,9 @@ def raw_call(server: str, api_name: str, values: dict | None = None, *, body: st
     with httpx.stream("GET", f"{server}gradio_api/call/{api_name}/{event_id}", timeout=timeout) as stream:
         for line in stream.iter_lines():
             if line.startswith("event: "):
-                event = line[len("event: "):]
+                event = line[len("event: ") :]
             elif line.startswith("data: ") and event in ("complete", "error"):
-                text = line[len("data: "):]
+                text = line[len("data: ") :]
                 return event, json.loads(text) if text.strip() not in ("", "null") else None
     return event, None
 
@@ -67,9 +72,17 @@ def error_text(data: object) -> str:
 def join_queue(server: str, fn_index: int, data: list) -> str:
     """Join the queue as the page does (by index); returns the session hash to read the stream with."""
     session = os.urandom(8).hex()
-    r = httpx.post(f"{server}gradio_api/queue/join", timeout=30,
-                   json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None,
-                         "trigger_id": None})
+    r = httpx.post(
+        f"{server}gradio_api/queue/join",
+        timeout=30,
+        json={
+            "data": data,
+            "fn_index": fn_index,
+            "session_hash": session,
+            "event_data": None,
+            "trigger_id": None,
+        },
+    )
     r.raise_for_status()
     return session
 
@@ -98,12 +111,20 @@ class AppProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         full = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **env}
-        self.proc = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port)], cwd=cwd, env=full,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(self.port)],
+            cwd=cwd,
+            env=full,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"app.py exited with {self.proc.returncode}: {self.proc.stdout.read()[-3000:]}")
+                raise RuntimeError(
+                    f"app.py exited with {self.proc.returncode}: {self.proc.stdout.read()[-3000:]}"
+                )
             try:
                 if httpx.get(f"{self.url}gradio_api/info", timeout=2).status_code == 200:
                     return
@@ -135,7 +156,10 @@ def event_inputs(server: str, index: int) -> list:
 def page_run_index(server: str) -> tuple[int, list[str]]:
     """The index of the page's Run event (private, many inputs) and its inputs' element ids / labels."""
     config = httpx.get(f"{server}config", timeout=30).json()
-    names = {c["id"]: c.get("props", {}).get("elem_id") or c.get("props", {}).get("label") for c in config["components"]}
+    names = {
+        c["id"]: c.get("props", {}).get("elem_id") or c.get("props", {}).get("label")
+        for c in config["components"]
+    }
     dep = max(config["dependencies"], key=lambda d: len(d.get("inputs", [])))
     return dep["id"], [names.get(i) for i in dep["inputs"]]
 

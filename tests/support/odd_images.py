@@ -12,9 +12,9 @@ import functools
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -32,7 +32,7 @@ def halves(width: int, height: int, left: tuple, right: tuple, mode: str = "RGB"
     """Left half one colour, right half another."""
     arr = np.zeros((height, width, 3), np.uint8)
     arr[:, : width // 2] = left
-    arr[:, width // 2:] = right
+    arr[:, width // 2 :] = right
     return Image.fromarray(arr, "RGB").convert(mode) if mode != "RGB" else Image.fromarray(arr, "RGB")
 
 
@@ -94,6 +94,7 @@ def tiff_cut_in_its_header() -> bytes:
 @functools.cache
 def bomb_png(side: int = 20_000) -> bytes:
     """A real PNG of side x side black pixels (8-bit gray): a few hundred KB that decode to 400 MB."""
+
     def chunk(tag: bytes, payload: bytes) -> bytes:
         return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload))
 
@@ -117,19 +118,20 @@ def _check_png16(arr: np.ndarray) -> None:
 def _check_colour(colour: tuple, tol: int) -> Callable[[np.ndarray], None]:
     def check(arr: np.ndarray) -> None:
         assert close(arr.reshape(-1, 3).mean(0), colour, tol), arr.reshape(-1, 3).mean(0)
+
     return check
 
 
 def _check_left_white_right_blue(arr: np.ndarray) -> None:
     w = arr.shape[1]
     assert close(arr[:, : w // 2 - 1], WHITE, 0), "transparent pixels are composited onto white"
-    assert close(arr[:, w // 2 + 1:], BLUE, 0)
+    assert close(arr[:, w // 2 + 1 :], BLUE, 0)
 
 
 def _check_red_top_blue_bottom(arr: np.ndarray) -> None:
     h = arr.shape[0]
     assert close(arr[: h // 2 - 3].reshape(-1, 3).mean(0), RED, 12), "EXIF orientation applied: red on top"
-    assert close(arr[h // 2 + 3:].reshape(-1, 3).mean(0), BLUE, 12)
+    assert close(arr[h // 2 + 3 :].reshape(-1, 3).mean(0), BLUE, 12)
 
 
 def _check_gray_ramp(arr: np.ndarray) -> None:
@@ -159,7 +161,13 @@ CONVERTED = [
     Odd("png16", ".png", png16, size=(64, 24), check=_check_png16),
     Odd("cmyk-jpeg", ".jpg", lambda: cmyk("JPEG"), size=(40, 24), check=_check_colour(RED, 8)),
     Odd("cmyk-tiff", ".tif", lambda: cmyk("TIFF"), size=(40, 24), check=_check_colour(RED, 2)),
-    Odd("palette-transparent", ".png", palette_with_transparency, size=(32, 24), check=_check_left_white_right_blue),
+    Odd(
+        "palette-transparent",
+        ".png",
+        palette_with_transparency,
+        size=(32, 24),
+        check=_check_left_white_right_blue,
+    ),
     Odd("rgba", ".png", rgba, size=(32, 24), check=_check_left_white_right_blue),
     Odd("animated-gif", ".gif", lambda: animated("GIF"), size=(32, 24), check=_check_colour(RED, 8)),
     Odd("animated-webp", ".webp", lambda: animated("WEBP"), size=(32, 24), check=_check_colour(RED, 2)),
@@ -169,14 +177,37 @@ CONVERTED = [
 
 REFUSED = [
     Odd("zero-bytes", ".png", lambda: b"", refused=r"is empty \(0 bytes\)"),
-    Odd("truncated", ".png", truncated_png, refused=r"could not be decoded; the file looks damaged or truncated"),
-    Odd("tiff-cut-in-header", ".tif", tiff_cut_in_its_header, refused=r"is not an image file that can be read"),
-    Odd("not-an-image", ".jpg", lambda: b"milk, eggs, flour\n" * 20,
-        refused=r"is not an image file that can be read"),
-    Odd("one-pixel", ".png", lambda: _save(Image.new("RGB", (1, 1), RED), "PNG"),
-        refused=r"is 1x1 pixels; images must be at least 16 pixels on each side"),
-    Odd("bomb-20000x20000", ".png", bomb_png,
-        refused=r"(too large|20000x20000 pixels) \(400 megapixels\); the limit is 50 megapixels"),
-    Odd("aspect-30-to-1", ".png", lambda: _save(halves(600, 20, RED, BLUE), "PNG"),
-        refused=r"is 600x20 pixels, an aspect ratio of 30\.0:1; the limit is 12:1"),
+    Odd(
+        "truncated",
+        ".png",
+        truncated_png,
+        refused=r"could not be decoded; the file looks damaged or truncated",
+    ),
+    Odd(
+        "tiff-cut-in-header", ".tif", tiff_cut_in_its_header, refused=r"is not an image file that can be read"
+    ),
+    Odd(
+        "not-an-image",
+        ".jpg",
+        lambda: b"milk, eggs, flour\n" * 20,
+        refused=r"is not an image file that can be read",
+    ),
+    Odd(
+        "one-pixel",
+        ".png",
+        lambda: _save(Image.new("RGB", (1, 1), RED), "PNG"),
+        refused=r"is 1x1 pixels; images must be at least 16 pixels on each side",
+    ),
+    Odd(
+        "bomb-20000x20000",
+        ".png",
+        bomb_png,
+        refused=r"(too large|20000x20000 pixels) \(400 megapixels\); the limit is 50 megapixels",
+    ),
+    Odd(
+        "aspect-30-to-1",
+        ".png",
+        lambda: _save(halves(600, 20, RED, BLUE), "PNG"),
+        refused=r"is 600x20 pixels, an aspect ratio of 30\.0:1; the limit is 12:1",
+    ),
 ]

@@ -5,9 +5,32 @@ from __future__ import annotations
 from nst.dials import DIALS
 
 #: What the page's controls send when nobody touches them (method gatys, dials at their defaults).
-START = {"method": "gatys", "content": None, "style": None, "painter": "monet", "strength": 1.0, "brush_scale": 1.0,
-         "max_size": 1024, **{d.name: d.default for d in DIALS.values()}, "preserve_color": "none",
-         "style_loss": "gram", "size": 64, "width": 64, "height": 48, "steps": 10, "backbone": "vgg19",
-         "pooling": "avg", "optimizer": "lbfgs", "style_layers": "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1",
-         "style_layer_weights": "", "seed": 0, "scales": 1, "style_scale": 1.0, "extra_styles": None,
-         "style_blend": "", "content_layers": "conv4_2", "init": "content", "masks": None}
+START = {
+    "method": "gatys",
+    "content": None,
+    "style": None,
+    "painter": "monet",
+    "strength": 1.0,
+    "brush_scale": 1.0,
+    "max_size": 1024,
+    **{d.name: d.default for d in DIALS.values()},
+    "preserve_color": "none",
+    "style_loss": "gram",
+    "size": 64,
+    "width": 64,
+    "height": 48,
+    "steps": 10,
+    "backbone": "vgg19",
+    "pooling": "avg",
+    "optimizer": "lbfgs",
+    "style_layers": "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1",
+    "style_layer_weights": "",
+    "seed": 0,
+    "scales": 1,
+    "style_scale": 1.0,
+    "extra_styles": None,
+    "style_blend": "",
+    "content_layers": "conv4_2",
+    "init": "content",
+    "masks": None,
+}

@@ -72,7 +72,9 @@ def fill_hub_cache(cache: Path, entry: Painter, state: dict[str, torch.Tensor]) 
     return snapshot
 
 
-def reference_output(state: dict[str, torch.Tensor], options: GeneratorOptions, x01: torch.Tensor) -> torch.Tensor:
+def reference_output(
+    state: dict[str, torch.Tensor], options: GeneratorOptions, x01: torch.Tensor
+) -> torch.Tensor:
     """The generator's output computed independently: torch's own InstanceNorm2d, no padding logic.
 
     ``x01`` must already be a multiple of 4 on each side.
