@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import threading
 import time
 from pathlib import Path
 
 import torch
+from measure import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,21 +43,6 @@ from nst.weights import load_vgg  # noqa: E402
 SHARED = ROOT.parent / "shared"
 CONTENT = SHARED / "images" / "content" / "tubingen.jpg"
 STYLE = SHARED / "images" / "styles" / "starry_night.jpg"
-
-
-def machine() -> str:
-    cpu = platform.processor() or "cpu"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    desc = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    if torch.cuda.is_available():
-        desc += f"; GPU {torch.cuda.get_device_name()}"
-    return desc
 
 
 class PeakRSS:

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_gatys import machine  # noqa: E402
+from measure import machine  # noqa: E402
 
 CHILD = r"""
 import json, sys, time

@@ -18,13 +18,9 @@ import argparse
 import base64
 import io
 import json
-import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,123 +35,38 @@ VGG16 = SHARED / "weights" / "vgg16-imagenet-features.safetensors"
 PHOTO = SHARED / "images" / "content" / "tubingen.jpg"
 PAINTING = SHARED / "images" / "styles" / "starry_night.jpg"
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from bench_gatys import machine  # noqa: E402
+from measure import Peak, machine, rss_mb  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from support.http import AppProcess, body_for, fn_index, join_queue, parameters, raw_call, upload  # noqa: E402
 
 
-def rss_mb(pid: int) -> float:
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+class Server(AppProcess):
+    """The app on a free port, and what this script asks of it (uploads, raw calls), by name."""
 
-
-class Peak:
-    """Peak RSS of a process while the ``with`` block runs, above its level at the start."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak, self.start = pid, 0.0, 0.0
-
-    def __enter__(self) -> Peak:
-        self.start = self.peak = rss_mb(self.pid)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        self.t0 = time.perf_counter()
-        return self
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb(self.pid))
-            time.sleep(0.02)
-
-    def __exit__(self, *exc) -> None:
-        self.seconds = time.perf_counter() - self.t0
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def delta(self) -> float:
-        return self.peak - self.start
-
-
-class Server:
     def __init__(self, app_dir: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.env = {**os.environ, **env, "GRADIO_ANALYTICS_ENABLED": "False", "MALLOC_ARENA_MAX": "2"}
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(self.port)],
-            cwd=app_dir,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}gradio_api/info", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.3)
-        raise RuntimeError(f"server did not start: {Path(self.log.name).read_text()[-3000:]}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        super().__init__({**env, "MALLOC_ARENA_MAX": "2"}, cwd=app_dir)
 
     def upload(self, path: Path) -> dict:
-        with path.open("rb") as f:
-            r = httpx.post(f"{self.url}gradio_api/upload", files={"files": (path.name, f)}, timeout=60)
-        r.raise_for_status()
-        return {"path": r.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
+        return upload(self.url, path)
 
     def params(self, api: str) -> list[dict]:
-        info = httpx.get(f"{self.url}gradio_api/info", timeout=30).json()
-        return info["named_endpoints"][f"/{api}"]["parameters"]
+        return parameters(self.url, api)
 
     def call(
         self, api: str, values: dict, timeout: float = 600, body: str | None = None
     ) -> tuple[str, object]:
-        """POST /gradio_api/call/<api> with raw JSON; the last event ('complete' or 'error') and its data."""
-        if body is None:
-            data = [values.get(p["parameter_name"], p.get("parameter_default")) for p in self.params(api)]
-            body = json.dumps({"data": data})
-        r = httpx.post(
-            f"{self.url}gradio_api/call/{api}",
-            content=body,
-            timeout=120,
-            headers={"Content-Type": "application/json"},
-        )
-        if r.status_code != 200:
-            return f"http {r.status_code}", r.text[:300]
-        event_id = r.json()["event_id"]
-        event, last = None, None
-        with httpx.stream("GET", f"{self.url}gradio_api/call/{api}/{event_id}", timeout=timeout) as stream:
-            for line in stream.iter_lines():
-                if line.startswith("event: "):
-                    event = line[len("event: ") :]
-                elif line.startswith("data: ") and event in ("complete", "error"):
-                    last = json.loads(line[len("data: ") :]) if line[6:].strip() not in ("", "null") else None
-                    return event, last
-        return str(event), last
+        """The last event of a raw call ('complete' or 'error') and its data; an older app.py names the
+        CycleGAN painter ``style``, this one ``painter``: the values say ``style`` and are mapped."""
+        if (
+            body is None
+            and "style" in values
+            and not any(p["parameter_name"] == "style" for p in self.params(api))
+        ):
+            values = {**{k: v for k, v in values.items() if k != "style"}, "painter": values["style"]}
+        event, data = raw_call(self.url, api, values, body=body, timeout=timeout)
+        return str(event), data
 
 
 def short(data: object, n: int = 160) -> str:
@@ -174,38 +85,20 @@ def tiny_gif_declaring(width: int, height: int) -> bytes:
 def measure_cancel(
     server: Server, content: dict, style: dict, values: dict, when: str
 ) -> tuple[float, float]:
-    """Start a long run, hang up (``when``: after its first progress event, or right after joining),
-    and time until a one-step run completes: (seconds from hang-up to the next run's answer, its own time)."""
-    params = server.params("gatys")
-    data = [
-        ({"content": content, "style": style, **values}).get(p["parameter_name"], p.get("parameter_default"))
-        for p in params
-    ]
-    info = httpx.get(f"{server.url}config", timeout=30).json()
-    fn_index = next(d["id"] for d in info["dependencies"] if d.get("api_name") == "gatys")
-    session = os.urandom(8).hex()
-    httpx.post(
-        f"{server.url}gradio_api/queue/join",
-        timeout=30,
-        json={
-            "data": data,
-            "fn_index": fn_index,
-            "session_hash": session,
-            "event_data": None,
-            "trigger_id": None,
-        },
-    ).raise_for_status()
+    """Start a long run, hang up (``when``: after its first progress event, or half a second after it
+    started), and time a one-step run: (seconds from hang-up to its answer, its own time alone)."""
+    body = body_for(server.url, "gatys", {"content": content, "style": style, **values})
+    session = join_queue(server.url, fn_index(server.url, "gatys"), body)
+    marker = '"process_starts"' if when == "started" else '"process_generating"'
     with httpx.stream(
         "GET", f"{server.url}gradio_api/queue/data", params={"session_hash": session}, timeout=600
     ) as stream:
         for line in stream.iter_lines():
-            if when == "started" and '"process_starts"' in line:
-                time.sleep(0.5)
-                break
-            if when == "progress" and '"process_generating"' in line:
+            if marker in line:
+                time.sleep(0.5 if when == "started" else 0)
                 break
     hung_up = time.perf_counter()
-    event, _ = server.call("gatys", {"content": content, "style": style, "size": 32, "steps": 1})
+    server.call("gatys", {"content": content, "style": style, "size": 32, "steps": 1})
     answered = time.perf_counter() - hung_up
     t = time.perf_counter()
     server.call("gatys", {"content": content, "style": style, "size": 32, "steps": 1})
@@ -281,21 +174,17 @@ def main() -> None:
             event, data = server.call("cyclegan", {"content": "/etc/passwd", "strength": 0})
         record("raw string as file payload", f"{event}: {data}", p)
 
+        def small(api: str, timeout: float = 600, **extra: object) -> tuple[str, object]:
+            """A one-step run at 64 px with ``extra`` settings: what the work-bounding attacks send."""
+            return server.call(
+                api, {"content": content, "style": style, "size": 64, "steps": 1, **extra}, timeout=timeout
+            )
+
         # 2. bounded work
         for n in (2000, 200_000):
             try:
                 with Peak(pid) as p:
-                    event, data = server.call(
-                        "gatys",
-                        {
-                            "content": content,
-                            "style": style,
-                            "size": 64,
-                            "steps": 1,
-                            "style_layers": ",".join(["conv1_1"] * n),
-                        },
-                        timeout=90,
-                    )
+                    event, data = small("gatys", timeout=90, style_layers=",".join(["conv1_1"] * n))
                 record(f"style_layers {n} x conv1_1 at 64 px", f"{event}: {data}", p)
             except httpx.TimeoutException:
                 record(f"style_layers {n} x conv1_1 at 64 px", "no answer within 90 s (server restarted)", p)
@@ -303,30 +192,10 @@ def main() -> None:
                 server = Server(args.app_dir, env)
                 pid, content, style = server.proc.pid, server.upload(PHOTO), server.upload(PAINTING)
         with Peak(pid) as p:
-            event, data = server.call(
-                "histogram",
-                {
-                    "content": content,
-                    "style": style,
-                    "size": 64,
-                    "steps": 1,
-                    "hist_layers": ",".join(["relu1_1"] * 1000),
-                },
-                timeout=900,
-            )
+            event, data = small("histogram", timeout=900, hist_layers=",".join(["relu1_1"] * 1000))
         record("hist_layers 1000 x relu1_1 at 64 px", f"{event}: {short(data)}", p)
         with Peak(pid) as p:
-            event, data = server.call(
-                "gatys",
-                {
-                    "content": content,
-                    "style": style,
-                    "size": 64,
-                    "steps": 1,
-                    "style_layers": "conv1_1,conv1_1,conv5_1",
-                    "style_layer_weights": "1,1,0",
-                },
-            )
+            event, data = small("gatys", style_layers="conv1_1,conv1_1,conv5_1", style_layer_weights="1,1,0")
         record("style_layers conv1_1,conv1_1,conv5_1 with weights 1,1,0", f"{event}: {data}", p)
         for when, values in [
             ("progress", {"size": 384, "steps": 2000}),
@@ -419,12 +288,12 @@ def main() -> None:
         # 9. numbers
         digits = "9" * 400
         for api, field in [("gatys", "size"), ("gatys", "style_weight"), ("cyclegan", "max_size")]:
-            data = [
-                ({"content": content, "style": style, "strength": 0}).get(
-                    p["parameter_name"], p.get("parameter_default")
-                )
-                for p in server.params(api)
-            ]
+            given = (
+                {"content": content, "strength": 0}
+                if api == "cyclegan"
+                else {"content": content, "style": style}
+            )
+            data = [given.get(p["parameter_name"], p.get("parameter_default")) for p in server.params(api)]
             names = [p["parameter_name"] for p in server.params(api)]
             text = json.dumps({"data": data})
             # splice the 400-digit number in as raw JSON

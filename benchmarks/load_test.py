@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,23 +44,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import httpx  # noqa: E402
-from bench_gatys import machine  # noqa: E402
+from measure import machine, rss_mb  # noqa: E402
 
 from nst import catalogue  # noqa: E402
+from support.http import free_port  # noqa: E402
 from support.painters import fill_hub_cache, tiny_state  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def photos(folder: Path, n: int) -> list[tuple[Path, np.ndarray]]:

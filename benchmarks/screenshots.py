@@ -22,18 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from support.browser import ARGS, chromium_path  # noqa: E402
 from support.http import AppProcess  # noqa: E402
 from support.shared import VGG16, VINTAGE  # noqa: E402
-
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def choose(page, label: str) -> None:
@@ -74,7 +65,7 @@ def main() -> None:
     app = AppProcess(env)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+            browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=ARGS)
             for name, viewport, extra in (
                 ("desktop", {"width": 1400, "height": 1000}, {}),
                 ("phone", {"width": 390, "height": 844}, {"device_scale_factor": 2, "is_mobile": True}),
@@ -105,7 +96,7 @@ def main() -> None:
     bare = AppProcess({k: v for k, v in env.items() if k != "NST_VGG16_WEIGHTS"})
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+            browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(bare.url)
             page.locator(".nst-examples").nth(0).get_by_text("chelsea").click()

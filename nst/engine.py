@@ -416,14 +416,17 @@ def run_scales(
     callback: StepCallback | None = None,
     image_every: int = 25,
     stop: threading.Event | None = None,
-) -> tuple[torch.Tensor, list[dict[str, float]], bool, list[str]]:
-    """The optimization over all scales, coarse to fine.
+    finish: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> StyleResult:
+    """The optimization over all scales, coarse to fine, as a result.
 
-    Returns the image (always at the last scale's size, even when stopped early), the loss
-    history, whether it was stopped, and notes on what was adjusted (see :func:`plan_scales`).
-    ``canvas`` is the picture's (width, height), fitted to ``settings.size``; ``content`` None
-    makes a texture. A ``stop`` set before the first step raises :class:`~nst.errors.Stopped`.
+    The image is always at the last scale's size, even when stopped early, and ``finish`` may
+    change it before it becomes a picture; ``notes`` say what was adjusted (see
+    :func:`plan_scales`). ``canvas`` is the picture's (width, height), fitted to ``settings.size``;
+    ``content`` None makes a texture. A ``stop`` set before the first step raises
+    :class:`~nst.errors.Stopped`.
     """
+    start = time.perf_counter()
     history: list[dict[str, float]] = []
     # channels-last is the layout cuDNN and oneDNN convolve fastest (measured: benchmarks/results).
     net.to_memory_format(torch.channels_last)
@@ -486,7 +489,18 @@ def run_scales(
     width, height = sizes[-1]
     if x.shape[-2:] != (height, width):  # stopped at a coarse scale: the picture so far, at full size
         x = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False).clamp_(0, 1)
-    return x, history, stopped, notes
+    if finish is not None:
+        x = finish(x)
+    return StyleResult(
+        image=tensor_to_image(x),
+        settings=settings,
+        losses=history,
+        steps=len(history),
+        seconds=time.perf_counter() - start,
+        stopped=stopped,
+        device=str(dev),
+        notes=notes,
+    )
 
 
 def _with_content_colors(callback: StepCallback | None, content: Image.Image) -> StepCallback | None:
@@ -563,8 +577,11 @@ def stylize(
     check_stop(stop)
     net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(taps_needed(settings))
 
-    start = time.perf_counter()
-    x, history, stopped, notes = run_scales(
+    def put_content_colors_back(x: torch.Tensor) -> torch.Tensor:
+        content_t = image_to_tensor(content_img.resize((x.shape[-1], x.shape[-2]), Image.Resampling.LANCZOS))
+        return color.combine_luminance(x, content_t.to(x.device))
+
+    return run_scales(
         settings,
         net,
         run_content,
@@ -575,19 +592,5 @@ def stylize(
         callback=run_callback,
         image_every=image_every,
         stop=stop,
-    )
-    if settings.preserve_color == "luminance":
-        size = (x.shape[-1], x.shape[-2])
-        x = color.combine_luminance(
-            x, image_to_tensor(content_img.resize(size, Image.Resampling.LANCZOS), x.device)
-        )
-    return StyleResult(
-        image=tensor_to_image(x),
-        settings=settings,
-        losses=history,
-        seconds=time.perf_counter() - start,
-        steps=len(history),
-        stopped=stopped,
-        device=str(dev),
-        notes=notes,
+        finish=put_content_colors_back if settings.preserve_color == "luminance" else None,
     )

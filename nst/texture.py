@@ -11,7 +11,6 @@ with its longest side at ``style_scale`` times the canvas's longest side, as in 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +26,7 @@ from .engine import (
     taps_needed,
 )
 from .errors import SettingsError
-from .images import ImageSource, tensor_to_image
+from .images import ImageSource
 from .memory import check_memory
 from .settings import MAX_SIZE, MIN_SCALE_SIZE, MIN_SIZE, Settings, as_int
 from .weights import load_vgg
@@ -84,8 +83,7 @@ def synthesize_texture(
     net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(
         taps_needed(settings, with_content=False)
     )
-    start = time.perf_counter()
-    x, history, stopped, notes = run_scales(
+    return run_scales(
         settings,
         net,
         None,
@@ -95,14 +93,4 @@ def synthesize_texture(
         callback=callback,
         image_every=image_every,
         stop=stop,
-    )
-    return StyleResult(
-        image=tensor_to_image(x),
-        settings=settings,
-        losses=history,
-        seconds=time.perf_counter() - start,
-        steps=len(history),
-        stopped=stopped,
-        device=str(dev),
-        notes=notes,
     )

@@ -18,6 +18,7 @@ import torch
 import torchvision
 from safetensors.torch import save_file
 
+from nst import cyclegan
 from support.painters import fill_hub_cache, save_weights, tiny_state
 from support.pictures import make_picture
 
@@ -33,6 +34,11 @@ def _offline(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
     monkeypatch.delenv("NST_VGG19_WEIGHTS", raising=False)
     monkeypatch.delenv("NST_VGG16_WEIGHTS", raising=False)
+    for key in [k for k in os.environ if k.startswith("NST_CYCLEGAN_")]:  # no catalogue overrides either
+        monkeypatch.delenv(key)
+    cyclegan.clear_cache()  # nor a generator another test loaded under the same name
+    yield
+    cyclegan.clear_cache()
 
 
 def random_vgg_features(backbone: str, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -76,6 +82,14 @@ def vgg19_env(monkeypatch, vgg19_file) -> Path:
 def content_path(tmp_path) -> Path:
     path = tmp_path / "content.png"
     make_picture(40, 32, seed=1).save(path)
+    return path
+
+
+@pytest.fixture
+def style_b(tmp_path) -> Path:
+    """A second style, unlike the first."""
+    path = tmp_path / "style_b.png"
+    make_picture(30, 40, seed=3).save(path)
     return path
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from support.http import GENERIC, error_text, raw_call, upload
+from support.http import GENERIC, error_text, raw_call, refusal, upload
 from support.odd_images import CONVERTED, REFUSED, Odd, animated, cmyk, palette_with_transparency
 from support.pictures import rgb
 
@@ -22,15 +22,6 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 FAST = dict(size=48, steps=1)
-
-
-def refusal(call, *args, **kwargs) -> str:
-    """The message of the AppError a call must end with; never Gradio's message-less one."""
-    with pytest.raises(AppError) as err:
-        call(*args, **kwargs)
-    message = str(err.value)
-    assert message and GENERIC not in message and "Traceback" not in message, message
-    return message
 
 
 def still_answers(client: Client, photo: Path) -> None:

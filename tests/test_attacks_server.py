@@ -29,6 +29,7 @@ from support.http import (
     error_text,
     event_inputs,
     fn_index,
+    hang_up_at_first_picture,
     join_queue,
     page_run_index,
     parameters,
@@ -41,16 +42,6 @@ from support.http import (
 pytest.importorskip("gradio_client")
 
 FAST = dict(size=48, steps=1)
-
-
-@pytest.fixture(scope="module")
-def server(app_module):
-    demo = app_module.build_demo()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, max_file_size="2mb")
-    try:
-        yield url
-    finally:
-        demo.close()
 
 
 @pytest.fixture
@@ -358,17 +349,8 @@ def test_hanging_up_frees_the_worker_after_its_step_and_never_blocks_the_server(
 
     monkeypatch.setattr(vgg.VGGFeatures, "forward", slow)
     content, style = uploads
-    session = join_queue(
-        server,
-        fn_index(server, "gatys"),
-        body_for(server, "gatys", {"content": content, "style": style, "size": 128, "steps": 2000}),
-    )
-    with httpx.stream(
-        "GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60
-    ) as s:
-        for line in s.iter_lines():
-            if '"process_generating"' in line:
-                break  # a picture is forming: hang up now
+    values = {"content": content, "style": style, "size": 128, "steps": 2000, "scales": 1}
+    hang_up_at_first_picture(server, "gatys", values)
     hung_up = time.perf_counter()
     latencies = []
     while time.perf_counter() - hung_up < 3:
@@ -384,20 +366,51 @@ def test_hanging_up_frees_the_worker_after_its_step_and_never_blocks_the_server(
     )
 
 
-def test_a_client_that_disconnects_mid_run_frees_the_worker(server, uploads, vgg19_env):
-    """The page closed, the script killed: the run stops after its current step, and the next one starts."""
+def test_hanging_up_while_targets_are_built_frees_the_worker_within_seconds(
+    server, uploads, vgg19_env, monkeypatch
+):
+    """Four styles whose targets take 2 s each: a client that leaves while they are built frees the worker
+    after the style in hand, not after all of them."""
+    from nst import vgg
+
+    forward = vgg.VGGFeatures.forward
+    styles_seen: list[float] = []
+
+    def slow_styles(self, image, taps):
+        if tuple(image.shape[-2:]) == (128, 128):  # the square style at 128 px; the photo is 128x102
+            styles_seen.append(time.perf_counter())
+            time.sleep(2.0)
+        return forward(self, image, taps)
+
+    monkeypatch.setattr(vgg.VGGFeatures, "forward", slow_styles)
     content, style = uploads
-    session = join_queue(
-        server,
-        fn_index(server, "gatys"),
-        body_for(server, "gatys", {"content": content, "style": style, "size": 48, "steps": 2000}),
-    )
+    values = {
+        "content": content,
+        "style": style,
+        "extra_styles": [style] * 3,
+        "size": 128,
+        "steps": 5,
+        "scales": 1,
+    }
+    session = join_queue(server, fn_index(server, "gatys"), body_for(server, "gatys", values))
     with httpx.stream(
         "GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60
     ) as s:
         for line in s.iter_lines():
-            if '"process_generating"' in line:
-                break  # the run is streaming its pictures: hang up now
+            if '"process_starts"' in line:
+                break
+    assert wait_until(lambda: styles_seen, 30), "the targets are being built"
+    hung_up = time.perf_counter()  # leave during the first style
+    event, data = raw_call(server, "gatys", {"content": content, "style": style, "size": 32, "steps": 1})
+    assert event == "complete", data
+    assert len(styles_seen) <= 2, f"{len(styles_seen)} of 4 styles' targets were built for a client who left"
+    assert time.perf_counter() - hung_up < 6.0, "the next run waited for every style's targets"
+
+
+def test_a_client_that_disconnects_mid_run_frees_the_worker(server, uploads, vgg19_env):
+    """The page closed, the script killed: the run stops after its current step, and the next one starts."""
+    content, style = uploads
+    hang_up_at_first_picture(server, "gatys", {"content": content, "style": style, "size": 48, "steps": 2000})
     assert worker_threads(), "the run was still going when the client left"
     assert wait_until(lambda: not worker_threads(), 10, 0.1), (
         "the optimizer thread ended after the disconnect"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
@@ -13,17 +12,6 @@ from nst.errors import SettingsError, WeightsError
 from nst.images import image_to_tensor
 from support.painters import TINY, fill_hub_cache, reference_output, tiny_state
 from support.pictures import as_array, texture
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch):
-    """No catalogue overrides from the environment; no generator cached between tests."""
-    for key in list(os.environ):
-        if key.startswith("NST_CYCLEGAN_"):
-            monkeypatch.delenv(key)
-    cyclegan.clear_cache()
-    yield
-    cyclegan.clear_cache()
 
 
 def test_catalogue_entries_are_complete_and_pinned():

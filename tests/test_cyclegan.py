@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -21,17 +19,6 @@ from nst.generator import (
 from nst.images import image_to_tensor
 from support.painters import reference_output, tiny_generator
 from support.pictures import as_array, texture
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch):
-    """No catalogue overrides from the environment; no generator cached between tests."""
-    for key in list(os.environ):
-        if key.startswith("NST_CYCLEGAN_"):
-            monkeypatch.delenv(key)
-    cyclegan.clear_cache()
-    yield
-    cyclegan.clear_cache()
 
 
 def test_missing_local_weights_file_is_a_weights_error(tmp_path):

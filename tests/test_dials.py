@@ -53,31 +53,11 @@ def test_the_cli_takes_the_same_dials_and_refuses_a_dial_with_its_setting(
     monkeypatch.setattr("nst.cli.gatys.stylize", lambda *a, **k: seen.setdefault("settings", a[2]) and 0 / 0)
     with pytest.raises(ZeroDivisionError):
         main(
-            [
-                "gatys",
-                str(content_path),
-                str(style_path),
-                "-o",
-                str(tmp_path / "o.png"),
-                "--style-strength",
-                "10",
-                "--smoothness",
-                "0",
-            ]
+            f"gatys {content_path} {style_path} -o {tmp_path / 'o.png'} --style-strength 10 --smoothness 0".split()
         )
     assert seen["settings"].style_weight == pytest.approx(100) and seen["settings"].tv_weight == 0
     code = main(
-        [
-            "gatys",
-            str(content_path),
-            str(style_path),
-            "-o",
-            str(tmp_path / "o.png"),
-            "--style-strength",
-            "10",
-            "--style-weight",
-            "3",
-        ]
+        f"gatys {content_path} {style_path} -o {tmp_path / 'o.png'} --style-strength 10 --style-weight 3".split()
     )
     assert (
         code == 2

@@ -14,12 +14,11 @@ import nst
 from nst import cyclegan, generator, vgg
 from nst.errors import ResourceError
 from nst.settings import Settings
-from support.http import GENERIC, wait_until, worker_threads
+from support.http import refusal, wait_until, worker_threads
 from support.pictures import texture
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
 
 FAST = dict(size=32, steps=3, style_layers=("conv1_1", "conv2_1", "conv3_1"), content_layers=("conv3_1",))
 #: The same run through the API (layers as text).
@@ -69,15 +68,6 @@ def test_out_of_memory_while_painting_is_a_resource_error_then_paints_again(tiny
         with pytest.raises(ResourceError, match="out of memory painting 40x32 px"):
             cyclegan.paint(photo, weights=tiny_file, device="cpu", precision="float32")
     assert cyclegan.paint(photo, weights=tiny_file, device="cpu", precision="float32").size == (40, 32)
-
-
-def refusal(call, *args, **kwargs) -> str:
-    """The message of the AppError a call must end with; never Gradio's message-less one."""
-    with pytest.raises(AppError) as err:
-        call(*args, **kwargs)
-    message = str(err.value)
-    assert message and GENERIC not in message and "Traceback" not in message, message
-    return message
 
 
 def test_gpu_out_of_memory_is_a_clear_message_and_the_next_run_works(

@@ -9,7 +9,6 @@ from PIL import Image
 import nst
 from nst.errors import SettingsError
 from nst.settings import Settings
-from support.pictures import make_picture
 
 FAST = dict(
     size=32,
@@ -19,13 +18,6 @@ FAST = dict(
     hist_layers=("relu1_1", "relu2_1"),
     precision="fp32",
 )  # mask logic, compared bit-near: no bf16 rounding
-
-
-@pytest.fixture
-def style_b(tmp_path):
-    path = tmp_path / "style_b.png"
-    make_picture(30, 40, seed=3).save(path)
-    return path
 
 
 def pixels(result):

@@ -7,27 +7,14 @@ import pytest
 import nst
 from nst.errors import SettingsError
 from nst.settings import Settings
-from support.pictures import make_picture
 
-FAST = dict(
-    size=32,
-    steps=6,
-    style_layers=("conv1_1", "conv2_1", "conv3_1"),
-    content_layers=("conv3_1",),
-    hist_layers=("relu1_1", "relu2_1"),
-    precision="fp32",
-)  # mask logic, compared bit-near: no bf16 rounding
-
-
-@pytest.fixture
-def style_b(tmp_path):
-    path = tmp_path / "style_b.png"
-    make_picture(30, 40, seed=3).save(path)
-    return path
+TEXTURE = dict(
+    steps=6, style_layers="conv1_1,conv2_1,conv3_1", hist_layers="relu1_1,relu2_1", precision="fp32"
+)
 
 
 def test_texture_of_any_size_from_noise(vgg19_env, style_path, style_b):
-    result = nst.synthesize_texture(style_path, Settings(**FAST, hist_weight=1.0), width=48, height=20)
+    result = nst.synthesize_texture(style_path, Settings(**TEXTURE, hist_weight=1.0), width=48, height=20)
     assert result.image.size == (48, 20)
     assert set(result.losses[0]) == {"style", "hist", "tv", "total"}
     assert result.losses[-1]["style"] < 0.5 * result.losses[0]["style"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..dials import BY_SETTING, DIALS, settings_from_dials
@@ -84,6 +84,33 @@ def settings_with_blend(
             f"style_blend: give weights either as {weights_flag} or with --style-blend, not both"
         )
     return settings_from_args(args, style_blend=weights)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The flags every optimizing command takes: where the picture goes, the device, the VGG weights."""
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help=f"where to write the {what} (.png, .jpg, .webp)"
+    )
+    parser.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--vgg-weights",
+        default=None,
+        metavar="FILE",
+        help="VGG weights file (.pth or .safetensors); default: $NST_VGG19_WEIGHTS / "
+        "$NST_VGG16_WEIGHTS, then torchvision's cache",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_and_save(args: argparse.Namespace, steps: int, work: Callable[[ProgressBar], Any]) -> int:
+    """Run ``work`` with a progress bar as its callback, then save and report its result."""
+    bar = ProgressBar(steps, quiet=args.quiet)
+    try:
+        result = work(bar)
+    finally:
+        bar.close()
+    save_and_report(result, args.output, args.quiet)
+    return 0
 
 
 def save_and_report(result: Any, output: str, quiet: bool) -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from ..engine import stylize
 from ..images import check_save_path
-from ._common import ProgressBar, add_settings_arguments, save_and_report, settings_with_blend
+from ._common import add_run_arguments, add_settings_arguments, run_and_save, settings_with_blend
 from ._styles import collect_styles
 
 
@@ -26,9 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="?",
         default=None,
         help="painting whose style to use (or give styles with --style)",
-    )
-    p.add_argument(
-        "-o", "--output", required=True, metavar="OUT", help="where to write the result (.png, .jpg, .webp)"
     )
     p.add_argument(
         "--style",
@@ -57,15 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="colour-coded regions of the style image, same colours as --content-segmentation",
     )
-    p.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
-    p.add_argument(
-        "--vgg-weights",
-        default=None,
-        metavar="FILE",
-        help="VGG weights file (.pth or .safetensors); default: $NST_VGG19_WEIGHTS / $NST_VGG16_WEIGHTS, "
-        "then torchvision's cache",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_arguments(p, "result")
     add_settings_arguments(p)
     p.set_defaults(func=run)
 
@@ -77,9 +66,10 @@ def run(args: argparse.Namespace) -> int:
     check_save_path(
         args.output, [args.content, *styles, *args.mask, args.content_segmentation, args.style_segmentation]
     )
-    bar = ProgressBar(settings.steps, quiet=args.quiet)
-    try:
-        result = stylize(
+    return run_and_save(
+        args,
+        settings.steps,
+        lambda bar: stylize(
             args.content,
             styles if len(styles) > 1 else styles[0],
             settings,
@@ -89,8 +79,5 @@ def run(args: argparse.Namespace) -> int:
             callback=bar,
             device=args.device,
             vgg_weights=args.vgg_weights,
-        )
-    finally:
-        bar.close()
-    save_and_report(result, args.output, args.quiet)
-    return 0
+        ),
+    )

@@ -6,7 +6,7 @@ import argparse
 
 from ..images import check_save_path
 from ..texture import synthesize_texture
-from ._common import ProgressBar, add_settings_arguments, save_and_report, settings_with_blend
+from ._common import add_run_arguments, add_settings_arguments, run_and_save, settings_with_blend
 from ._styles import collect_styles, parse_canvas
 
 #: Settings that need a content image, and size (replaced by --size WxH): no flags for them here.
@@ -23,23 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("style", metavar="STYLE", nargs="+", help="style image(s), optionally PATH:WEIGHT")
     p.add_argument(
-        "-o", "--output", required=True, metavar="OUT", help="where to write the texture (.png, .jpg, .webp)"
-    )
-    p.add_argument(
         "--size",
         default="384x384",
         metavar="WxH",
         help="output width x height in pixels, or one number for a square [384x384]",
     )
-    p.add_argument("--device", default=None, help="auto (default: CUDA if available), cpu, cuda, cuda:N")
-    p.add_argument(
-        "--vgg-weights",
-        default=None,
-        metavar="FILE",
-        help="VGG weights file (.pth or .safetensors); default: $NST_VGG19_WEIGHTS / $NST_VGG16_WEIGHTS, "
-        "then torchvision's cache",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_arguments(p, "texture")
     add_settings_arguments(p, skip=SKIPPED)
     p.set_defaults(func=run)
 
@@ -49,9 +38,10 @@ def run(args: argparse.Namespace) -> int:
     styles, weights = collect_styles(args.style)
     settings = settings_with_blend(args, weights, "STYLE:WEIGHT")
     check_save_path(args.output, styles)
-    bar = ProgressBar(settings.steps, quiet=args.quiet)
-    try:
-        result = synthesize_texture(
+    return run_and_save(
+        args,
+        settings.steps,
+        lambda bar: synthesize_texture(
             styles if len(styles) > 1 else styles[0],
             settings,
             width=width,
@@ -59,8 +49,5 @@ def run(args: argparse.Namespace) -> int:
             callback=bar,
             device=args.device,
             vgg_weights=args.vgg_weights,
-        )
-    finally:
-        bar.close()
-    save_and_report(result, args.output, args.quiet)
-    return 0
+        ),
+    )

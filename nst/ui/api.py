@@ -23,7 +23,7 @@ from ..settings import MAX_STYLES, fields_info
 from .components import lenient_number, upload_files, upload_image
 from .jobs import api_job, painters
 from .messages import api_error
-from .run import Done, Runner
+from .run import Done, Runner, Waiting
 from .server import ServerConfig
 from .uploads import UploadGate
 
@@ -169,10 +169,15 @@ def handler(
             job = api_job(method, dict(zip(names, args)), config)
             losses: dict[str, float] = {}
             latest: Image.Image | None = None
+            step = 0
             async for item in runner.stream(job):
                 if isinstance(item, Done):
                     yield item.image, info(method.name, item, item.steps, item.steps, losses)
                     return
+                if isinstance(item, Waiting):  # still there: the step it is at, unchanged
+                    yield latest, info(method.name, None, step, job.steps, losses)
+                    continue
+                step = item.step
                 losses, latest = item.losses[-1], item.image if item.image is not None else latest
                 # Every update carries the latest preview (None before the first one), so a client
                 # iterating over a job always gets an image path or None, never a Gradio update dict.

@@ -27,7 +27,7 @@ from ..errors import Stopped
 from ..methods import get_method
 from .jobs import page_dials, page_job
 from .messages import for_person
-from .run import Done, Job, Runner
+from .run import Done, Job, Runner, Waiting
 from .server import ServerConfig
 
 #: The plain-word choices of ``preserve_color``, as the page shows them.
@@ -196,6 +196,19 @@ class Page:
                 if isinstance(item, Done):
                     done = item
                     break
+                if isinstance(item, Waiting):
+                    what = "Painting" if job.kind == "cyclegan" else "Loading the network and preparing"
+                    yield (
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                        f"{what}… {item.seconds:.0f} s",
+                        gr.skip(),
+                    )
+                    if stop.is_set():
+                        break
+                    continue
                 step, total = item.step, item.total
                 history.extend(
                     (step - len(item.losses) + 1 + i, losses) for i, losses in enumerate(item.losses)

@@ -34,6 +34,8 @@ from nst.images import tensor_to_image
 
 #: How often a waiting stream wakes up to see whether it was closed (seconds).
 TICK = 0.2
+#: How long a stream stays silent before it says it is still waiting (seconds).
+QUIET = 1.0
 
 
 @dataclass
@@ -69,6 +71,13 @@ class Progress:
     total: int
     losses: list[dict[str, float]]  #: one entry per step since the last update
     image: Image.Image | None  #: a new preview, or None
+
+
+@dataclass
+class Waiting:
+    """Nothing to show yet: the network loading, targets being built, or another run finishing."""
+
+    seconds: float  #: since the run was asked for
 
 
 @dataclass
@@ -205,9 +214,13 @@ class Runner:
         finally:
             stop.set()
 
-    async def stream(self, job: Job) -> AsyncIterator[Progress | Done]:
+    async def stream(self, job: Job) -> AsyncIterator[Progress | Waiting | Done]:
         """The updates of ``job`` for an async Gradio handler. Closing it (or cancelling the task that
-        iterates it) ends the run within one step and returns at once."""
+        iterates it) ends the run within one step and returns at once.
+
+        While nothing else happens (the network loading, the targets being built, the machine busy
+        with another run), a :class:`Waiting` comes every ``QUIET`` seconds: Gradio notices a client
+        that left only when it has something to send, and a run nobody waits for must stop."""
         loop = asyncio.get_running_loop()
         updates: asyncio.Queue = asyncio.Queue()
         closed = threading.Event()
@@ -225,8 +238,7 @@ class Runner:
                 for item in generator:
                     if closed.is_set():
                         break
-                    if item is not None:
-                        send("item", item)
+                    send("item" if item is not None else "tick", item)
             except BaseException as exc:
                 send("error", exc)
             finally:
@@ -234,6 +246,7 @@ class Runner:
                 send("end", None)
 
         threading.Thread(target=pump, name=f"nst-stream-{job.method}", daemon=True).start()
+        started = last = time.monotonic()
         try:
             while True:
                 kind, item = await updates.get()
@@ -241,6 +254,12 @@ class Runner:
                     raise item
                 if kind == "end":
                     return
-                yield item
+                now = time.monotonic()
+                if kind == "item":
+                    yield item
+                    last = now
+                elif now - last >= QUIET:
+                    yield Waiting(now - started)
+                    last = now
         finally:
             closed.set()

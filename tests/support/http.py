@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -105,33 +106,33 @@ def free_port() -> int:
 
 
 class AppProcess:
-    """``python app.py`` in a subprocess on a free port, with the given environment."""
+    """``python app.py`` in a subprocess on a free port, with the given environment; its output in a file
+    (a pipe nobody reads would block the server once full)."""
 
     def __init__(self, env: dict[str, str], cwd: Path = ROOT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         full = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **env}
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, "app.py", "--port", str(self.port)],
             cwd=cwd,
             env=full,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
             text=True,
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"app.py exited with {self.proc.returncode}: {self.proc.stdout.read()[-3000:]}"
-                )
+                raise RuntimeError(f"app.py exited with {self.proc.returncode}: {self.output()[-3000:]}")
             try:
                 if httpx.get(f"{self.url}gradio_api/info", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.3)
         self.proc.kill()
-        raise RuntimeError("app.py did not start within 120 s")
+        raise RuntimeError(f"app.py did not start within 120 s: {self.output()[-3000:]}")
 
     def stop(self, signal_number: int) -> int:
         self.proc.send_signal(signal_number)
@@ -142,7 +143,7 @@ class AppProcess:
             return self.proc.wait()
 
     def output(self) -> str:
-        return self.proc.stdout.read() if self.proc.stdout else ""
+        return Path(self.log.name).read_text()
 
 
 def event_inputs(server: str, index: int) -> list:
@@ -178,3 +179,26 @@ def wait_until(condition, seconds: float, step: float = 0.05) -> bool:
             return False
         time.sleep(step)
     return True
+
+
+def refusal(call, *args, **kwargs) -> str:
+    """The message of the AppError a gradio_client call must end with; never Gradio's message-less one."""
+    import pytest
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as err:
+        call(*args, **kwargs)
+    message = str(err.value)
+    assert message and GENERIC not in message and "Traceback" not in message, message
+    return message
+
+
+def hang_up_at_first_picture(server: str, api_name: str, values: dict) -> None:
+    """Join the queue for ``api_name`` as the page does and leave once a picture is forming."""
+    session = join_queue(server, fn_index(server, api_name), body_for(server, api_name, values))
+    with httpx.stream(
+        "GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60
+    ) as s:
+        for line in s.iter_lines():
+            if '"process_generating"' in line:
+                return

@@ -1,0 +1,67 @@
+"""What every benchmark reports: the machine it ran on, and a process's resident memory over time."""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+import time
+
+import torch
+
+
+def machine() -> str:
+    """The CPU (and GPU), cores, torch and its threads: named in every results file."""
+    cpu = platform.processor() or "cpu"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    desc = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    if torch.cuda.is_available():
+        desc += f"; GPU {torch.cuda.get_device_name()}"
+    return desc
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB (NaN when it is gone)."""
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+class Peak:
+    """Peak resident memory of a process while the ``with`` block runs (sampled every 20 ms), and its time."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self.start, self.seconds = pid, 0.0, 0.0, 0.0
+
+    def __enter__(self) -> Peak:
+        self.start = self.peak = rss_mb(self.pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        self._t0 = time.perf_counter()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb(self.pid))
+            time.sleep(0.02)
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._t0
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def delta(self) -> float:
+        """The peak above the level at the start, in MB."""
+        return self.peak - self.start
