@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from reference_tutorial import run_reference  # noqa: E402
 
 import nst  # noqa: E402
-from nst import engine  # noqa: E402
+from nst import targets  # noqa: E402
 from nst.devices import pick_device  # noqa: E402
 from nst.images import image_to_tensor, load_image, resize_longest  # noqa: E402
 from nst.losses import ContentLoss, GramStyleLoss  # noqa: E402
@@ -100,7 +100,7 @@ def evaluate(
     net: VGGFeatures, settings: Settings, content: torch.Tensor, style: torch.Tensor, image: torch.Tensor
 ):
     """Both outputs scored by one evaluator, in float32."""
-    terms = engine.build_terms(settings.replace(precision="fp32"), net, content, [style])
+    terms = targets.build_terms(settings.replace(precision="fp32"), net, content, [style])
     taps = sorted({layer for t, _ in terms for layer in t.layers})
     with torch.no_grad():
         feats = net(image, taps)
@@ -129,7 +129,7 @@ def bench_size(
 
     # Reference: same objective (constants taken from the engine's own terms).
     terms = dict(
-        (t.name, t) for t, _ in engine.build_terms(settings.replace(precision="fp32"), net, content, [style])
+        (t.name, t) for t, _ in targets.build_terms(settings.replace(precision="fp32"), net, content, [style])
     )
     c_term, s_term = terms["content"], terms["style"]
     assert isinstance(c_term, ContentLoss) and isinstance(s_term, GramStyleLoss)

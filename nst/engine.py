@@ -29,20 +29,12 @@ from . import color
 from .devices import autocast_dtype, pick_device
 from .errors import ResourceError, SettingsError, Stopped
 from .images import ImageSource, fit_size, image_to_tensor, load_image, tensor_to_image
-from .losses import ContentLoss, GramStyleLoss, LossTerm, TVLoss, gram_matrix
-from .memory import check_memory
-from .photo import PhotoLoss
-from .regions import Region, layer_size, layer_weights, mask_tensor, plain_regions, plan_regions
+from .losses import LossTerm
+from .memory import check_memory, pass_tile, plan_scale
+from .regions import Region, plan_regions
 from .settings import MAX_STYLES, MIN_SCALE_SIZE, Settings
-from .style_losses import (
-    DistributionStyleLoss,
-    Kind,
-    RegionTarget,
-    flatten,
-    make_kind,
-    mixture_samples,
-    region_target,
-)
+from .targets import build_terms, check_stop
+from .tiles import Tile, TiledObjective, halo, plan_tiles
 from .vgg import VGGFeatures
 from .weights import load_vgg
 
@@ -134,122 +126,6 @@ def _style_tensor(
     )
 
 
-def check_stop(stop: threading.Event | None) -> None:
-    """Raise :class:`~nst.errors.Stopped` when ``stop`` is set (polled while targets are built)."""
-    if stop is not None and stop.is_set():
-        raise Stopped("the run was stopped before its first step")
-
-
-def _distribution_targets(
-    kind: Kind,
-    layers: Sequence[str],
-    style_feats: Sequence[dict[str, torch.Tensor]],
-    styles: Sequence[torch.Tensor],
-    regions: Sequence[Region],
-    size: tuple[int, int],
-    stop: threading.Event | None,
-) -> dict[str, list[RegionTarget]]:
-    """Per layer, the target of every region: the region's output positions and its style samples."""
-    width, height = size
-    device = styles[0].device
-    out_masks = [mask_tensor(r.mask, size, device) for r in regions]
-    style_masks = [
-        [mask_tensor(m, (styles[k].shape[-1], styles[k].shape[-2]), device) for k, m, _ in r.sources]
-        for r in regions
-    ]
-    targets: dict[str, list[RegionTarget]] = {}
-    for layer in layers:
-        check_stop(stop)
-        grid = layer_size(height, width, layer)
-        found = []
-        for region, out_mask, s_masks in zip(regions, out_masks, style_masks):
-            parts = []
-            for (k, _, weight), s_mask in zip(region.sources, s_masks):
-                feats = style_feats[k][layer]
-                parts.append((flatten(feats), layer_weights(s_mask, tuple(feats.shape[-2:])), weight))
-            target = region_target(kind, mixture_samples(parts), layer_weights(out_mask, grid))
-            if target is not None:
-                found.append(target)
-        targets[layer] = found
-    return targets
-
-
-def build_terms(
-    settings: Settings,
-    net: VGGFeatures,
-    content: torch.Tensor | None,
-    styles: Sequence[torch.Tensor],
-    *,
-    regions: Sequence[Region] | None = None,
-    size: tuple[int, int] | None = None,
-    stop: threading.Event | None = None,
-) -> list[tuple[LossTerm, float]]:
-    """The weighted loss terms for one scale, with every target computed once, here.
-
-    ``content`` is None for texture synthesis (then ``size`` gives the output's (width, height));
-    ``regions`` None means every style everywhere, mixed with ``settings.style_blend``.
-    Style images go through the network one at a time: Gram matrices are reduced at once and
-    only the layers a distribution loss needs are kept, so memory holds one style's full
-    features, never all of them (nor a copy). ``stop`` is polled between styles and layers.
-    """
-    if content is not None:
-        size = (content.shape[-1], content.shape[-2])
-    if size is None:
-        raise ValueError("build_terms needs a content image or the output size")
-    blend = settings.blend_weights(len(styles))
-    plain_gram = settings.style_loss == "gram" and regions is None
-    gram_layers = settings.style_layers if settings.style_weight and plain_gram else ()
-    kept = set(settings.style_layers if settings.style_weight and not plain_gram else ())
-    kept |= set(settings.hist_layers if settings.hist_weight else ())
-    taps = sorted(set(gram_layers) | kept)
-    grams: dict[str, torch.Tensor] = {}
-    style_feats: list[dict[str, torch.Tensor]] = []
-    # no_grad, not inference_mode: the targets meet the autograd graph of the image being optimized.
-    with torch.no_grad():
-        check_stop(stop)
-        content_feats = (
-            net(content, settings.content_layers) if content is not None and settings.content_weight else {}
-        )
-        for weight, style in zip(blend, styles) if taps else ():
-            check_stop(stop)
-            feats = net(style, taps)
-            for layer in gram_layers:
-                grams[layer] = (
-                    grams[layer] + weight * gram_matrix(feats[layer])
-                    if layer in grams
-                    else weight * gram_matrix(feats[layer])
-                )
-            style_feats.append({layer: feats[layer] for layer in kept})
-            del feats
-
-    terms: list[tuple[LossTerm, float]] = []
-    if content_feats:
-        terms.append((ContentLoss(content_feats), settings.content_weight))
-    if gram_layers:
-        terms.append((GramStyleLoss(grams, settings.layer_weights), settings.style_weight))
-    elif settings.style_weight:
-        kind = make_kind(settings.style_loss, mmd_poly_c=settings.mmd_poly_c, seed=settings.seed)
-        targets = _distribution_targets(
-            kind, settings.style_layers, style_feats, styles, regions or plain_regions(blend), size, stop
-        )
-        terms.append(
-            (DistributionStyleLoss("style", kind, targets, settings.layer_weights), settings.style_weight)
-        )
-    if settings.hist_weight:
-        kind = make_kind("hist")
-        targets = _distribution_targets(
-            kind, settings.hist_layers, style_feats, styles, regions or plain_regions(blend), size, stop
-        )
-        equal = (1.0 / len(settings.hist_layers),) * len(settings.hist_layers)
-        terms.append((DistributionStyleLoss("hist", kind, targets, equal), settings.hist_weight))
-    if settings.tv_weight:
-        terms.append((TVLoss(), settings.tv_weight))
-    if settings.photo_weight and content is not None:
-        check_stop(stop)
-        terms.append((PhotoLoss(content), settings.photo_weight))
-    return terms
-
-
 def _initial_image(
     settings: Settings, content: torch.Tensor | None, style: torch.Tensor, size: tuple[int, int]
 ) -> torch.Tensor:
@@ -272,14 +148,35 @@ def _initial_image(
     return torch.rand(shape, generator=gen).to(style.device)
 
 
-def _make_optimizer(settings: Settings, x: torch.Tensor) -> torch.optim.Optimizer:
+def _make_optimizer(settings: Settings, x: torch.Tensor, history: int) -> torch.optim.Optimizer:
     if settings.optimizer == "adam":
         return torch.optim.Adam([x], lr=settings.lr)
     # One L-BFGS iteration (one function evaluation, no line search) per .step(), so a "step"
     # is exactly one VGG forward/backward, as in the paper's implementation; history persists.
     return torch.optim.LBFGS(
-        [x], lr=settings.lr, max_iter=1, history_size=100, tolerance_grad=0.0, tolerance_change=0.0
+        [x], lr=settings.lr, max_iter=1, history_size=history, tolerance_grad=0.0, tolerance_change=0.0
     )
+
+
+class WholeObjective:
+    """The weighted terms of a step on the whole picture at once, their gradient into ``x.grad``."""
+
+    def __init__(
+        self, net: VGGFeatures, terms: list[tuple[LossTerm, float]], dtype: torch.dtype | None
+    ) -> None:
+        self.net, self.terms, self.dtype = net, terms, dtype
+        self.taps = sorted({layer for term, _ in terms for layer in term.layers})
+
+    def __call__(self, x: torch.Tensor, gradient: bool = True) -> list[torch.Tensor]:
+        with torch.set_grad_enabled(gradient):
+            with torch.autocast(
+                x.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None
+            ):
+                feats = self.net(x, self.taps) if self.taps else {}
+            values = [weight * term(feats, x) for term, weight in self.terms]
+            if gradient:
+                torch.stack(values).sum().backward()
+        return [v.detach() for v in values]
 
 
 def optimize(
@@ -296,23 +193,19 @@ def optimize(
     image_every: int = 25,
     history: list[dict[str, float]] | None = None,
     stop: threading.Event | None = None,
+    tiles: list[Tile] | None = None,
+    lbfgs_history: int = 100,
 ) -> tuple[torch.Tensor, bool]:
     """Run ``steps`` optimizer steps on the image ``x``; returns the image and whether it was stopped
-    (by the callback, or by ``stop``, which is read after every step)."""
+    (by the callback, or by ``stop``, which is read after every step). ``tiles`` computes each step
+    tile by tile (:mod:`nst.tiles`), with the same loss and gradient as the whole picture's."""
     x = x.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-    taps = sorted({layer for term, _ in terms for layer in term.layers})
     names = [term.name for term, _ in terms]
-    optimizer = _make_optimizer(settings, x)
+    optimizer = _make_optimizer(settings, x, lbfgs_history)
     last: list[torch.Tensor] = []
     total_steps = total_steps or steps
-
     dtype = autocast_dtype(settings.precision, x.device)
-
-    def objective() -> tuple[list[torch.Tensor], torch.Tensor]:
-        with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            feats = net(x, taps) if taps else {}
-        values = [weight * term(feats, x) for term, weight in terms]
-        return values, torch.stack(values).sum()
+    objective = TiledObjective(net, terms, tiles, dtype) if tiles else WholeObjective(net, terms, dtype)
 
     # L-BFGS without line search (the paper's setup) occasionally overshoots for a step and
     # recovers on the next; the image returned is the best one evaluated, never a spike.
@@ -320,8 +213,8 @@ def optimize(
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        values, total = objective()
-        total.backward()
+        values = objective(x)
+        total = torch.stack(values).sum()
         last[:] = values + [total]
         value = total.item()
         if value < best["total"]:
@@ -361,8 +254,7 @@ def optimize(
             break
     if stopped:  # no extra network pass when someone is waiting for the machine
         return best["x"].clamp_(0, 1), stopped
-    with torch.no_grad():
-        _, final_total = objective()
+    final_total = torch.stack(objective(x, gradient=False)).sum()
     if final_total.item() <= best["total"]:
         return x.detach().clamp_(0, 1), stopped
     return best["x"].clamp_(0, 1), stopped
@@ -396,14 +288,6 @@ def resolve_settings(settings: Settings | None, overrides: dict[str, Any]) -> Se
     return settings.replace(**overrides) if overrides else settings
 
 
-def taps_needed(settings: Settings, with_content: bool = True) -> list[str]:
-    """Every VGG layer some enabled term reads (the network is truncated after the deepest)."""
-    taps = list(settings.content_layers) if with_content and settings.content_weight else []
-    taps += list(settings.style_layers) if settings.style_weight else []
-    taps += list(settings.hist_layers) if settings.hist_weight else []
-    return taps or list(settings.style_layers)
-
-
 def run_scales(
     settings: Settings,
     net: VGGFeatures,
@@ -431,10 +315,23 @@ def run_scales(
     # channels-last is the layout cuDNN and oneDNN convolve fastest (measured: benchmarks/results).
     net.to_memory_format(torch.channels_last)
     sizes, plan, notes = plan_scales(canvas, settings)
+    halo_px = halo(settings.backbone, settings.taps(with_content=content is not None))
+
+    def tiles_for(picture: tuple[int, int]) -> list[Tile] | None:
+        core = pass_tile((picture[1], picture[0]), settings, dev, halo_px)
+        return plan_tiles(picture, core, halo_px) if core else None
+
     x: torch.Tensor | None = None
     step, stopped = 1, False
     try:
         for k, (size, n_steps) in enumerate(zip(sizes, plan)):
+            memory = plan_scale(size, settings, dev, halo_px, len(styles))
+            tiles = plan_tiles((size[1], size[0]), memory.tile, halo_px) if memory.tile else None
+            if tiles:
+                notes.append(
+                    f"scale {k + 1} ({size[0]}x{size[1]} px): optimized in {len(tiles)} tiles of up to "
+                    f"{memory.tile} px with the whole picture's statistics"
+                )
             content_t = (
                 image_to_tensor(content.resize(size, Image.Resampling.LANCZOS), dev)
                 if content is not None
@@ -446,7 +343,14 @@ def run_scales(
             try:
                 with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                     terms = build_terms(
-                        settings, net, content_t, style_ts, regions=regions, size=size, stop=stop
+                        settings,
+                        net,
+                        content_t,
+                        style_ts,
+                        regions=regions,
+                        size=size,
+                        stop=stop,
+                        tiles_for=tiles_for,
                     )
             except Stopped:
                 if x is None:
@@ -473,6 +377,8 @@ def run_scales(
                 image_every=image_every,
                 history=history,
                 stop=stop,
+                tiles=tiles,
+                lbfgs_history=memory.history,
             )
             step += n_steps
             if stopped:
@@ -575,7 +481,7 @@ def stylize(
     elif settings.preserve_color == "histogram":
         run_styles = [color.match_color_image(s, content_img) for s in style_imgs]
     check_stop(stop)
-    net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(taps_needed(settings))
+    net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(settings.taps())
 
     def put_content_colors_back(x: torch.Tensor) -> torch.Tensor:
         content_t = image_to_tensor(content_img.resize((x.shape[-1], x.shape[-2]), Image.Resampling.LANCZOS))

@@ -23,22 +23,35 @@ the paper's beta/alpha up to these per-layer constants.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 
+from .tiles import Prepared, Tile, pair, prepare_sums
+from .vgg import layer_size
 
-def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """Channel correlations ``F F^T / M`` of features shaped (B, C, H, W); returns (B, C, C)."""
+
+def gram_sum(features: torch.Tensor) -> torch.Tensor:
+    """``F F^T`` of features shaped (B, C, H, W), summed over positions, in float32; returns (B, C, C).
+
+    Sums over positions add up across the tiles of a picture (see :mod:`nst.tiles`).
+    """
     b, c, h, w = features.shape
     if c > 1 and features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
         # channels-last: (B, H*W, C) is a free view, and F F^T = (view)^T (view).
         flat = features.permute(0, 2, 3, 1).reshape(b, h * w, c).float()
-        return torch.bmm(flat.transpose(1, 2), flat).div_(h * w)
+        return torch.bmm(flat.transpose(1, 2), flat)
     flat = features.reshape(b, c, h * w).float()
-    return torch.bmm(flat, flat.transpose(1, 2)).div_(h * w)
+    return torch.bmm(flat, flat.transpose(1, 2))
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Channel correlations ``F F^T / M`` of features shaped (B, C, H, W); returns (B, C, C)."""
+    h, w = features.shape[-2:]
+    return gram_sum(features).div_(h * w)
 
 
 def gram_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -87,6 +100,22 @@ class ContentLoss:
         )
         return total / len(self.targets)
 
+    # Tiled (nst.tiles): a mean over positions is the sum of every tile's part.
+    def tile_sums(self, features: Mapping[str, torch.Tensor], tile: Tile) -> dict[Any, torch.Tensor]:
+        return {}
+
+    def prepare(self, sums: Mapping[Any, torch.Tensor], picture: tuple[int, int]) -> Prepared:
+        return Prepared(torch.zeros(()))
+
+    def tile_loss(
+        self, features: Mapping[str, torch.Tensor], tile: Tile, prepared: Prepared
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        total = sum(
+            self.scales[layer] * (features[layer].float() - tile.region(t, layer)).pow(2).sum() / t.numel()
+            for layer, t in self.targets.items()
+        ) / len(self.targets)
+        return total, total.detach()
+
 
 class GramStyleLoss:
     """Gram-matrix style loss ``sum_l w_l E_l / E_l(0)`` with precomputed target Grams."""
@@ -108,6 +137,28 @@ class GramStyleLoss:
             for layer, w in zip(self.layers, self.weights)
             if w
         )
+
+    # Tiled (nst.tiles): the whole picture's F F^T is the sum of its tiles'.
+    def tile_sums(self, features: Mapping[str, torch.Tensor], tile: Tile) -> dict[Any, torch.Tensor]:
+        return {layer: gram_sum(features[layer]) for layer, w in zip(self.layers, self.weights) if w}
+
+    def prepare(self, sums: Mapping[Any, torch.Tensor], picture: tuple[int, int]) -> Prepared:
+        def value(totals: Mapping[Any, torch.Tensor]) -> torch.Tensor:
+            return sum(
+                w
+                * self.scales[layer]
+                * gram_loss(totals[layer] / math.prod(layer_size(*picture, layer)), self.targets[layer])
+                for layer, w in zip(self.layers, self.weights)
+                if w
+            )
+
+        return prepare_sums(sums, value)
+
+    def tile_loss(
+        self, features: Mapping[str, torch.Tensor], tile: Tile, prepared: Prepared
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        own = {layer: gram_sum(features[layer]) for layer in prepared.grads}
+        return pair(prepared.grads, own), torch.zeros(())
 
 
 class TVLoss:

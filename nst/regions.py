@@ -144,12 +144,6 @@ def mask_tensor(
     return arr[None, None].to(device)
 
 
-def layer_size(height: int, width: int, layer: str) -> tuple[int, int]:
-    """(h, w) of a VGG tap for an input of ``height`` x ``width``: halved (floor) by each pool before it."""
-    pools = int(layer[4]) - 1
-    return height >> pools, width >> pools
-
-
 def layer_weights(mask: torch.Tensor | None, hw: tuple[int, int]) -> torch.Tensor | None:
     """A (1, 1, H, W) mask averaged down to a layer's (h, w) grid, flattened: one weight per position."""
     if mask is None:

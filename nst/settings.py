@@ -35,10 +35,12 @@ MAX_LAYERS = len(tap_names("vgg19"))
 
 #: Output size limits (longest side, pixels). Devices may impose a lower limit (see engine).
 MIN_SIZE = 32
-MAX_SIZE = 4096
+MAX_SIZE = 8192
 #: Smallest coarse scale of a coarse-to-fine run (VGG's pools need something to pool).
 MIN_SCALE_SIZE = 16
 MAX_STEPS = 10_000
+#: Smallest tile (px) a tiled optimization may be asked for: one cell of VGG's deepest grid.
+MIN_TILE_SIZE = 16
 INITS = ("content", "matched", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -188,6 +190,11 @@ class Settings:
         "fp32, bf16 or fp16 (CUDA only); Gram matrices and losses are always fp32",
         PRECISIONS,
     )
+    tile_size: int | None = _f(
+        None,
+        "optimize pictures larger than this in tiles of this size (px), each seeing the whole picture's "
+        "style statistics; default: tiles only where the picture would not fit in memory",
+    )
     style_loss: str = _f(
         "gram",
         "style statistic: gram (Gatys), mmd-linear, mmd-poly, mmd-gauss (MMD kernels, Li et al.) "
@@ -252,6 +259,8 @@ class Settings:
         set_("style_scale", as_float(self.style_scale, "style_scale", 0.05, 4.0))
         set_("scales", as_int(self.scales, "scales", 1, 6))
         set_("precision", as_choice(self.precision, "precision", PRECISIONS))
+        if self.tile_size is not None:
+            set_("tile_size", as_int(self.tile_size, "tile_size", MIN_TILE_SIZE, MAX_SIZE))
         if self.size / 2 ** (self.scales - 1) < MIN_SCALE_SIZE:
             raise SettingsError(
                 f"scales: {self.scales} scales from size {self.size} would start below {MIN_SCALE_SIZE} px; "
@@ -275,6 +284,13 @@ class Settings:
             raise SettingsError(
                 "content_weight, style_weight and hist_weight are all 0: there would be nothing to optimize"
             )
+
+    def taps(self, with_content: bool = True) -> list[str]:
+        """Every VGG layer some enabled term reads (the network is truncated after the deepest)."""
+        taps = list(self.content_layers) if with_content and self.content_weight else []
+        taps += list(self.style_layers) if self.style_weight else []
+        taps += list(self.hist_layers) if self.hist_weight else []
+        return taps or list(self.style_layers)
 
     @property
     def layer_weights(self) -> tuple[float, ...]:
@@ -322,7 +338,7 @@ class FieldInfo:
     """A setting as a front end shows it (the API's parameter schema, the CLI's flags)."""
 
     name: str
-    kind: str  #: int, float, optional-float, choice, list (comma-separated), optional-list
+    kind: str  #: int, optional-int, float, optional-float, choice, list (comma-separated), optional-list
     default: Any
     help: str
     choices: tuple[str, ...] | None
@@ -337,8 +353,8 @@ def fields_info() -> list[FieldInfo]:
         optional = type(None) in typing.get_args(hint)
         if choices:
             kind = "choice"
-        elif hint is int:
-            kind = "int"
+        elif int in (hint, *typing.get_args(hint)):
+            kind = "optional-int" if optional else "int"
         elif float in (hint, *typing.get_args(hint)):
             kind = "optional-float" if optional else "float"
         else:  # tuples of layer names or numbers

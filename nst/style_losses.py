@@ -43,12 +43,14 @@ from noise came out as coloured noise that way).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
+
+from .tiles import HIST_BINS, Prepared, Tile, pair, prepare_sums
 
 _EPS = 1e-12
 #: Kernel exponents are floored here: exp(-80) = 2e-35 is still a normal float32, whereas smaller
@@ -143,9 +145,63 @@ class Kind(Protocol):
         """The loss of an all-zero output: the per-layer normalizer (see :mod:`nst.losses`)."""
         ...
 
+    # Tiled optimization (nst.tiles) splits the loss of a picture into a function of sums over its
+    # positions (which add up across tiles) and a sum over positions given those sums.
 
-class GramKind:
+    def sums(
+        self, x: torch.Tensor, q: torch.Tensor | None, target: Any, positions: torch.Tensor, count: int
+    ) -> dict[str, torch.Tensor]:
+        """Sums over the positions of x that the loss depends on (add up across tiles); ``positions``
+        are x's columns' places (ascending) in the whole picture's grid of ``count`` positions."""
+        ...
+
+    def loss_from_sums(self, sums: Mapping[str, torch.Tensor], target: Any) -> torch.Tensor | None:
+        """The part of the loss that is a function of the whole picture's sums (None: no such part)."""
+        ...
+
+    def local_loss(
+        self, x: torch.Tensor, q: torch.Tensor | None, target: Any, sums: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor | None:
+        """These positions' part of the loss that is a sum over positions, given the whole picture's
+        sums (None: no such part)."""
+        ...
+
+
+def _mass(x: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+    """Total weight of the positions of x (C, M): M when unweighted."""
+    return q.sum().float() if q is not None else torch.tensor(float(x.shape[1]), device=x.device)
+
+
+def _sum(x: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+    """Per-channel sum over positions, accumulated in float64: a variance from these sums subtracts
+    two large numbers, and one picture's sum runs over millions of positions."""
+    return (x * q).sum(1, dtype=torch.float64) if q is not None else x.sum(1, dtype=torch.float64)
+
+
+def _gram_sum(x: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+    return (x * q) @ x.T if q is not None else x @ x.T
+
+
+class _Moments:
+    """Kinds whose loss is a function of moments only: nothing is local."""
+
+    def local_loss(
+        self, x: torch.Tensor, q: torch.Tensor | None, target: Any, sums: Mapping[str, torch.Tensor]
+    ) -> None:
+        return None
+
+
+class GramKind(_Moments):
     """Gatys et al.: ``||G - A||^2 / (4 N^2)`` with weighted Gram matrices."""
+
+    def sums(
+        self, x: torch.Tensor, q: torch.Tensor | None, target: Any, positions: torch.Tensor, count: int
+    ) -> dict[str, torch.Tensor]:
+        return {"mass": _mass(x, q), "gram": _gram_sum(x, q)}
+
+    def loss_from_sums(self, sums: Mapping[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        n = target.shape[0]
+        return (sums["gram"] / sums["mass"] - target).pow(2).sum() / (4.0 * n * n)
 
     def target(self, samples: Samples) -> torch.Tensor:
         return weighted_gram(samples.feats, samples.weights)
@@ -159,8 +215,16 @@ class GramKind:
         return float(target.pow(2).sum() / (4.0 * n * n))
 
 
-class LinearKind:
+class LinearKind(_Moments):
     """MMD with the linear kernel: matches the mean feature vector only."""
+
+    def sums(
+        self, x: torch.Tensor, q: torch.Tensor | None, target: Any, positions: torch.Tensor, count: int
+    ) -> dict[str, torch.Tensor]:
+        return {"mass": _mass(x, q), "sum": _sum(x, q)}
+
+    def loss_from_sums(self, sums: Mapping[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        return (sums["sum"] / sums["mass"] - target).pow(2).sum()
 
     def target(self, samples: Samples) -> torch.Tensor:
         return weighted_mean(samples.feats, samples.weights)
@@ -172,7 +236,7 @@ class LinearKind:
         return float(target.pow(2).sum())
 
 
-class PolyKind:
+class PolyKind(_Moments):
     """MMD with k(x, y) = (x^T y + c)^2, c = ``c_rel`` times the style's mean squared feature norm.
 
     Making c relative to the features keeps its meaning across weights files, whose feature
@@ -197,8 +261,18 @@ class PolyKind:
         gram, mean, c = target
         return float(gram.pow(2).sum() + 2.0 * c * mean.pow(2).sum())
 
+    def sums(
+        self, x: torch.Tensor, q: torch.Tensor | None, target: Any, positions: torch.Tensor, count: int
+    ) -> dict[str, torch.Tensor]:
+        return {"mass": _mass(x, q), "gram": _gram_sum(x, q), "sum": _sum(x, q)}
 
-class BNKind:
+    def loss_from_sums(self, sums: Mapping[str, torch.Tensor], target: tuple) -> torch.Tensor:
+        gram, mean, c = target
+        out = (sums["gram"] / sums["mass"] - gram).pow(2).sum()
+        return out + 2.0 * c * (sums["sum"] / sums["mass"] - mean).pow(2).sum() if c else out
+
+
+class BNKind(_Moments):
     """Per-channel mean and standard deviation (Li et al.'s BN statistics matching)."""
 
     def target(self, samples: Samples) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -221,6 +295,17 @@ class BNKind:
         mean_t, std_t, _ = target
         return float((mean_t.pow(2) + std_t.pow(2)).mean())
 
+    def sums(
+        self, x: torch.Tensor, q: torch.Tensor | None, target: Any, positions: torch.Tensor, count: int
+    ) -> dict[str, torch.Tensor]:
+        return {"mass": _mass(x, q), "sum": _sum(x, q), "sq": _sum(x.pow(2), q)}
+
+    def loss_from_sums(self, sums: Mapping[str, torch.Tensor], target: tuple) -> torch.Tensor:
+        mean_t, std_t, eps = target
+        mean = sums["sum"] / sums["mass"]
+        std = ((sums["sq"] / sums["mass"] - mean.pow(2)).clamp_min(0.0) + eps).sqrt()
+        return ((mean - mean_t).pow(2) + (std - std_t).pow(2)).mean()
+
 
 @dataclass
 class GaussTarget:
@@ -242,9 +327,14 @@ def gauss_gamma(x: torch.Tensor, q: torch.Tensor | None, target: GaussTarget) ->
         q = _weights(q, x.shape[1], x)
         mean = (x @ q) / q.sum()
         mean_sq = float((x.pow(2).sum(0) @ q) / q.sum())
-        d_xx = 2.0 * (mean_sq - float(mean.pow(2).sum()))
-        d_yy = 2.0 * (target.mean_sq - float(target.mean.pow(2).sum()))
-        d_xy = mean_sq + target.mean_sq - 2.0 * float(mean @ target.mean.to(mean.dtype))
+    return _gamma(mean, mean_sq, target)
+
+
+def _gamma(mean: torch.Tensor, mean_sq: float, target: GaussTarget) -> float:
+    """1 / (2 sigma^2) from the output's mean feature vector and mean squared norm (see gauss_gamma)."""
+    d_xx = 2.0 * (mean_sq - float(mean.pow(2).sum()))
+    d_yy = 2.0 * (target.mean_sq - float(target.mean.pow(2).sum()))
+    d_xy = mean_sq + target.mean_sq - 2.0 * float(mean @ target.mean.to(mean.dtype))
     return 1.0 / max(0.25 * d_xx + 0.25 * d_yy + 0.5 * d_xy, _EPS)
 
 
@@ -398,6 +488,88 @@ class GaussKind:
     def zero_loss(self, target: GaussTarget) -> float:
         return target.zero_loss
 
+    def sums(
+        self, x: torch.Tensor, q: torch.Tensor | None, target: Any, positions: torch.Tensor, count: int
+    ) -> dict[str, torch.Tensor]:
+        """The moments that set the bandwidth, and this tile's part of a fixed random sample of
+        ``block`` of the whole picture's positions (zeros at the sample's other places, so the
+        tiles' parts add up to the whole sample)."""
+        chosen = torch.randperm(count, generator=torch.Generator().manual_seed(self.seed + 2))[: self.block]
+        chosen = chosen.sort().values.to(positions.device)
+        at = torch.searchsorted(positions, chosen).clamp_(max=positions.numel() - 1)
+        inside = positions[at] == chosen
+        sample = torch.zeros(chosen.numel(), x.shape[0], dtype=x.dtype, device=x.device)
+        sample[inside] = x[:, at[inside]].T
+        weight = torch.zeros(chosen.numel(), dtype=x.dtype, device=x.device)
+        weight[inside] = q[at[inside]].to(x.dtype) if q is not None else 1.0
+        return {
+            "mass": _mass(x, q),
+            "sum": _sum(x, q),
+            "sq": _sum(x.pow(2), q).sum(),
+            "sample": sample,
+            "sample_weight": weight,
+        }
+
+    def loss_from_sums(self, sums: Mapping[str, torch.Tensor], target: GaussTarget) -> None:
+        return None
+
+    def local_loss(
+        self, x: torch.Tensor, q: torch.Tensor | None, target: GaussTarget, sums: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor | None:
+        """These positions' part of ``E k(x, x') - 2 E k(x, s) + E k(s, s')`` at the picture's bandwidth,
+        the output pairs taken against the sample of the whole picture from ``sums``.
+
+        The sample is a constant here, so the output-output term's gradient is counted twice (as both
+        ends of each pair move): its value once, its gradient twice.
+        """
+        mass = float(_mass(x, q))
+        total = float(sums["mass"])
+        if mass <= 0 or total <= 0:
+            return None
+        gamma = _gamma(sums["sum"] / total, float(sums["sq"]) / total, target)
+        q = _weights(q, x.shape[1], x)
+        f = x.T
+        sample_weight = sums["sample_weight"].to(f)
+        pairs = (
+            _GaussCross.apply(f, q, sums["sample"].to(f), sample_weight / sample_weight.sum(), gamma) / total
+        )
+        style = _GaussCross.apply(f, q, target.samples.to(f), target.weights.to(f), gamma) / total
+        own = (mass / total) * _gauss_self_term(target.samples.to(f), target.weights.to(f), gamma)
+        return 2.0 * pairs - pairs.detach() - 2.0 * style + own
+
+
+class _GaussCross(torch.autograd.Function):
+    """``sum_i q_i sum_j p_j k(f_i, s_j)`` for f (M, C) against a constant sample s (P, C), and its
+    gradient ``-2 gamma q_i sum_j p_j k_ij (f_i - s_j)``, computed together in chunks of positions so
+    no kernel matrix is kept (as in :class:`_GaussBlocks`)."""
+
+    @staticmethod
+    def forward(ctx, f, q, s, p, gamma):  # type: ignore[override]
+        c = f.shape[1]
+        s_aug = torch.cat(
+            [2.0 * gamma * s, -gamma * s.pow(2).sum(-1, keepdim=True), torch.full_like(s[:, :1], -gamma)], 1
+        )
+        s_rhs = torch.cat([s * p[:, None], p[:, None]], 1)
+        grad = torch.empty_like(f) if ctx.needs_input_grad[0] else None
+        total = torch.zeros((), dtype=f.dtype, device=f.device)
+        chunk = max(1, (1 << 18) // max(1, s.shape[0]))
+        for i in range(0, f.shape[0], chunk):
+            fb, qb = f[i : i + chunk], q[i : i + chunk]
+            n = fb.pow(2).sum(-1, keepdim=True)
+            v = (torch.cat([fb, torch.ones_like(n), n], 1) @ s_aug.T).clamp_min_(_LOG_TINY).exp_()
+            vr = v @ s_rhs  # (chunk, C+1): sum_j p_j k_ij s_j and sum_j p_j k_ij
+            del v
+            total += (qb * vr[:, c]).sum()
+            if grad is not None:
+                grad[i : i + chunk] = (-2.0 * gamma) * qb[:, None] * (vr[:, c : c + 1] * fb - vr[:, :c])
+        ctx.save_for_backward(grad if grad is not None else torch.empty(0))
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_output):  # type: ignore[override]
+        (grad,) = ctx.saved_tensors
+        return grad * grad_output, None, None, None, None
+
 
 @dataclass
 class HistTarget:
@@ -479,6 +651,54 @@ class HistogramKind:
     def zero_loss(self, target: HistTarget) -> float:
         return target.mean_sq
 
+    def sums(
+        self, x: torch.Tensor, q: torch.Tensor | None, target: HistTarget, positions: torch.Tensor, count: int
+    ) -> dict[str, torch.Tensor]:
+        """The mass of each channel's values in HIST_BINS bins spanning the style's range and half as
+        much again (values beyond fall in the end bins)."""
+        _, bins = _bin_of(x, target)
+        weights = (
+            q.to(torch.float64)
+            if q is not None
+            else torch.ones(x.shape[1], dtype=torch.float64, device=x.device)
+        )
+        counts = torch.zeros(x.shape[0], HIST_BINS, dtype=torch.float64, device=x.device)
+        counts.scatter_add_(1, bins, weights.expand(x.shape[0], -1))
+        return {"mass": _mass(x, q), "counts": counts}
+
+    def loss_from_sums(self, sums: Mapping[str, torch.Tensor], target: HistTarget) -> None:
+        return None
+
+    def local_loss(
+        self, x: torch.Tensor, q: torch.Tensor | None, target: HistTarget, sums: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """``sum (x - R(x))^2 / mass`` over these positions, R ranking each value in the whole picture's
+        binned histogram (linear within its bin) instead of by an exact sort."""
+        with torch.no_grad():
+            counts = sums["counts"].to(x.device)
+            position, bins = _bin_of(x, target)
+            below = (counts.cumsum(1) - counts).gather(1, bins)
+            inside = counts.gather(1, bins)
+            within = (position - bins).clamp_(0.0, 1.0).to(torch.float64)
+            rank = ((below + within * inside) / counts.sum(1, keepdim=True).clamp_min(1e-300)).clamp_(
+                0.0, 1.0
+            )
+            cdf = target.cdf.to(x.device)
+            lo, hi, t = _interpolate(cdf[0] if cdf.shape[0] == 1 else cdf, rank)
+            values = target.values.to(x.device)
+            matched = torch.lerp(values.gather(1, lo), values.gather(1, hi), t)
+        diff = (x - matched).pow(2)
+        total = diff.sum() if q is None else (diff @ q).sum()
+        return total / float(sums["mass"])
+
+
+def _bin_of(x: torch.Tensor, target: HistTarget) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each value's position in its channel's bins (a float) and its bin (clamped to the end bins)."""
+    low, high = target.values[:, 0].to(x.device), target.values[:, -1].to(x.device)
+    span = (high - low).clamp_min(1e-12)
+    position = (x - (low - 0.25 * span)[:, None]) / (1.5 * span / HIST_BINS)[:, None]
+    return position, position.floor().clamp_(0, HIST_BINS - 1).long()
+
 
 def make_kind(style_loss: str, *, mmd_poly_c: float = 1.0, seed: int = 0) -> Kind:
     """The statistic for a ``Settings.style_loss`` name (or ``"hist"``)."""
@@ -536,6 +756,59 @@ class DistributionStyleLoss:
                     x, region.weights, region.target
                 )
         return total
+
+    # Tiled (nst.tiles): per layer and region, the kind's sums over positions add up across tiles.
+
+    def _parts(self) -> Iterator[tuple[str, int, float, RegionTarget]]:
+        for layer, w in zip(self.layers, self.weights):
+            if w:
+                for r, region in enumerate(self.targets[layer]):
+                    yield layer, r, w * region.share * region.scale, region
+
+    def tile_sums(self, features: Mapping[str, torch.Tensor], tile: Tile) -> dict[Any, torch.Tensor]:
+        out: dict[Any, torch.Tensor] = {}
+        for layer, r, _, region in self._parts():
+            positions, count = tile.positions(layer)
+            found = self.kind.sums(
+                flatten(features[layer]),
+                tile.weights_of(region.weights, layer),
+                region.target,
+                positions,
+                count,
+            )
+            out.update({(layer, r, key): value for key, value in found.items()})
+        return out
+
+    def prepare(self, sums: Mapping[Any, torch.Tensor], picture: tuple[int, int]) -> Prepared:
+        def value(totals: Mapping[Any, torch.Tensor]) -> torch.Tensor | float:
+            found = [
+                (coef, self.kind.loss_from_sums(_part(totals, layer, r), region.target))
+                for layer, r, coef, region in self._parts()
+            ]
+            return sum(coef * v for coef, v in found if v is not None)
+
+        return prepare_sums(sums, value)
+
+    def tile_loss(
+        self, features: Mapping[str, torch.Tensor], tile: Tile, prepared: Prepared
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        differentiate, local = [], []
+        for layer, r, coef, region in self._parts():
+            x, q = flatten(features[layer]), tile.weights_of(region.weights, layer)
+            grads = _part(prepared.grads, layer, r)
+            if grads:
+                differentiate.append(pair(grads, self.kind.sums(x, q, region.target, *tile.positions(layer))))
+            part = self.kind.local_loss(x, q, region.target, _part(prepared.sums, layer, r))
+            if part is not None:
+                differentiate.append(coef * part)
+                local.append(coef * part.detach())
+        zero = torch.zeros((), device=next(iter(features.values())).device)
+        return sum(differentiate, zero), sum(local, zero)
+
+
+def _part(sums: Mapping[Any, torch.Tensor], layer: str, region: int) -> dict[str, torch.Tensor]:
+    """One layer and region's entries of a term's sums, by the kind's own keys."""
+    return {key: v for (at, r, key), v in sums.items() if at == layer and r == region}
 
 
 def region_target(kind: Kind, samples: Samples, weights: torch.Tensor | None) -> RegionTarget | None:

@@ -23,7 +23,6 @@ from .engine import (
     resolve_settings,
     run_scales,
     style_side,
-    taps_needed,
 )
 from .errors import SettingsError
 from .images import ImageSource
@@ -81,7 +80,7 @@ def synthesize_texture(
     check_memory(settings, len(styles), dev)
     style_imgs = load_styles(styles, style_side(settings))
     net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(
-        taps_needed(settings, with_content=False)
+        settings.taps(with_content=False)
     )
     return run_scales(
         settings,

@@ -178,6 +178,36 @@ class VGGFeatures(nn.Module):
         return out
 
 
+def layer_stride(layer: str) -> int:
+    """Pixels per position of a tap's grid: 2 to the number of pools before it (``conv4_2``: 8)."""
+    return 1 << (int(layer[4]) - 1)
+
+
+def layer_size(height: int, width: int, layer: str) -> tuple[int, int]:
+    """(h, w) of a tap's grid for an input of ``height`` x ``width``: halved (floor) by each pool before it."""
+    pools = int(layer[4]) - 1
+    return height >> pools, width >> pools
+
+
+def reach(backbone: str, layer: str) -> int:
+    """How far, in input pixels, the edge of an input changes a tap's features, for an edge on the
+    grid of the pools before it: each 3x3 convolution moves the changed band one cell further in,
+    each pool rounds it up to its own cells.
+
+    A crop of an image with this much context around a region, cut on that grid, has at the
+    region's positions exactly the whole image's features (what tiled optimization relies on;
+    ``tests/test_tiles.py`` checks that one cell less is not enough).
+    """
+    changed, step = 0, 1
+    for name in layer_names(backbone)[: layer_names(backbone).index(layer) + 1]:
+        if name.startswith("conv"):
+            changed += step
+        elif name.startswith("pool"):
+            step *= 2
+            changed = -(-changed // step) * step
+    return changed
+
+
 def check_layers(backbone: str, layers: Iterable[str], setting: str) -> None:
     """Refuse unknown layer names with the list of valid ones."""
     valid = tap_names(backbone)

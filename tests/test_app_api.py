@@ -165,6 +165,6 @@ def test_api_takes_catalogue_names_not_weights_paths(client):
     named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     for endpoint, info in named.items():
         names = {p["parameter_name"] for p in info["parameters"]}
-        assert not names & {"weights", "vgg_weights", "device", "path", "tile_size"}, (endpoint, names)
+        assert not names & {"weights", "vgg_weights", "device", "path"}, (endpoint, names)
     styles = named["/cyclegan"]["parameters"][1]["python_type"]["type"]
     assert styles.startswith("Literal[") and "monet" in styles and "/" not in styles

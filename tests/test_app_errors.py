@@ -79,15 +79,18 @@ def test_optimization_runs_on_converted_uploads(client, vgg19_env, tmp_path):
 
 
 PARAMETER_CASES = [
-    ("/gatys", "size", 0, r"^size: must be between 32 and 4096, got 0"),
-    ("/gatys", "size", -5, r"^size: must be between 32 and 4096"),
-    ("/gatys", "size", 10**30, r"^size: must be between 32 and 4096"),
+    ("/gatys", "size", 0, r"^size: must be between 32 and 8192, got 0"),
+    ("/gatys", "size", -5, r"^size: must be between 32 and 8192"),
+    ("/gatys", "size", 10**30, r"^size: must be between 32 and 8192"),
     ("/gatys", "size", 4000, r"^size: 4000 px is above this server's limit of 1024 px$"),
     ("/gatys", "size", "abc", r"^size: expected a whole number, got 'abc'"),
     ("/gatys", "size", [1], r"^size: expected a whole number"),
     ("/gatys", "size", None, r"^size: expected a whole number, got None"),
     ("/gatys", "steps", 10**9, r"^steps: must be between 1 and 10000"),
     ("/gatys", "steps", 5000, r"^steps: 5000 is above this server's limit of 2000$"),
+    ("/gatys", "tile_size", 16, r"^tile_size: this server takes tiles of at least 256 px"),
+    ("/gatys", "tile_size", "big", r"^tile_size: expected a whole number, got 'big'"),
+    ("/texture", "tile_size", 10**9, r"^tile_size: must be between 16 and 8192"),
     ("/gatys", "seed", -1, r"^seed: must be between 0 and"),
     ("/gatys", "seed", 2**80, r"^seed: must be between 0 and"),
     ("/gatys", "scales", 99, r"^scales: must be between 1 and 6"),

@@ -110,7 +110,7 @@ def test_settings_accept_or_refuse_with_a_named_reason(values):
         assert msg and any(name in msg for name in values), msg
         return
     # Accepted: everything is finite and in range.
-    assert 32 <= s.size <= 4096 and 1 <= s.steps <= 10_000
+    assert 32 <= s.size <= 8192 and 1 <= s.steps <= 10_000
     for name in ("content_weight", "style_weight", "tv_weight"):
         assert math.isfinite(getattr(s, name)) and getattr(s, name) >= 0
 

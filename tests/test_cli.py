@@ -67,7 +67,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, content_path, style_path, vgg
     cases = [
         (
             ["gatys", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), "--size", "0"],
-            "size: must be between 32 and 4096, got 0",
+            "size: must be between 32 and 8192, got 0",
         ),
         (["gatys", str(bad), str(style_path), "-o", str(tmp_path / "o.png")], "content image"),
         (
@@ -225,7 +225,7 @@ def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, content_path, style_pa
         ),
         (["gatys", str(content_path), "-o", o], "give a style image"),
         (["texture", str(style_path), "-o", o, "--size", "big"], "size: expected WIDTHxHEIGHT"),
-        (["texture", str(style_path), "-o", o, "--size", "4000x8"], "height: must be between 16 and 4096"),
+        (["texture", str(style_path), "-o", o, "--size", "4000x8"], "height: must be between 16 and 8192"),
     ]
     for args, message in cases:
         code, _, err = cli(capsys, *args, "--vgg-weights", str(vgg19_file), "--steps", "1")

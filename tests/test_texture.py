@@ -29,7 +29,7 @@ def test_texture_of_any_size_from_noise(vgg19_env, style_path, style_b):
     )
     assert blend.image.size == (32, 40) and blend.steps == 3
     for kwargs, message in [
-        (dict(width=8, height=40), "width: must be between 16 and 4096, got 8"),
+        (dict(width=8, height=40), "width: must be between 16 and 8192, got 8"),
         (dict(width="wide", height=40), "width: expected a whole number"),
         (
             dict(width=40, height=40, photo_weight=1),

@@ -41,7 +41,7 @@ FILES = {
 @dataclass(frozen=True)
 class ApiParam:
     name: str
-    kind: str  #: image, files, int, float, optional-float, choice, list, optional-list
+    kind: str  #: image, files, int, optional-int, float, optional-float, choice, list, optional-list
     default: Any = inspect.Parameter.empty
     choices: tuple[str, ...] | None = None
     help: str = ""
@@ -121,7 +121,7 @@ def component(param: ApiParam, gate: UploadGate) -> gr.components.Component:
         )
     if param.kind == "files":
         return gate.register(upload_files(label=label), *FILES[param.name])
-    if param.kind == "int":
+    if param.kind in ("int", "optional-int"):
         return lenient_number(gr.Number(value=default, precision=0, label=label, info=info))
     if param.kind in ("float", "optional-float"):
         return lenient_number(gr.Number(value=default, label=label, info=info))

@@ -57,6 +57,9 @@ def _blank(value: Any) -> Any:
     return None if value is None or (isinstance(value, str) and not value.strip()) else value
 
 
+#: Smallest tile a client may ask for: a 16 px tile with its 80 px halo computes 121 times the pixels it answers for.
+MIN_SERVER_TILE = 256
+
 #: Settings that may be left empty (an empty box on the page, None in the API): they then take their default.
 OPTIONAL = {f.name for f in fields_info() if f.kind.startswith("optional")}
 
@@ -79,6 +82,11 @@ def _check_limits(settings: Settings, config: ServerConfig, **sides: int) -> Non
             raise SettingsError(f"{name}: {side} px is above this server's limit of {config.max_size} px")
     if settings.steps > config.max_steps:
         raise SettingsError(f"steps: {settings.steps} is above this server's limit of {config.max_steps}")
+    if settings.tile_size is not None and settings.tile_size < MIN_SERVER_TILE:
+        raise SettingsError(
+            f"tile_size: this server takes tiles of at least {MIN_SERVER_TILE} px (smaller tiles repeat "
+            "most of the work in their overlaps); leave it empty to tile only when needed"
+        )
 
 
 def _styles(values: Mapping[str, Any], settings: Settings) -> list[Image.Image]:

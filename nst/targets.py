@@ -1,0 +1,243 @@
+"""The loss terms of one scale, with every target computed once, before the first step.
+
+Targets come from the content image (its features at the content layers) and the style images
+(Gram matrices, or the features a distribution loss compares with). Images too large for one
+pass of the network go through it in tiles (:mod:`nst.tiles`): the content's features are put
+together from the tiles' cores, a style's Gram matrix is the sum of its tiles'. A distribution
+loss keeps each style's features at its layers; where a layer holds more than
+``MAX_HELD_FLOATS`` values, a random sample of its positions is kept (fixed by the seed), so a
+poster-size style does not hold gigabytes of features.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .errors import Stopped
+from .losses import ContentLoss, GramStyleLoss, LossTerm, TVLoss, gram_matrix, gram_sum
+from .memory import MAX_HELD_FLOATS
+from .photo import PhotoLoss
+from .regions import Region, layer_weights, mask_tensor, plain_regions
+from .settings import Settings
+from .style_losses import (
+    DistributionStyleLoss,
+    Kind,
+    RegionTarget,
+    make_kind,
+    mixture_samples,
+    region_target,
+)
+from .tiles import Tile, assemble, tile_features
+from .vgg import VGGFeatures, layer_size
+
+#: Tiles for an image of (height, width), or None to pass it whole.
+TilesFor = Callable[[tuple[int, int]], "list[Tile] | None"]
+
+
+def check_stop(stop: threading.Event | None) -> None:
+    """Raise :class:`~nst.errors.Stopped` when ``stop`` is set (polled while targets are built)."""
+    if stop is not None and stop.is_set():
+        raise Stopped("the run was stopped before its first step")
+
+
+@dataclass
+class Held:
+    """One style image's features at one layer, kept for a distribution loss: every position, or a sample."""
+
+    feats: torch.Tensor  #: (C, P) float32
+    grid: tuple[int, int]  #: the layer's (h, w)
+    index: torch.Tensor | None  #: the kept positions (flat, row-major); None: all, in order
+
+    def weights(self, mask: torch.Tensor | None) -> torch.Tensor | None:
+        """A style mask's weight at each kept position."""
+        weights = layer_weights(mask, self.grid)
+        return weights if weights is None or self.index is None else weights[self.index.to(weights.device)]
+
+
+def _rate(features_channels: int, grid: tuple[int, int]) -> float:
+    """The share of a layer's positions that fits in MAX_HELD_FLOATS."""
+    return min(1.0, MAX_HELD_FLOATS / (features_channels * grid[0] * grid[1]))
+
+
+def _hold(features: torch.Tensor, gen: torch.Generator) -> Held:
+    """Features (1, C, h, w) of a whole image, sampled when over MAX_HELD_FLOATS."""
+    c, h, w = features.shape[1:]
+    flat = features[0].reshape(c, h * w)
+    rate = _rate(c, (h, w))
+    if rate >= 1.0:
+        return Held(flat.float(), (h, w), None)
+    index = torch.randperm(h * w, generator=gen)[: max(1, round(h * w * rate))].sort().values
+    return Held(flat[:, index.to(flat.device)].float(), (h, w), index)
+
+
+def _hold_tiles(parts: list[tuple[torch.Tensor, torch.Tensor]], grid: tuple[int, int]) -> Held:
+    return Held(torch.cat([f for f, _ in parts], 1), grid, torch.cat([i for _, i in parts]))
+
+
+def _sample_core(
+    features: torch.Tensor, tile: Tile, layer: str, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A tile's share of a sampled layer: (features (C, k), their flat positions in the whole grid)."""
+    c, h, w = features.shape[1:]
+    grid = layer_size(*tile.picture, layer)
+    rows, cols = tile.cells(layer)
+    count = h * w
+    keep = max(1, round(count * _rate(c, grid)))
+    local = torch.randperm(count, generator=gen)[:keep].sort().values if keep < count else torch.arange(count)
+    index = (rows.start + local // w) * grid[1] + cols.start + local % w
+    return features[0].reshape(c, count)[:, local.to(features.device)].float(), index
+
+
+def _distribution_targets(
+    kind: Kind,
+    layers: Sequence[str],
+    style_feats: Sequence[dict[str, Held]],
+    styles: Sequence[torch.Tensor],
+    regions: Sequence[Region],
+    size: tuple[int, int],
+    stop: threading.Event | None,
+) -> dict[str, list[RegionTarget]]:
+    """Per layer, the target of every region: the region's output positions and its style samples."""
+    width, height = size
+    device = styles[0].device
+    out_masks = [mask_tensor(r.mask, size, device) for r in regions]
+    style_masks = [
+        [mask_tensor(m, (styles[k].shape[-1], styles[k].shape[-2]), device) for k, m, _ in r.sources]
+        for r in regions
+    ]
+    targets: dict[str, list[RegionTarget]] = {}
+    for layer in layers:
+        check_stop(stop)
+        grid = layer_size(height, width, layer)
+        found = []
+        for region, out_mask, s_masks in zip(regions, out_masks, style_masks):
+            parts = []
+            for (k, _, weight), s_mask in zip(region.sources, s_masks):
+                held = style_feats[k][layer]
+                parts.append((held.feats, held.weights(s_mask), weight))
+            target = region_target(kind, mixture_samples(parts), layer_weights(out_mask, grid))
+            if target is not None:
+                found.append(target)
+        targets[layer] = found
+    return targets
+
+
+def build_terms(
+    settings: Settings,
+    net: VGGFeatures,
+    content: torch.Tensor | None,
+    styles: Sequence[torch.Tensor],
+    *,
+    regions: Sequence[Region] | None = None,
+    size: tuple[int, int] | None = None,
+    stop: threading.Event | None = None,
+    tiles_for: TilesFor | None = None,
+) -> list[tuple[LossTerm, float]]:
+    """The weighted loss terms for one scale, with every target computed once, here.
+
+    ``content`` is None for texture synthesis (then ``size`` gives the output's (width, height));
+    ``regions`` None means every style everywhere, mixed with ``settings.style_blend``.
+    Style images go through the network one at a time: Gram matrices are reduced at once and
+    only the layers a distribution loss needs are kept, so memory holds one style's full
+    features, never all of them (nor a copy). ``tiles_for`` says which images pass in tiles
+    (see the module docstring). ``stop`` is polled between styles and layers.
+    """
+    if content is not None:
+        size = (content.shape[-1], content.shape[-2])
+    if size is None:
+        raise ValueError("build_terms needs a content image or the output size")
+
+    def tiles_of(image: torch.Tensor) -> list[Tile] | None:
+        return tiles_for((image.shape[-2], image.shape[-1])) if tiles_for is not None else None
+
+    blend = settings.blend_weights(len(styles))
+    plain_gram = settings.style_loss == "gram" and regions is None
+    gram_layers = settings.style_layers if settings.style_weight and plain_gram else ()
+    kept = set(settings.style_layers if settings.style_weight and not plain_gram else ())
+    kept |= set(settings.hist_layers if settings.hist_weight else ())
+    taps = sorted(set(gram_layers) | kept)
+    grams: dict[str, torch.Tensor] = {}
+    style_feats: list[dict[str, Held]] = []
+    gen = torch.Generator().manual_seed(settings.seed)
+    # no_grad, not inference_mode: the targets meet the autograd graph of the image being optimized.
+    with torch.no_grad():
+        check_stop(stop)
+        content_feats: dict[str, torch.Tensor] = {}
+        if content is not None and settings.content_weight:
+            tiles = tiles_of(content)
+            content_feats = (
+                net(content, settings.content_layers)
+                if tiles is None
+                else assemble(net, content, settings.content_layers, tiles)
+            )
+        for weight, style in zip(blend, styles) if taps else ():
+            check_stop(stop)
+            tiles = tiles_of(style)
+            if tiles is None:
+                feats = net(style, taps)
+                found = {layer: gram_matrix(feats[layer]) for layer in gram_layers}
+                style_feats.append({layer: _hold(feats[layer], gen) for layer in kept})
+                del feats
+            else:
+                found, parts = _tiled_style(net, style, taps, gram_layers, kept, tiles, gen, stop)
+                grids = {layer: layer_size(*style.shape[-2:], layer) for layer in parts}
+                style_feats.append({layer: _hold_tiles(p, grids[layer]) for layer, p in parts.items()})
+            for layer, gram in found.items():
+                grams[layer] = grams[layer] + weight * gram if layer in grams else weight * gram
+
+    terms: list[tuple[LossTerm, float]] = []
+    if content_feats:
+        terms.append((ContentLoss(content_feats), settings.content_weight))
+    if gram_layers:
+        terms.append((GramStyleLoss(grams, settings.layer_weights), settings.style_weight))
+    elif settings.style_weight:
+        kind = make_kind(settings.style_loss, mmd_poly_c=settings.mmd_poly_c, seed=settings.seed)
+        targets = _distribution_targets(
+            kind, settings.style_layers, style_feats, styles, regions or plain_regions(blend), size, stop
+        )
+        terms.append(
+            (DistributionStyleLoss("style", kind, targets, settings.layer_weights), settings.style_weight)
+        )
+    if settings.hist_weight:
+        kind = make_kind("hist")
+        targets = _distribution_targets(
+            kind, settings.hist_layers, style_feats, styles, regions or plain_regions(blend), size, stop
+        )
+        equal = (1.0 / len(settings.hist_layers),) * len(settings.hist_layers)
+        terms.append((DistributionStyleLoss("hist", kind, targets, equal), settings.hist_weight))
+    if settings.tv_weight:
+        terms.append((TVLoss(), settings.tv_weight))
+    if settings.photo_weight and content is not None:
+        check_stop(stop)
+        terms.append((PhotoLoss(content), settings.photo_weight))
+    return terms
+
+
+def _tiled_style(
+    net: VGGFeatures,
+    style: torch.Tensor,
+    taps: Sequence[str],
+    gram_layers: Sequence[str],
+    kept: set[str],
+    tiles: Sequence[Tile],
+    gen: torch.Generator,
+    stop: threading.Event | None,
+) -> tuple[dict[str, torch.Tensor], dict[str, list[tuple[torch.Tensor, torch.Tensor]]]]:
+    """A style too large for one pass: its Gram matrices as sums over tiles, and its kept layers' samples."""
+    height, width = style.shape[-2:]
+    sums: dict[str, torch.Tensor] = {}
+    parts: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {layer: [] for layer in kept}
+    for tile, feats in tile_features(net, style, taps, tiles):
+        check_stop(stop)
+        for layer in gram_layers:
+            part = gram_sum(feats[layer])
+            sums[layer] = sums[layer] + part if layer in sums else part
+        for layer in kept:
+            parts[layer].append(_sample_core(feats[layer], tile, layer, gen))
+    grams = {layer: s / math.prod(layer_size(height, width, layer)) for layer, s in sums.items()}
+    return grams, parts
