@@ -1,4 +1,4 @@
-"""Peak memory of a run, to calibrate ``nst.memory`` (bytes per output pixel, the style's share).
+"""Peak memory of a run, to calibrate ``nst.memory`` (bytes per output pixel of a step and of a pass).
 
 Each configuration runs in a fresh subprocess (so peaks do not mix) with a random-weight VGG19 (weights
 do not change memory) in the default precision, and reports its peak resident memory (VmHWM) above the
@@ -7,8 +7,8 @@ level after the network was loaded:
 * output: one optimization step at ``size`` with a tiny style (style_scale 0.05): the output's cost;
 * style: one step at ``size`` with style_scale 4 (the largest setting): the style's cost is what is left
   once the output's (fitted above) is taken off;
-* a few whole runs at the app's largest CPU size, 1024 px, with 1 and 3 styles at the largest
-  style_scale ``nst.memory`` allows, and the same with the distribution (bn) loss.
+* a few whole runs at 1024 px with 1 and 3 styles at the largest style_scale, 4 (their style passes
+  run in tiles once they pass half the budget), and the same with the distribution (bn) loss.
 
     python benchmarks/bench_memory.py [--quick]
 
@@ -85,7 +85,6 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     from nst import memory
-    from nst.settings import Settings
 
     rows = []
     sizes = (256, 512) if args.quick else (512, 1024)
@@ -100,12 +99,9 @@ def main() -> None:
     st_peak = [r["peak"] - per_out * r["size"] ** 2 * 3 / 4 for kind, r in rows if kind == "style"]
     per_style = (st_peak[1] - st_peak[0]) / (st_px[1] - st_px[0])
     whole = []
-    if not args.quick:
+    if not args.quick:  # the largest style_scale: style passes run in tiles past half the budget
         for styles, loss in ((1, "gram"), (3, "gram"), (3, "bn")):
-            scale = 0.05
-            while scale < 4.0 and _fits(memory, Settings, 1024, round(scale + 0.05, 2), styles, loss):
-                scale = round(scale + 0.05, 2)
-            whole.append(measure(1024, scale, styles, 1, loss))
+            whole.append(measure(1024, 4.0, styles, 1, loss))
     lines = [
         "# Peak memory per run (CPU)",
         "",
@@ -131,23 +127,12 @@ def main() -> None:
         "",
         f"Fitted: {per_out:.0f} bytes per output pixel (one step); {per_style:.0f} bytes per style pixel "
         f"while its targets are built, {per_style / per_out:.2f} of an output pixel. "
-        f"nst.memory uses BYTES_PER_PIXEL = {memory.BYTES_PER_PIXEL} and STYLE_SHARE = {memory.STYLE_SHARE}.",
+        f"nst.memory uses BYTES_PER_PIXEL = {memory.BYTES_PER_PIXEL} and PASS_BYTES_PER_PIXEL = "
+        f"{memory.PASS_BYTES_PER_PIXEL}.",
     ]
     out = ROOT / "benchmarks" / "results" / "memory-cpu.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-def _fits(memory, settings_cls, size: int, scale: float, styles: int, loss: str) -> bool:
-    try:
-        memory.check_memory(
-            settings_cls(size=size, style_scale=scale, style_loss=loss),
-            styles,
-            __import__("torch").device("cpu"),
-        )
-        return True
-    except Exception:
-        return False
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from . import color
 from .devices import autocast_dtype, pick_device
 from .errors import ResourceError, SettingsError, Stopped
 from .images import ImageSource, fit_size, image_to_tensor, load_image, tensor_to_image
+from .lbfgs import LBFGS
+from .loss_scale import LossScale
 from .losses import LossTerm
 from .memory import check_memory, pass_tile, plan_scale
 from .regions import Region, plan_regions
@@ -153,29 +155,23 @@ def _make_optimizer(settings: Settings, x: torch.Tensor, history: int) -> torch.
         return torch.optim.Adam([x], lr=settings.lr)
     # One L-BFGS iteration (one function evaluation, no line search) per .step(), so a "step"
     # is exactly one VGG forward/backward, as in the paper's implementation; history persists.
-    return torch.optim.LBFGS(
-        [x], lr=settings.lr, max_iter=1, history_size=history, tolerance_grad=0.0, tolerance_change=0.0
-    )
+    return LBFGS(x, lr=settings.lr, history_size=history)
 
 
 class WholeObjective:
     """The weighted terms of a step on the whole picture at once, their gradient into ``x.grad``."""
 
-    def __init__(
-        self, net: VGGFeatures, terms: list[tuple[LossTerm, float]], dtype: torch.dtype | None
-    ) -> None:
-        self.net, self.terms, self.dtype = net, terms, dtype
+    def __init__(self, net: VGGFeatures, terms: list[tuple[LossTerm, float]]) -> None:
+        self.net, self.terms = net, terms
         self.taps = sorted({layer for term, _ in terms for layer in term.layers})
+        self.loss_scale = LossScale(net.dtype)
 
     def __call__(self, x: torch.Tensor, gradient: bool = True) -> list[torch.Tensor]:
         with torch.set_grad_enabled(gradient):
-            with torch.autocast(
-                x.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None
-            ):
-                feats = self.net(x, self.taps) if self.taps else {}
+            feats = self.net(x, self.taps) if self.taps else {}
             values = [weight * term(feats, x) for term, weight in self.terms]
             if gradient:
-                torch.stack(values).sum().backward()
+                self.loss_scale.backward(torch.stack(values).sum(), x)
         return [v.detach() for v in values]
 
 
@@ -204,8 +200,7 @@ def optimize(
     optimizer = _make_optimizer(settings, x, lbfgs_history)
     last: list[torch.Tensor] = []
     total_steps = total_steps or steps
-    dtype = autocast_dtype(settings.precision, x.device)
-    objective = TiledObjective(net, terms, tiles, dtype) if tiles else WholeObjective(net, terms, dtype)
+    objective = TiledObjective(net, terms, tiles) if tiles else WholeObjective(net, terms)
 
     # L-BFGS without line search (the paper's setup) occasionally overshoots for a step and
     # recovers on the next; the image returned is the best one evaluated, never a spike.
@@ -338,20 +333,17 @@ def run_scales(
                 else None
             )
             style_ts = [_style_tensor(s, size, settings, dev) for s in styles]
-            # Targets in the same arithmetic as the output's features, so a perfect match scores zero.
-            dtype = autocast_dtype(settings.precision, dev)
             try:
-                with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                    terms = build_terms(
-                        settings,
-                        net,
-                        content_t,
-                        style_ts,
-                        regions=regions,
-                        size=size,
-                        stop=stop,
-                        tiles_for=tiles_for,
-                    )
+                terms = build_terms(
+                    settings,
+                    net,
+                    content_t,
+                    style_ts,
+                    regions=regions,
+                    size=size,
+                    stop=stop,
+                    tiles_for=tiles_for,
+                )
             except Stopped:
                 if x is None:
                     raise
@@ -481,7 +473,9 @@ def stylize(
     elif settings.preserve_color == "histogram":
         run_styles = [color.match_color_image(s, content_img) for s in style_imgs]
     check_stop(stop)
-    net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(settings.taps())
+    net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(
+        settings.taps(), autocast_dtype(settings.precision, dev)
+    )
 
     def put_content_colors_back(x: torch.Tensor) -> torch.Tensor:
         content_t = image_to_tensor(content_img.resize((x.shape[-1], x.shape[-2]), Image.Resampling.LANCZOS))

@@ -159,8 +159,8 @@ def plan_scale(
         raise ResourceError(
             f"a {size[0]}x{size[1]} px picture with these settings needs about {_gb(need)} for the image, its "
             f"gradient, the optimizer's history{', the matting Laplacian' if settings.photo_weight else ''}"
-            f"{', the style features' if held_bytes(settings, n_styles) else ''} and a tile, more than the "
-            f"{_gb(budget(device))} a run may use on this device; lower the size"
+            f"{', the style features' if held_bytes(settings, n_styles) else ''} alone, leaving no room for a "
+            f"tile in the {_gb(budget(device))} a run may use on this device; lower the size"
         )
     return ScalePlan(min(core, settings.tile_size) if forced else core, history)
 

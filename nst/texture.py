@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .devices import pick_device
+from .devices import autocast_dtype, pick_device
 from .engine import (
     StepCallback,
     StyleResult,
@@ -80,7 +80,7 @@ def synthesize_texture(
     check_memory(settings, len(styles), dev)
     style_imgs = load_styles(styles, style_side(settings))
     net = load_vgg(settings.backbone, settings.pooling, vgg_weights, dev).truncated(
-        settings.taps(with_content=False)
+        settings.taps(with_content=False), autocast_dtype(settings.precision, dev)
     )
     return run_scales(
         settings,

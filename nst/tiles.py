@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 import torch
 
+from .loss_scale import LossScale
 from .vgg import VGGFeatures, layer_size, layer_stride, reach
 
 #: Tile cores and halos start on multiples of this: the product of the pools before VGG's last block.
@@ -140,7 +141,7 @@ def plan_tiles(picture: tuple[int, int], core: int, halo_px: int) -> list[Tile]:
 def tile_features(
     net: VGGFeatures, image: torch.Tensor, layers: Sequence[str], tiles: Sequence[Tile]
 ) -> Iterator[tuple[Tile, dict[str, torch.Tensor]]]:
-    """Each tile with the features of its core at ``layers`` (in the caller's grad and autocast mode)."""
+    """Each tile with the features of its core at ``layers`` (in the caller's grad mode)."""
     for tile in tiles:
         feats = net(tile.crop(image), layers)
         yield tile, {layer: tile.core_of(f, layer) for layer, f in feats.items()}
@@ -224,17 +225,14 @@ class TiledObjective:
         net: VGGFeatures,
         terms: Sequence[tuple[Any, float]],
         tiles: Sequence[Tile],
-        dtype: torch.dtype | None,
     ) -> None:
-        self.net, self.terms, self.tiles, self.dtype = net, list(terms), list(tiles), dtype
+        self.net, self.terms, self.tiles = net, list(terms), list(tiles)
         self.network_terms = [k for k, (term, _) in enumerate(self.terms) if term.layers]
         self.taps = sorted({layer for term, _ in self.terms for layer in term.layers})
+        self.loss_scale = LossScale(net.dtype)
 
     def _features(self, crop: torch.Tensor, tile: Tile) -> dict[str, torch.Tensor]:
-        with torch.autocast(
-            crop.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None
-        ):
-            feats = self.net(crop, self.taps)
+        feats = self.net(crop, self.taps)
         return {layer: tile.core_of(f, layer) for layer, f in feats.items()}
 
     def __call__(self, x: torch.Tensor, gradient: bool = True) -> list[torch.Tensor]:
@@ -263,7 +261,7 @@ class TiledObjective:
                     surrogate = surrogate + weight * differentiate.to(x.device)
                     values[k] = values[k] + weight * local.detach().to(x.device)
                 if gradient and surrogate.requires_grad:
-                    surrogate.backward()
+                    self.loss_scale.backward(surrogate, crop)
                     tile.crop(x.grad).add_(crop.grad)
             del feats, surrogate, crop
         for k, (term, weight) in enumerate(self.terms):

@@ -131,13 +131,15 @@ class VGGFeatures(nn.Module):
             features = features[: self.names.index(last_layer) + 1]
         self.features = features
         self.memory_format = torch.contiguous_format
+        self.dtype: torch.dtype | None = None  #: autocast dtype of the convolutions; None: float32
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.eval()
         self.requires_grad_(False)
 
-    def truncated(self, taps: Iterable[str]) -> VGGFeatures:
-        """A view of this network that stops after the deepest of ``taps`` (weights shared)."""
+    def truncated(self, taps: Iterable[str], dtype: torch.dtype | None = None) -> VGGFeatures:
+        """A view of this network that stops after the deepest of ``taps`` (weights shared) and runs
+        its convolutions in autocast ``dtype`` (None: float32)."""
         taps = list(taps)
         check_layers(self.backbone, taps, "layers")
         deepest = max(self.names.index(t) for t in taps)
@@ -146,6 +148,7 @@ class VGGFeatures(nn.Module):
         view.backbone, view.pooling, view.names = self.backbone, self.pooling, self.names
         view.features = self.features[: deepest + 1]
         view.memory_format = self.memory_format
+        view.dtype = dtype
         view.register_buffer("mean", self.mean, persistent=False)
         view.register_buffer("std", self.std, persistent=False)
         view.eval()
@@ -158,6 +161,15 @@ class VGGFeatures(nn.Module):
         return self
 
     def forward(self, image: torch.Tensor, taps: Iterable[str]) -> dict[str, torch.Tensor]:
+        """The activations at ``taps``, always float32: only the convolutions run in ``dtype``, since
+        every statistic of the taps (a Gram's sums over positions) overflows float16 and loses
+        bits in bfloat16."""
+        with torch.autocast(
+            image.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None
+        ):
+            return self._taps(image, taps)
+
+    def _taps(self, image: torch.Tensor, taps: Iterable[str]) -> dict[str, torch.Tensor]:
         wanted = set(taps)
         out: dict[str, torch.Tensor] = {}
         x = ((image - self.mean) / self.std).contiguous(memory_format=self.memory_format)
@@ -169,7 +181,7 @@ class VGGFeatures(nn.Module):
                 x = layer(x)
             previous = name
             if name in wanted:
-                out[name] = x
+                out[name] = x.float()
                 if len(out) == len(wanted):
                     break
         missing = wanted - out.keys()

@@ -315,15 +315,15 @@ def test_a_run_beyond_the_devices_memory_is_refused_before_any_work(server, uplo
     )
     assert re.fullmatch(
         r"a 1024x1024 px picture with these settings needs about [\d.]+ GB for the image, its gradient, the "
-        r"optimizer's history, the matting Laplacian and a tile, more than the 0.5 GB a run may use on this "
-        r"device; lower the size",
+        r"optimizer's history, the matting Laplacian alone, leaving no room for a tile in the 0.5 GB a run may "
+        r"use on this device; lower the size",
         text,
     ), text
     extra = {"style_scale": 2, "extra_styles": [style] * 3}
     text = refused(
         *raw_call(server, "mmd", {"content": content, "style": style, "size": 1024, "steps": 1, **extra})
     )
-    assert "the style features and a tile" in text, text
+    assert "the style features alone, leaving no room for a tile" in text, text
     assert recorder.seen == [], "no image was decoded for a run that cannot fit"
 
 

@@ -3,11 +3,14 @@ and extra term."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 import nst
+from nst import engine
 from nst.engine import plan_scales
 from nst.errors import SettingsError
 from nst.settings import Settings
@@ -142,3 +145,12 @@ def test_histogram_and_photo_terms_are_reported_and_combine(vgg19_env, content_p
     assert set(result.losses[-1]) == {"content", "style", "hist", "tv", "photo", "total"}
     assert result.losses[0]["photo"] == pytest.approx(0.0, abs=1e-4)  # the content itself is photorealistic
     assert result.losses[-1]["hist"] < result.losses[0]["hist"]
+
+
+def test_half_precision_runs_only_the_network_in_half(vgg19_env, content_path, style_path, monkeypatch):
+    """A 512 px style's conv1_1 Gram sums pass float16's 65504: built inside the network's autocast, as
+    they once were, the targets were infinite and fp16 runs on a GPU diverged at the first step. The
+    CPU runs float16 autocast too, so the engine is made to pick it here."""
+    monkeypatch.setattr(engine, "autocast_dtype", lambda precision, device: torch.float16)
+    result = nst.stylize(content_path, style_path, size=256, style_scale=2.0, steps=2, scales=1, init="noise")
+    assert all(math.isfinite(v) for losses in result.losses for v in losses.values())

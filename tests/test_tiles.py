@@ -35,6 +35,19 @@ def picture(width: int, height: int, seed: int) -> torch.Tensor:
     return image_to_tensor(make_picture(width, height, seed=seed))
 
 
+def noisy(content: torch.Tensor) -> torch.Tensor:
+    """A picture part-way through an optimization, the same on every run."""
+    noise = torch.randn(content.shape, generator=torch.Generator().manual_seed(7))
+    return (content + 0.1 * noise).clamp(0, 1)
+
+
+def assert_same_gradient(tiled: torch.Tensor, whole: torch.Tensor) -> None:
+    """Equal up to float32 rounding: the tiles sum a gradient in another order than the whole
+    picture does, which moves a few near-zero entries by a percent of themselves, never the whole."""
+    assert float((tiled - whole).norm() / whole.norm()) < 1e-4
+    torch.testing.assert_close(tiled, whole, rtol=1e-3, atol=5e-3 * whole.abs().max().item())
+
+
 def test_the_halo_is_the_reach_of_the_deepest_layer_on_the_16_px_grid():
     assert reach("vgg19", "conv1_1") == 1 and reach("vgg19", "conv1_2") == 2
     assert reach("vgg19", "conv2_1") == 2 + 2  # two convs at stride 1 (the pool keeps its one cell), one at 2
@@ -82,11 +95,7 @@ def test_a_halo_one_step_short_changes_the_features(net):
 
 def _terms(settings: Settings, net: VGGFeatures, content, styles, regions=None):
     with torch.no_grad():
-        return targets.build_terms(settings, net.truncated(_taps(settings)), content, styles, regions=regions)
-
-
-def _taps(settings: Settings) -> list[str]:
-    return sorted(set(settings.content_layers) | set(settings.style_layers) | set(settings.hist_layers))
+        return targets.build_terms(settings, net.truncated(settings.taps()), content, styles, regions=regions)
 
 
 def _value_and_gradient(objective, x: torch.Tensor) -> tuple[list[float], torch.Tensor]:
@@ -97,11 +106,11 @@ def _value_and_gradient(objective, x: torch.Tensor) -> tuple[list[float], torch.
 
 def compare(net, settings, content, styles, x, *, core=48, regions=None):
     terms = _terms(settings, net, content, styles, regions)
-    taps_net = net.truncated(_taps(settings))
-    whole = _value_and_gradient(WholeObjective(taps_net, terms, None), x)
-    tiles = plan_tiles(tuple(x.shape[-2:]), core, halo("vgg19", _taps(settings)))
+    taps_net = net.truncated(settings.taps())
+    whole = _value_and_gradient(WholeObjective(taps_net, terms), x)
+    tiles = plan_tiles(tuple(x.shape[-2:]), core, halo("vgg19", settings.taps()))
     assert len(tiles) > 4
-    tiled = _value_and_gradient(TiledObjective(taps_net, terms, tiles, None), x)
+    tiled = _value_and_gradient(TiledObjective(taps_net, terms, tiles), x)
     return [t.name for t, _ in terms], whole, tiled
 
 
@@ -119,21 +128,21 @@ def test_tiled_loss_and_gradient_equal_the_whole_pictures(net, name):
         style_layers=SHALLOW, content_layers=("conv3_1",), precision="fp32", tv_weight=1.0, **EXACT[name]
     )
     content, style = picture(160, 128, 1), picture(96, 112, 2)
-    x = (content + 0.1 * torch.randn_like(content)).clamp(0, 1)
+    x = noisy(content)
     names, (wv, wg), (tv, tg) = compare(net, settings, content, [style], x)
     assert names == ["content", "style", "tv"]
     assert wv[1] > 0.01 and wv[0] > 0
     np.testing.assert_allclose(tv, wv, rtol=2e-4)
-    torch.testing.assert_close(tg, wg, rtol=1e-3, atol=1e-3 * wg.abs().max().item())
+    assert_same_gradient(tg, wg)
 
 
 def test_the_papers_layers_tiled_equal_the_whole_picture(net):
     settings = Settings(precision="fp32")  # conv1_1 ... conv5_1 and conv4_2: a 96 px halo
     content, style = picture(352, 288, 1), picture(200, 160, 2)
-    x = (content + 0.1 * torch.randn_like(content)).clamp(0, 1)
+    x = noisy(content)
     _, (wv, wg), (tv, tg) = compare(net, settings, content, [style], x, core=96)
     np.testing.assert_allclose(tv, wv, rtol=2e-4)
-    torch.testing.assert_close(tg, wg, rtol=1e-3, atol=1e-3 * wg.abs().max().item())
+    assert_same_gradient(tg, wg)
 
 
 def test_masks_and_blends_tiled_equal_the_whole_picture(net):
@@ -148,10 +157,10 @@ def test_masks_and_blends_tiled_equal_the_whole_picture(net):
     settings = Settings(
         style_layers=SHALLOW, content_layers=("conv3_1",), precision="fp32", style_loss="gram"
     )
-    x = (content + 0.1 * torch.randn_like(content)).clamp(0, 1)
+    x = noisy(content)
     _, (wv, wg), (tv, tg) = compare(net, settings, content, styles, x, regions=regions)
     np.testing.assert_allclose(tv, wv, rtol=2e-4)
-    torch.testing.assert_close(tg, wg, rtol=1e-3, atol=1e-3 * wg.abs().max().item())
+    assert_same_gradient(tg, wg)
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -173,7 +182,7 @@ def test_the_approximate_statistics_stay_close(net, kind, value_within, cosine):
         **extra,
     )
     content, style = picture(160, 128, 1), picture(96, 112, 2)
-    x = (content + 0.1 * torch.randn_like(content)).clamp(0, 1)
+    x = noisy(content)
     names, (wv, wg), (tv, tg) = compare(net, settings, content, [style], x)
     k = names.index("hist" if kind == "hist" else "style")
     assert tv[k] == pytest.approx(wv[k], rel=value_within)
@@ -189,7 +198,7 @@ def test_tiled_passes_give_the_whole_images_targets(net):
             t.name: t
             for t, _ in targets.build_terms(
                 settings,
-                net.truncated(_taps(settings)),
+                net.truncated(settings.taps()),
                 content,
                 [style],
                 tiles_for=lambda hw: plan_tiles(hw, 48, 16),
@@ -284,7 +293,7 @@ def test_what_cannot_fit_even_in_tiles_is_refused_before_any_image_is_read(tmp_p
     memory.check_memory(Settings(size=4096), 1, CPU)  # tiled
     with pytest.raises(
         ResourceError,
-        match=r"needs about [\d.]+ GB .*the matting Laplacian and a tile, more than the 5 GB .*lower the size",
+        match=r"needs about [\d.]+ GB .*the matting Laplacian alone, leaving no room for a tile in the 5 GB .*size",
     ):
         nst.stylize(missing, missing, size=4096, steps=1, photo_weight=1e4)
     with pytest.raises(SettingsError, match="size: 8192 px is above this device's limit of 4096 px"):

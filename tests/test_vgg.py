@@ -48,3 +48,13 @@ def test_avg_pooling_and_truncation(vgg19_state):
     assert short.features[0].weight is net.features[0].weight  # shared, not copied
     assert not any(p.requires_grad for p in net.parameters())
     assert not net.training
+
+
+def test_taps_come_out_in_float32_from_a_half_precision_view(vgg19_state):
+    """Losses sum over every position of a tap: a Gram of half-precision features overflows."""
+    net = VGGFeatures("vgg19", vgg19_state, pooling="avg")
+    x = torch.rand(1, 3, 32, 32)
+    feats = net.truncated(["conv2_1"], torch.bfloat16)(x, ["conv1_1", "conv2_1"])
+    assert {f.dtype for f in feats.values()} == {torch.float32}
+    exact = net(x, ["conv2_1"])["conv2_1"]
+    assert (feats["conv2_1"] - exact).abs().max() > 0  # computed in bfloat16, only handed over in float32

@@ -1,0 +1,68 @@
+"""The project's own measure of a stylized picture: how close it is to the style, and to the content.
+
+Both distances use the real VGG16 in ``../shared/weights`` (max pooling, as it was trained), fp32, the
+paper's post-ReLU responses, with every image at the output's size (the style fitted to the output's
+longest side):
+
+* **style distance**: for each of relu1_1 ... relu5_1, ``||G(out) - G(style)||^2 / ||G(content) - G(style)||^2``
+  (Gram matrices divided by the number of positions), averaged over the five layers. 1 is as far from the
+  painting's statistics as the photo itself; 0 is the painting's statistics exactly.
+* **content distance**: ``||F(out) - F(content)||^2 / ||F(style) - F(content)||^2`` at relu4_2, the style
+  resized to the output's exact size. 0 is the photo's features; 1 is as far from them as the painting.
+
+A lower style distance with a content distance well under 1 is a picture painted in the style that
+still shows the photo; neither number replaces looking at it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from nst.images import image_to_tensor
+from nst.losses import gram_matrix
+from nst.weights import load_vgg
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+VGG16 = Path(os.environ.get("NST_VGG16_WEIGHTS", SHARED / "weights" / "vgg16-imagenet-features.safetensors"))
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYER = "relu4_2"
+
+
+class Judge:
+    """Style and content distances of pictures (see the module docstring)."""
+
+    def __init__(self, weights: Path = VGG16, device: str = "cpu") -> None:
+        self.net = load_vgg("vgg16", "max", weights, device)
+        self.device = device
+
+    def _features(self, image: Image.Image) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            return self.net(
+                image_to_tensor(image.convert("RGB"), self.device), (*STYLE_LAYERS, CONTENT_LAYER)
+            )
+
+    def distances(self, output: Image.Image, content: Image.Image, style: Image.Image) -> tuple[float, float]:
+        """(style distance, content distance) of ``output`` for this content and style."""
+        size = output.size
+        content = content.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+        scale = max(size) / max(style.size)
+        fitted = style.convert("RGB").resize(
+            (max(1, round(style.width * scale)), max(1, round(style.height * scale))),
+            Image.Resampling.LANCZOS,
+        )
+        out, cont = self._features(output), self._features(content)
+        sty, sty_exact = (
+            self._features(fitted),
+            self._features(style.convert("RGB").resize(size, Image.Resampling.LANCZOS)),
+        )
+        style_d = []
+        for layer in STYLE_LAYERS:
+            g_out, g_content, g_style = (gram_matrix(f[layer]) for f in (out, cont, sty))
+            style_d.append(float((g_out - g_style).pow(2).sum() / (g_content - g_style).pow(2).sum()))
+        f_out, f_content, f_style = (f[CONTENT_LAYER] for f in (out, cont, sty_exact))
+        content_d = float((f_out - f_content).pow(2).sum() / (f_style - f_content).pow(2).sum())
+        return sum(style_d) / len(style_d), content_d
