@@ -332,3 +332,37 @@ def test_cli_end_to_end_from_the_hub_cache(hub_cache, tmp_path):
     assert len(lines) == 1 and lines[0].startswith(
         "error: CycleGAN weights for painter 'vangogh' are missing"
     )
+
+
+def test_texture_style_weights_reach_the_blend(tmp_path, capsys, vgg19_file):
+    """STYLE:WEIGHT for each of two styles: the heavier style's colour wins (the command once kept
+    only its first style)."""
+    red, blue = tmp_path / "red.png", tmp_path / "blue.png"
+    Image.new("RGB", (32, 32), (220, 30, 30)).save(red)
+    Image.new("RGB", (32, 32), (30, 30, 220)).save(blue)
+    redness = {}
+    for weights in ((9, 1), (1, 9)):
+        out = tmp_path / f"texture-{weights[0]}.png"
+        code, _, err = cli(
+            capsys,
+            "texture",
+            f"{red}:{weights[0]}",
+            f"{blue}:{weights[1]}",
+            "-o",
+            str(out),
+            "--size",
+            "32",
+            "--steps",
+            "25",
+            "--style-layers",
+            "conv1_1,conv2_1",
+            "--precision",
+            "fp32",
+            "--vgg-weights",
+            str(vgg19_file),
+        )
+        assert code == 0, err
+        pixels = Image.open(out).convert("RGB")
+        r, _, b = (sum(c) / len(c) for c in zip(*pixels.getdata()))
+        redness[weights] = r - b
+    assert redness[(9, 1)] > redness[(1, 9)] + 30, redness

@@ -65,3 +65,22 @@ def test_gradient_matches_finite_differences(image):
     assert matting_loss(x, lap).item() == pytest.approx(
         sum(v[:, c] @ dense @ v[:, c] for c in range(3)), rel=1e-9
     )
+
+
+def test_the_loss_a_run_builds_uses_the_papers_epsilon():
+    """On a nearly flat photo the window covariances (about 1e-8) are the size of eps / 9, so the
+    regularizer's epsilon decides the values: the term a run builds matches Levin's definition at
+    1e-7 (the paper's gen_laplacian), not at ten times more or less."""
+    rng = np.random.default_rng(3)
+    flat = 0.5 + 3e-4 * rng.random((6, 7, 3))
+    content = torch.from_numpy(flat).permute(2, 0, 1)[None].float()
+    v = rng.random((6 * 7, 3))
+    built = PhotoLoss(content)(None, torch.from_numpy(v.T.reshape(1, 3, 6, 7)).float()).item()
+
+    def independent(eps: float) -> float:
+        lap = naive_laplacian(content[0].permute(1, 2, 0).double().numpy(), eps)
+        return float(np.einsum("ic,ij,jc->", v, lap, v)) / (6 * 7)
+
+    assert built == pytest.approx(independent(1e-7), rel=1e-3)
+    assert abs(independent(1e-6) - independent(1e-7)) > 0.05 * independent(1e-7)
+    assert abs(independent(1e-8) - independent(1e-7)) > 0.05 * independent(1e-7)

@@ -112,3 +112,9 @@ def test_new_settings_parse_strings_and_histogram_alone_is_enough():
     assert s.blend_weights(3) == pytest.approx((0.5, 0.25, 0.25))
     assert Settings().blend_weights(4) == (0.25,) * 4
     assert Settings(content_weight=0, style_weight=0, hist_weight=1).hist_weight == 1.0
+
+
+def test_the_size_bound_is_exactly_32_px():
+    with pytest.raises(SettingsError, match=r"^size: must be between 32 and 8192, got 31$"):
+        Settings(size=31)
+    assert Settings(size=32).size == 32

@@ -141,10 +141,10 @@ class Schedule:
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_the_best_evaluated_image_is_returned(optimizer):
+def test_the_best_evaluated_image_is_returned(net, optimizer):
     term = Schedule()
     x = torch.full((1, 3, 8, 8), 0.2)
-    out, stopped = engine.optimize(x, None, [(term, 1.0)], Settings(optimizer=optimizer), steps=5)
+    out, stopped = engine.optimize(x, net, [(term, 1.0)], Settings(optimizer=optimizer), steps=5)
     assert not stopped and len(term.seen) == 6  # five steps and the final check
     assert torch.equal(out, term.seen[2].clamp(0, 1))
     assert not torch.equal(out, term.seen[-1])

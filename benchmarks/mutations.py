@@ -1,0 +1,260 @@
+"""Plant known wiring and formula bugs, one at a time, and see which the tests catch.
+
+Each mutation is a one-line patch (an exact snippet replaced in one file) and the tests that should
+catch it. For each, the working tree is copied (without .git and the virtual environment) to a
+temporary folder, the patch is applied, and the listed tests run there with this interpreter; a
+mutation survives when they all pass. Run by hand, not in CI (a few minutes):
+
+    python benchmarks/mutations.py [--only NAME ...]
+
+Results: benchmarks/results/mutations.md (machine named).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from measure import machine  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTATIONS = [
+    Mutation(
+        "content term reads the first style layer",
+        "nst/targets.py",
+        "net(content, settings.content_layers)",
+        "net(content, settings.style_layers[:1])",
+        ("tests/test_wiring.py::test_the_content_term_reads_content_layers",),
+    ),
+    Mutation(
+        "L-BFGS returns the last image, not the best evaluated",
+        "nst/engine.py",
+        'if final_total.item() <= best["total"]:',
+        "if True:",
+        ("tests/test_wiring.py::test_the_best_evaluated_image_is_returned",),
+    ),
+    Mutation(
+        "style_scale ignored",
+        "nst/engine.py",
+        "round(max(size) * settings.style_scale)",
+        "round(max(size) * 1.0)",
+        ("tests/test_wiring.py::test_style_scale_sets_the_size_the_style_is_seen_at",),
+    ),
+    Mutation(
+        "style_blend weights ignored (equal mix)",
+        "nst/settings.py",
+        "return tuple(w / total for w in self.style_blend)",
+        "return (1.0 / n_styles,) * n_styles",
+        ("tests/test_wiring.py::test_style_blend_weighs_the_styles",),
+    ),
+    Mutation(
+        "Gram targets not weighted by the blend",
+        "nst/targets.py",
+        "grams[layer] + weight * gram if layer in grams else weight * gram",
+        "grams[layer] + gram / len(styles) if layer in grams else gram / len(styles)",
+        ("tests/test_wiring.py::test_style_blend_weighs_the_styles",),
+    ),
+    Mutation(
+        "the app's API drops style_blend",
+        "nst/ui/jobs.py",
+        "if k in method.parameters()",
+        'if k in method.parameters() and k != "style_blend"',
+        ("tests/test_settings_surface.py::test_an_api_parameter_of_the_same_name_sets_it",),
+    ),
+    Mutation(
+        "every mask takes the first style",
+        "nst/regions.py",
+        "((k, None, 1.0),)",
+        "((0, None, 1.0),)",
+        ("tests/test_wiring.py::test_masks_put_each_style_in_its_own_part",),
+    ),
+    Mutation(
+        "segmentation labels ignored (whole style everywhere)",
+        "nst/regions.py",
+        "source = (0, _label_mask(s_labels, label) if label in in_style else None, 1.0)",
+        "source = (0, None, 1.0)",
+        ("tests/test_wiring.py::test_segmentations_match_regions_by_label",),
+    ),
+    Mutation(
+        "histogram colour mode leaves the styles' colours",
+        "nst/engine.py",
+        "run_styles = [color.match_color_image(s, content_img) for s in style_imgs]",
+        "run_styles = list(style_imgs)",
+        ("tests/test_wiring.py::test_histogram_colour_mode_keeps_the_contents_colours",),
+    ),
+    Mutation(
+        "histogram term reads the style layers",
+        "nst/targets.py",
+        "kind, settings.hist_layers, style_feats",
+        "kind, settings.style_layers, style_feats",
+        ("tests/test_wiring.py::test_the_histogram_term_reads_hist_layers",),
+    ),
+    Mutation(
+        "texture command keeps only its first style",
+        "nst/cli/texture.py",
+        "styles if len(styles) > 1 else styles[0],",
+        "styles[0],",
+        ("tests/test_cli.py::test_texture_style_weights_reach_the_blend",),
+    ),
+    Mutation(
+        "matting epsilon 1e-5 instead of the paper's 1e-7",
+        "nst/photo.py",
+        "EPSILON = 1e-7",
+        "EPSILON = 1e-5",
+        ("tests/test_photo.py",),
+    ),
+    Mutation(
+        "matting epsilon 1e-6",
+        "nst/photo.py",
+        "EPSILON = 1e-7",
+        "EPSILON = 1e-6",
+        ("tests/test_photo.py",),
+    ),
+    Mutation(
+        "size bound drops to 16 px",
+        "nst/settings.py",
+        "MIN_SIZE = 32",
+        "MIN_SIZE = 16",
+        ("tests/test_settings.py",),
+    ),
+    Mutation(
+        "a CLI flag goes missing (tile_size)",
+        "nst/cli/_common.py",
+        "        if info.name in skip:\n",
+        '        if info.name in skip or info.name == "tile_size":\n',
+        ("tests/test_settings_surface.py::test_the_cli_flag_of_the_same_name_sets_it",),
+    ),
+    Mutation(
+        "tile halo one grid step short",
+        "nst/tiles.py",
+        "return math.ceil(depth / ALIGN) * ALIGN",
+        "return math.ceil(depth / ALIGN) * ALIGN - ALIGN",
+        ("tests/test_tiles.py",),
+    ),
+    Mutation(
+        "Gram loss normalised by 4N instead of 4N^2",
+        "nst/losses.py",
+        "return (gram - target).pow(2).sum() / (4.0 * n * n)",
+        "return (gram - target).pow(2).sum() / (4.0 * n)",
+        (
+            "tests/test_losses.py",
+            "tests/test_wiring.py::test_the_style_term_reads_style_layers_with_their_weights",
+        ),
+    ),
+    Mutation(
+        "L-BFGS second loop reads s_i . y_j for y_i . s_j",
+        "nst/lbfgs.py",
+        "torch.tril(sy.T, -1)",
+        "torch.tril(sy, -1)",
+        ("tests/test_lbfgs.py",),
+    ),
+    Mutation(
+        "float16 gradient left scaled",
+        "nst/loss_scale.py",
+        "leaf.grad.div_(self.value)",
+        "pass",
+        ("tests/test_loss_scale.py",),
+    ),
+    Mutation(
+        "statistics computed in the network's half precision",
+        "nst/engine.py",
+        "            try:\n                terms = build_terms(",
+        "            try:\n                terms = torch.autocast(dev.type, dtype=net.dtype or torch.float32, "
+        "enabled=net.dtype is not None)(build_terms)(",
+        ("tests/test_engine.py::test_half_precision_runs_only_the_network_in_half",),
+    ),
+]
+
+
+def copy_tree(into: Path) -> None:
+    shutil.copytree(
+        ROOT,
+        into,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".device-data"
+        ),
+    )
+
+
+def run(mutation: Mutation, work: Path) -> tuple[bool, float, str]:
+    """(caught, seconds, the last line pytest printed)."""
+    tree = work / "tree"
+    if tree.exists():
+        shutil.rmtree(tree)
+    copy_tree(tree)
+    target = tree / mutation.path
+    text = target.read_text()
+    if text.count(mutation.old) != 1:
+        raise SystemExit(
+            f"{mutation.name}: the snippet is in {mutation.path} {text.count(mutation.old)} times"
+        )
+    target.write_text(text.replace(mutation.old, mutation.new))
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutation.tests],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+    )
+    last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+    return done.returncode != 0, time.perf_counter() - start, last
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", default=None, help="names (substrings) of the mutations to run")
+    args = ap.parse_args()
+    chosen = [m for m in MUTATIONS if not args.only or any(o in m.name for o in args.only)]
+    lines = [
+        f"# Planted bugs — {time.strftime('%Y-%m-%d %H:%M')}",
+        "",
+        f"Machine: {machine()}. `python benchmarks/mutations.py`: each bug planted alone in a copy of the "
+        "working tree, the listed tests run there.",
+        "",
+        "| planted bug | file | tests | caught | s | pytest's last line |",
+        "|---|---|---|---|---|---|",
+    ]
+    survivors = []
+    with tempfile.TemporaryDirectory(prefix="nst-mutations-") as tmp:
+        for mutation in chosen:
+            caught, seconds, last = run(mutation, Path(tmp))
+            print(
+                f"{'caught  ' if caught else 'SURVIVED'} {mutation.name} ({seconds:.0f} s): {last}",
+                flush=True,
+            )
+            if not caught:
+                survivors.append(mutation.name)
+            tests = ", ".join(f"`{t.removeprefix('tests/')}`" for t in mutation.tests)
+            lines.append(
+                f"| {mutation.name} | `{mutation.path}` | {tests} | {'yes' if caught else '**no**'} | "
+                f"{seconds:.0f} | {last.replace('|', '/')} |"
+            )
+    lines += [
+        "",
+        f"{len(chosen) - len(survivors)} of {len(chosen)} caught; survivors: {survivors or 'none'}.",
+    ]
+    out = ROOT / "benchmarks" / "results" / "mutations.md"
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
