@@ -1,0 +1,166 @@
+"""Side by side with the published peers: the same pairs, sizes and steps, one judge.
+
+For each content x style pair from ``../shared/images`` and each size, runs
+
+* ``nst`` at its defaults (VGG16 from ``../shared``, one scale, ``--steps`` steps), in this process with
+  the network loaded beforehand;
+* ``nst`` at the page's CPU defaults (its size, steps and scales: what a person on a CPU Space gets);
+* the peers at their own defaults, each in its own virtual environment (``benchmarks/peers``:
+  neural-style-pt 0.5.7 and pystiche 1.0.1, the same VGG16 converted to their conventions; pystiche
+  starts from noise, as its example documents, since its default start diverges with these weights),
+
+and measures each picture with ``benchmarks/judge.py`` (style distance: Gram distance to the style
+over the content's; content distance: relu4_2 distance to the content over the style's). Writes a
+table to ``benchmarks/results/peers-cpu.md`` (appended, machine named) and a sheet of the pictures
+per size, ``benchmarks/results/peers-sheet-<size>.png`` (rows: pairs; columns: the engines).
+
+    bash benchmarks/peers/setup.sh                  # once: the peers' environments and weights
+    python benchmarks/bench_peers.py [--sizes 256 512] [--steps 100] [--pairs tubingen:starry_night ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from judge import SHARED, VGG16, Judge  # noqa: E402
+from measure import machine  # noqa: E402
+
+import nst  # noqa: E402
+from nst.ui.server import ServerConfig  # noqa: E402
+from nst.weights import load_vgg  # noqa: E402
+
+PEERS_DIR = Path(os.environ.get("NST_PEERS_DIR", Path.home() / ".cache" / "nst-peers"))
+PEERS = {"neural-style": [], "pystiche": ["--pystiche-start", "random"]}
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def pairs(chosen: list[str] | None) -> list[tuple[Path, Path]]:
+    images = SHARED / "images"
+    if chosen:
+        return [
+            (images / "content" / f"{c}.jpg", images / "styles" / f"{s}.jpg")
+            for c, s in (p.split(":") for p in chosen)
+        ]
+    return [
+        (c, s)
+        for c in sorted((images / "content").glob("*.jpg"))
+        for s in sorted((images / "styles").glob("*.jpg"))
+    ]
+
+
+def run_nst(content: Path, style: Path, **settings) -> tuple[Image.Image, float]:
+    start = time.perf_counter()
+    result = nst.stylize(
+        content, style, backbone="vgg16", vgg_weights=str(VGG16), device="cpu", seed=0, **settings
+    )
+    return result.image, time.perf_counter() - start
+
+
+def run_peer(
+    peer: str, content: Path, style: Path, size: int, steps: int, work: Path
+) -> tuple[Image.Image, float]:
+    out, report = work / f"{peer}.png", work / f"{peer}.json"
+    done = subprocess.run(
+        [
+            str(PEERS_DIR / peer / "bin" / "python"),
+            str(ROOT / "benchmarks" / "peers" / "run_peer.py"),
+            "--peer",
+            peer,
+            "--content",
+            str(content),
+            "--style",
+            str(style),
+            "--size",
+            str(size),
+            "--steps",
+            str(steps),
+            "--out",
+            str(out),
+            "--json",
+            str(report),
+            *PEERS[peer],
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise RuntimeError(f"{peer}: {done.stderr.strip().splitlines()[-1:]}")
+    return Image.open(out).convert("RGB"), json.loads(report.read_text())["wall_s"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[256])
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument(
+        "--pairs", nargs="*", default=None, help="content:style names, e.g. tubingen:starry_night"
+    )
+    ap.add_argument("--no-peers", action="store_true")
+    args = ap.parse_args()
+    judge = Judge()
+    load_vgg("vgg16", "avg", str(VGG16), "cpu")  # loaded (and cached) before any timing
+    page = ServerConfig.from_env({"NST_DEVICE": "cpu"}).defaults
+    engines = ["nst defaults", f"nst page ({page.steps} steps, {page.scales} scales)"]
+    engines += [] if args.no_peers else list(PEERS)
+    lines = [
+        f"## Side by side — {time.strftime('%Y-%m-%d %H:%M')}",
+        "",
+        f"Machine: {machine()}. `python benchmarks/bench_peers.py`, {args.steps} steps (the page: its own), "
+        "VGG16 from ../shared for every engine; seconds from the call with the network loaded.",
+        "",
+        "| size | pair | engine | style distance | content distance | s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in args.sizes:
+        chosen = pairs(args.pairs)
+        cell = size
+        sheet = Image.new("RGB", (cell * (len(engines) + 1), 24 + cell * len(chosen)), "white")
+        draw = ImageDraw.Draw(sheet)
+        for col, name in enumerate(["photo"] + engines):
+            draw.text((col * cell + 4, 6), name, fill="black")
+        for row, (content, style) in enumerate(chosen):
+            photo = Image.open(content).convert("RGB")
+            shown = photo.copy()
+            shown.thumbnail((cell, cell))
+            sheet.paste(shown, (0, 24 + row * cell))
+            with tempfile.TemporaryDirectory() as tmp:
+                for col, engine in enumerate(engines, start=1):
+                    if engine == "nst defaults":
+                        image, seconds = run_nst(content, style, size=size, steps=args.steps, scales=1)
+                    elif engine.startswith("nst page"):
+                        image, seconds = run_nst(
+                            content, style, size=size, steps=page.steps, scales=page.scales
+                        )
+                    else:
+                        image, seconds = run_peer(engine, content, style, size, args.steps, Path(tmp))
+                    style_d, content_d = judge.distances(image, photo, Image.open(style))
+                    pair = f"{content.stem} / {style.stem}"
+                    lines.append(
+                        f"| {size} | {pair} | {engine} | {style_d:.3f} | {content_d:.3f} | {seconds:.1f} |"
+                    )
+                    print(lines[-1], flush=True)
+                    shown = image.copy()
+                    shown.thumbnail((cell, cell))
+                    sheet.paste(shown, (col * cell, 24 + row * cell))
+        sheet.save(RESULTS / f"peers-sheet-{size}.png")
+        lines.append(f"\nSheet: `benchmarks/results/peers-sheet-{size}.png`.\n")
+    with (RESULTS / "peers-cpu.md").open("a") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
