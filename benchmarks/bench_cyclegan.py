@@ -27,9 +27,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from measure import cpu_model  # noqa: E402
 from PIL import Image  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
@@ -41,16 +43,6 @@ from nst.images import load_image  # noqa: E402
 SHARED = ROOT.parent / "shared"
 VINTAGE = SHARED / "weights" / "cyclegan-vintage-generator.safetensors"
 PHOTO = SHARED / "images" / "content" / "tubingen.jpg"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine_name(device: torch.device) -> str:

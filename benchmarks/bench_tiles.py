@@ -46,13 +46,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 CHILD = r"""
 import json, sys, time
 sys.path.insert(0, {root!r})
+sys.path.insert(0, {root!r} + "/benchmarks")
+from measure import own_memory as rss
 import nst
 from nst.weights import load_vgg
-
-def rss(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field):
-            return int(line.split()[1]) * 1024
 
 config = json.loads(sys.argv[1])
 load_vgg("vgg16", "avg", config["weights"])  # loaded (and cached) before the baseline

@@ -10,17 +10,30 @@ import time
 import torch
 
 
-def machine() -> str:
-    """The CPU (and GPU), cores, torch and its threads: named in every results file."""
-    cpu = platform.processor() or "cpu"
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what platform knows."""
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    desc = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return platform.processor() or platform.machine()
+
+
+def own_memory(field: str) -> int:
+    """This process's VmRSS or VmHWM (peak) from /proc, in bytes."""
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def machine() -> str:
+    """The CPU (and GPU), cores, torch and its threads: named in every results file."""
+    desc = (
+        f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     if torch.cuda.is_available():
         desc += f"; GPU {torch.cuda.get_device_name()}"
     return desc

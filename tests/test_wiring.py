@@ -173,27 +173,27 @@ def test_style_blend_weighs_the_styles(vgg19_env):
     assert to_red[(0.9, 0.1)] < to_red[(0.5, 0.5)] < to_red[(0.1, 0.9)], to_red
 
 
+#: Style only, from noise: each part of the picture can take only the colour its part of the style has.
+TWO_PARTS = Settings(
+    size=40, steps=30, style_layers=("conv1_1", "conv2_1"), content_weight=0.0, init="noise", precision="fp32"
+)
+
+
+def assert_red_left_blue_right(out: np.ndarray) -> None:
+    redness = out[..., 0] - out[..., 2]
+    left, right = redness[:, :16].mean(), redness[:, 24:].mean()
+    assert left > right + 40, (left, right)
+
+
 def test_masks_put_each_style_in_its_own_part(vgg19_env, content_path):
     left = np.zeros((32, 40), np.uint8)
     left[:, :20] = 255
     masks = [Image.fromarray(left), Image.fromarray(255 - left)]
-    settings = Settings(
-        size=40,
-        steps=30,
-        style_layers=("conv1_1", "conv2_1"),
-        content_weight=0.0,
-        init="noise",
-        precision="fp32",
-    )
     out = np.asarray(
-        nst.stylize(content_path, [solid(RED, seed=1), solid(BLUE, seed=2)], settings, masks=masks).image,
+        nst.stylize(content_path, [solid(RED, seed=1), solid(BLUE, seed=2)], TWO_PARTS, masks=masks).image,
         float,
     )
-    redness = out[..., 0] - out[..., 2]
-    assert redness[:, :16].mean() > redness[:, 24:].mean() + 40, (
-        redness[:, :16].mean(),
-        redness[:, 24:].mean(),
-    )
+    assert_red_left_blue_right(out)
 
 
 def test_segmentations_match_regions_by_label(vgg19_env, content_path):
@@ -205,25 +205,13 @@ def test_segmentations_match_regions_by_label(vgg19_env, content_path):
     style.paste(RED, (0, 0, 40, 20))
     style_seg = Image.new("RGB", (40, 40), (0, 0, 255))
     style_seg.paste((0, 255, 0), (0, 0, 40, 20))
-    settings = Settings(
-        size=40,
-        steps=30,
-        style_layers=("conv1_1", "conv2_1"),
-        content_weight=0.0,
-        init="noise",
-        precision="fp32",
-    )
     out = np.asarray(
         nst.stylize(
-            content_path, style, settings, content_segmentation=seg, style_segmentation=style_seg
+            content_path, style, TWO_PARTS, content_segmentation=seg, style_segmentation=style_seg
         ).image,
         float,
     )
-    redness = out[..., 0] - out[..., 2]
-    assert redness[:, :16].mean() > redness[:, 24:].mean() + 40, (
-        redness[:, :16].mean(),
-        redness[:, 24:].mean(),
-    )
+    assert_red_left_blue_right(out)
 
 
 def test_histogram_colour_mode_keeps_the_contents_colours(vgg19_env, tmp_path):

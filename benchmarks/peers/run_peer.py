@@ -67,13 +67,15 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from measure import cpu_model  # noqa: E402
 
 PACKAGES = {"neural-style": "neural-style==0.5.7", "pystiche": "pystiche==1.0.1"}
 NS_STYLE_LAYERS = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
@@ -144,16 +146,6 @@ def output_hw(path: Path, size: int) -> tuple[int, int]:
     with Image.open(path) as im:
         w, h = im.size
     return tuple(int((float(size) / max(w, h)) * x) for x in (h, w))  # type: ignore[return-value]
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # ---------------------------------------------------------------- neural-style-pt
@@ -425,7 +417,7 @@ def main(argv=None) -> int:
         "output_wh": [out_w, out_h],
         "device": "cpu",
         "threads": torch.get_num_threads(),
-        "cpu": _cpu_name(),
+        "cpu": cpu_model(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "python": sys.executable,
