@@ -50,6 +50,7 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
+from .losses import gram_loss
 from .tiles import HIST_BINS, Prepared, Tile, pair, prepare_sums
 
 _EPS = 1e-12
@@ -200,19 +201,16 @@ class GramKind(_Moments):
         return {"mass": _mass(x, q), "gram": _gram_sum(x, q)}
 
     def loss_from_sums(self, sums: Mapping[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-        n = target.shape[0]
-        return (sums["gram"] / sums["mass"] - target).pow(2).sum() / (4.0 * n * n)
+        return gram_loss(sums["gram"] / sums["mass"], target)
 
     def target(self, samples: Samples) -> torch.Tensor:
         return weighted_gram(samples.feats, samples.weights)
 
     def loss(self, x: torch.Tensor, q: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
-        n = target.shape[0]
-        return (weighted_gram(x, q) - target).pow(2).sum() / (4.0 * n * n)
+        return gram_loss(weighted_gram(x, q), target)
 
     def zero_loss(self, target: torch.Tensor) -> float:
-        n = target.shape[0]
-        return float(target.pow(2).sum() / (4.0 * n * n))
+        return float(gram_loss(torch.zeros_like(target), target))
 
 
 class LinearKind(_Moments):
