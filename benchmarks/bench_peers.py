@@ -12,7 +12,7 @@ For each content x style pair from ``../shared/images`` and each size, runs
 and measures each picture with ``benchmarks/judge.py`` (style distance: Gram distance to the style
 over the content's; content distance: relu4_2 distance to the content over the style's). Writes a
 table to ``benchmarks/results/peers-cpu.md`` (appended, machine named) and a sheet of the pictures
-per size, ``benchmarks/results/peers-sheet-<size>.png`` (rows: pairs; columns: the engines).
+per size, ``benchmarks/results/peers-sheet-<size>.jpg`` (rows: pairs; columns: the engines).
 
     bash benchmarks/peers/setup.sh                  # once: the peers' environments and weights
     python benchmarks/bench_peers.py [--sizes 256 512] [--steps 100] [--pairs tubingen:starry_night ...]
@@ -155,8 +155,8 @@ def main() -> None:
                     shown = image.copy()
                     shown.thumbnail((cell, cell))
                     sheet.paste(shown, (col * cell, 24 + row * cell))
-        sheet.save(RESULTS / f"peers-sheet-{size}.png")
-        lines.append(f"\nSheet: `benchmarks/results/peers-sheet-{size}.png`.\n")
+        sheet.save(RESULTS / f"peers-sheet-{size}.jpg")
+        lines.append(f"\nSheet: `benchmarks/results/peers-sheet-{size}.jpg`.\n")
     with (RESULTS / "peers-cpu.md").open("a") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -260,10 +260,10 @@ def poster(size: int, steps: int, scales: int) -> list[str]:
         lines.append(
             f"Full-size 512 px crop centred on the tile corner at ({x}, {y}): "
             f"`benchmarks/results/poster-{size}-tile-corner.png`; the whole picture, downscaled: "
-            f"`benchmarks/results/poster-{size}-small.png`."
+            f"`benchmarks/results/poster-{size}-small.jpg`."
         )
     Image.open(out).resize((1024, round(1024 * height / width)), Image.Resampling.LANCZOS).save(
-        RESULTS / f"poster-{size}-small.png"
+        RESULTS / f"poster-{size}-small.jpg"
     )
     print(f"poster done in {time.perf_counter() - start:.0f} s", flush=True)
     return lines
