@@ -40,7 +40,7 @@ from PIL import Image
 from . import catalogue
 from .catalogue import Painter
 from .checkpoints import check_file
-from .devices import cpu_has_fast_bfloat16, pick_device
+from .devices import cpu_bfloat16_is_faster, pick_device
 from .downloads import offline
 from .errors import ResourceError, SettingsError, WeightsError
 from .generator import SIZE_MULTIPLE, ResnetGenerator, load_generator_file, norm_stats
@@ -179,8 +179,8 @@ _PRECISIONS = {
 def resolve_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
     """The dtype the generator runs in.
 
-    ``auto`` is float16 on CUDA (half the memory, several times faster), bfloat16 on CPUs that
-    compute it natively (about 1.8x faster than float32 on an AMD EPYC with AVX512-BF16; with
+    ``auto`` is float16 on CUDA (half the memory, several times faster), bfloat16 on CPUs where it
+    is measured faster (about 1.8x faster than float32 on an AMD EPYC with AVX512-BF16; with
     the real vintage generator at 512 px, pixels move by 0.17 of an 8-bit level on average and
     1.4 at most), float32 elsewhere.
     float16 is refused on CPUs, where its convolutions are slow or missing.
@@ -189,7 +189,7 @@ def resolve_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
     if key == "auto":
         if device.type == "cuda":
             return torch.float16
-        if device.type == "cpu" and cpu_has_fast_bfloat16():
+        if device.type == "cpu" and cpu_bfloat16_is_faster():
             return torch.bfloat16
         return torch.float32
     if key not in _PRECISIONS:

@@ -5,7 +5,9 @@ its beta. The paper's ratios alpha/beta of 1e-3 to 1e-4 are for its raw Caffe-sc
 this engine divides each layer's loss by a constant taken from its target (see
 :mod:`nst.losses`), so the same ratio gives the same picture with any weights file, and the
 useful range of ``style_weight`` (content_weight 1) is about 1 (photo barely touched) to 100
-(the photo dissolves into the painting); 10, the default, was chosen by looking at pictures.
+(the photo dissolves into the painting). 10, the default, was chosen side by side with
+neural-style-pt on every pair of ../shared/images (``benchmarks/calibrate.py``): the largest weight at
+which every picture stays within 10 % of the peer's content distance, while closer to the painting.
 
 The extensions are fields too, so they combine freely: ``style_loss`` (the statistic that
 defines style, :mod:`nst.style_losses`), ``hist_weight``/``hist_layers`` (Risser et al.'s
@@ -44,7 +46,13 @@ MIN_TILE_SIZE = 16
 INITS = ("content", "matched", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+#: The paper's layers. Its Caffe network rectified in place, so its "conv4_2" and "conv1_1" ... "conv5_1"
+#: are the rectified responses, called relu4_2 and relu1_1 ... relu5_1 here (the tap before the ReLU,
+#: conv4_2, is the PyTorch tutorial's choice and stays selectable). Measured on the 12 pairs of
+#: ../shared/images (benchmarks/results/peers-cpu.md), the rectified taps give pictures both closer to
+#: the painting and to the photo than the convolution outputs at the same weights.
+PAPER_CONTENT_LAYERS = ("relu4_2",)
+PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 #: Style statistics (see :mod:`nst.style_losses`): Gram matrices (Gatys), MMD with three kernels
 #: and batch-norm statistics (Li et al., "Demystifying Neural Style Transfer").
 STYLE_LOSSES = ("gram", "mmd-linear", "mmd-poly", "mmd-gauss", "bn")
@@ -162,10 +170,13 @@ class Settings:
     tv_weight: float = _f(1.0, "weight of the total-variation (smoothness) loss; 0 turns it off")
     backbone: str = _f("vgg19", "feature network: vgg19 (the paper's) or vgg16 (lighter)", BACKBONES)
     content_layers: tuple[str, ...] = _f(
-        ("conv4_2",), "VGG layers compared with the content image, comma-separated"
+        PAPER_CONTENT_LAYERS,
+        "VGG layers compared with the content image, comma-separated: relu4_2 is the paper's conv4_2 "
+        "(rectified); conv4_2 here is the output before the ReLU",
     )
     style_layers: tuple[str, ...] = _f(
-        PAPER_STYLE_LAYERS, "VGG layers whose style statistics are matched, comma-separated"
+        PAPER_STYLE_LAYERS,
+        "VGG layers whose style statistics are matched, comma-separated (the paper's, rectified)",
     )
     style_layer_weights: tuple[float, ...] | None = _f(
         None, "one weight per style layer, comma-separated; default equal weights (the paper's w_l = 1/5)"

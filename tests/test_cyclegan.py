@@ -94,9 +94,9 @@ def test_precision_auto_never_assumes_a_gpu(monkeypatch):
         cyclegan.resolve_dtype(cuda) == torch.float16
         and cyclegan.resolve_dtype(cuda, "float32") == torch.float32
     )
-    monkeypatch.setattr(cyclegan, "cpu_has_fast_bfloat16", lambda: False)
+    monkeypatch.setattr(cyclegan, "cpu_bfloat16_is_faster", lambda: False)
     assert cyclegan.resolve_dtype(cpu) == torch.float32
-    monkeypatch.setattr(cyclegan, "cpu_has_fast_bfloat16", lambda: True)
+    monkeypatch.setattr(cyclegan, "cpu_bfloat16_is_faster", lambda: True)
     assert cyclegan.resolve_dtype(cpu) == torch.bfloat16
     assert cyclegan.resolve_dtype(torch.device("mps")) == torch.float32
     if not torch.cuda.is_available():

@@ -109,6 +109,46 @@ def test_overrides_and_errors(vgg19_env, content_path, style_path, tmp_path):
         nst.stylize(content_path, style_path, steps=1, device="cuda")
 
 
+def test_precision_auto_on_a_cpu_follows_the_measurement_not_the_flags(monkeypatch):
+    from nst import devices
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(devices, "cpu_bfloat16_is_faster", lambda: False)
+    assert devices.autocast_dtype("auto", cpu) is None
+    monkeypatch.setattr(devices, "cpu_bfloat16_is_faster", lambda: True)
+    assert devices.autocast_dtype("auto", cpu) is torch.bfloat16
+
+
+def _clock(fp32: float, bf16: float):
+    """A perf_counter for the probe's start/stop pairs, float32 and bfloat16 in turn, taking these times."""
+    now, calls = [0.0], iter(range(10**6))
+
+    def perf_counter() -> float:
+        i = next(calls)
+        if i % 2:
+            now[0] += (fp32, bf16)[(i // 2) % 2]
+        return now[0]
+
+    return perf_counter
+
+
+def test_the_bfloat16_probe_needs_the_hardware_and_a_clear_win(monkeypatch):
+    from nst import devices
+
+    measure = devices.cpu_bfloat16_is_faster.__wrapped__  # uncached
+    for flag in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, flag, lambda: False, raising=False)
+    monkeypatch.setattr(devices, "perf_counter", None)  # nothing is timed without the hardware
+    assert measure() is False
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setattr(devices, "perf_counter", _clock(fp32=1.0, bf16=0.5))
+    assert measure() is True
+    monkeypatch.setattr(devices, "perf_counter", _clock(fp32=1.0, bf16=0.95))
+    assert measure() is False, "a 5 % win is within noise: float32 stays"
+    monkeypatch.setattr(devices, "perf_counter", _clock(fp32=0.5, bf16=1.0))
+    assert measure() is False
+
+
 def test_precision_choices(vgg19_env, content_path, style_path):
     from nst.devices import autocast_dtype
 

@@ -10,8 +10,9 @@ from nst.settings import Settings
 
 def test_defaults_are_the_papers_layers():
     s = Settings()
-    assert s.content_layers == ("conv4_2",)
-    assert s.style_layers == ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+    # The paper's Caffe ReLUs were in place: its conv4_2 and conv1_1 ... conv5_1 are rectified responses.
+    assert s.content_layers == ("relu4_2",)
+    assert s.style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     assert s.layer_weights == pytest.approx((0.2,) * 5)
     assert s.pooling == "avg" and s.optimizer == "lbfgs" and s.backbone == "vgg19"
 
