@@ -373,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--share", action="store_true", help="also make a temporary public gradio.live link")
     args = parser.parse_args(argv)
     stop_on_sigterm()
+    RUNNER.warm_up(CONFIG.backbone)
     _, local_url, share_url = launch(
         demo,
         CACHE,

@@ -16,6 +16,7 @@ still shows the photo; neither number replaces looking at it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -32,12 +33,17 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
 
 
+def _digest(image: Image.Image) -> str:
+    return hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest() + f"{image.size}{image.mode}"
+
+
 class Judge:
     """Style and content distances of pictures (see the module docstring)."""
 
     def __init__(self, weights: Path = VGG16, device: str = "cpu") -> None:
         self.net = load_vgg("vgg16", "max", weights, device)
         self.device = device
+        self._references: dict[tuple, tuple] = {}
 
     def _features(self, image: Image.Image) -> dict[str, torch.Tensor]:
         with torch.no_grad():
@@ -48,17 +54,21 @@ class Judge:
     def distances(self, output: Image.Image, content: Image.Image, style: Image.Image) -> tuple[float, float]:
         """(style distance, content distance) of ``output`` for this content and style."""
         size = output.size
-        content = content.convert("RGB").resize(size, Image.Resampling.LANCZOS)
-        scale = max(size) / max(style.size)
-        fitted = style.convert("RGB").resize(
-            (max(1, round(style.width * scale)), max(1, round(style.height * scale))),
-            Image.Resampling.LANCZOS,
-        )
-        out, cont = self._features(output), self._features(content)
-        sty, sty_exact = (
-            self._features(fitted),
-            self._features(style.convert("RGB").resize(size, Image.Resampling.LANCZOS)),
-        )
+        key = (_digest(content), _digest(style), size)
+        if key not in self._references:  # the photo's and the painting's features, once per pair and size
+            content_fit = content.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+            scale = max(size) / max(style.size)
+            fitted = style.convert("RGB").resize(
+                (max(1, round(style.width * scale)), max(1, round(style.height * scale))),
+                Image.Resampling.LANCZOS,
+            )
+            self._references[key] = (
+                self._features(content_fit),
+                self._features(fitted),
+                self._features(style.convert("RGB").resize(size, Image.Resampling.LANCZOS)),
+            )
+        cont, sty, sty_exact = self._references[key]
+        out = self._features(output)
         style_d = []
         for layer in STYLE_LAYERS:
             g_out, g_content, g_style = (gram_matrix(f[layer]) for f in (out, cont, sty))

@@ -105,6 +105,15 @@ def features_state_dict(
     return {k: v.float() for k, v in cleaned.items()}
 
 
+def local_vgg_weights(backbone: str) -> Path | None:
+    """The weights file already on this machine (``NST_VGG*_WEIGHTS`` or torchvision's cache), or None.
+
+    Never downloads: a server uses it to load the network at startup only when that costs no network."""
+    env = os.environ.get(ENV_VARS[backbone], "").strip()
+    path = Path(env) if env else torchvision_cache_file(backbone)
+    return path if path.is_file() else None
+
+
 def locate_vgg_weights(backbone: str, vgg_weights: str | os.PathLike | None = None) -> Path:
     """The file the weights will be read from, downloading torchvision's into its cache if allowed."""
     if backbone not in BACKBONES:

@@ -67,3 +67,33 @@ def test_the_seam_measure_sees_a_seam_and_none_in_a_smooth_picture():
     seamed = picture.copy()
     seamed[128:, :] *= 1.1  # one tile brighter: a ridge along row 128
     assert seam_ratio(seamed, [128], [128]) > 1.3
+
+
+def test_time_to_picture_takes_the_first_finished_picture_best_of_the_repeats(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_time_to_picture as bench
+
+    def run(engine, repeat, points, preview=None):
+        return {
+            "size": 256,
+            "pair": "a:b",
+            "engine": engine,
+            "repeat": repeat,
+            "points": points,
+            "first_preview": preview,
+        }
+
+    done_style, done_content = 0.25, 0.6
+    runs = [
+        # finished only at its second picture (the first is too far from the style)
+        run("nst page", 1, [[5, 1.0, done_style + 0.1, 0.1], [10, 2.0, done_style, done_content]], 0.4),
+        run("nst page", 2, [[5, 0.9, done_style + 0.1, 0.1], [10, 1.5, 0.1, 0.1]], 0.3),
+        run("neural-style", 1, [[50, 6.0, 0.1, done_content + 0.01], [100, 9.0, 0.1, 0.1]]),
+        run("pystiche", 1, [[200, 30.0, 0.9, 0.9]]),
+    ]
+    lines = bench.table(runs, "## header", done_style, done_content)
+    rows = {line.split(" | ")[2]: line for line in lines if line.startswith("| 256 |")}
+    assert rows["nst page"] == "| 256 | a:b | nst page | 1.5 | 10 | 0.100 | 0.100 | 6.0x |", rows
+    assert rows["neural-style"].startswith("| 256 | a:b | neural-style | 9.0 | 100 |"), rows
+    assert "not finished" in rows["pystiche"]
+    assert "First picture on the page (nst page), 256 px a:b: 0.30 s" in lines

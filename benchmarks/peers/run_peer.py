@@ -92,6 +92,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, help="output PNG")
     ap.add_argument("--json", type=Path, help="output JSON with timings and settings")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=0,
+        help="keep the image every N steps with its time from the call (for time-to-picture); "
+        "written after the timed run as OUT_<steps>.png and listed in the JSON",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
         "--pystiche-start",
@@ -146,6 +153,30 @@ def output_hw(path: Path, size: int) -> tuple[int, int]:
     with Image.open(path) as im:
         w, h = im.size
     return tuple(int((float(size) / max(w, h)) * x) for x in (h, w))  # type: ignore[return-value]
+
+
+class Snapshots:
+    """The image every ``every`` steps with its time from the call, the copying time left out."""
+
+    def __init__(self, every: int) -> None:
+        self.every, self.kept, self.t0, self.spent = every, [], 0.0, 0.0
+
+    def start(self) -> None:
+        self.t0, self.spent = time.perf_counter(), 0.0
+
+    def maybe(self, steps_done: int, image) -> None:
+        if self.every and steps_done % self.every == 0:
+            now = time.perf_counter()
+            self.kept.append((steps_done, now - self.t0 - self.spent, image.detach().clone()))
+            self.spent += time.perf_counter() - now
+
+    def write(self, out: Path, to_pil) -> list[dict]:
+        written = []
+        for steps_done, seconds, image in self.kept:
+            path = out.with_name(f"{out.stem}_{steps_done}{out.suffix}")
+            to_pil(image).save(path)
+            written.append({"steps": steps_done, "s": seconds, "path": str(path)})
+        return written
 
 
 # ---------------------------------------------------------------- neural-style-pt
@@ -205,10 +236,12 @@ def run_neural_style(args) -> dict:
 
     # Instrumentation: count closure evaluations (no behaviour change).
     counter = {"n": 0, "loss": None}
+    snapshots = Snapshots(args.snapshot_every)
 
     class CountingLBFGS(torch.optim.LBFGS):
         def step(self, closure):
             def counted():
+                snapshots.maybe(counter["n"], self.param_groups[0]["params"][0])
                 counter["n"] += 1
                 loss = closure()
                 counter["loss"] = float(loss)
@@ -224,6 +257,7 @@ def run_neural_style(args) -> dict:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    snapshots.start()
     ns.main()
     wall_s = time.perf_counter() - t0
 
@@ -240,6 +274,7 @@ def run_neural_style(args) -> dict:
         "peer_defaults": defaults,
         "changed_from_defaults": overrides,
         "api": "neural_style.neural_style.main() with sys.argv (module API; same code as its CLI)",
+        "snapshots": snapshots.write(args.out, ns.deprocess),
     }
 
 
@@ -291,6 +326,12 @@ PYSTICHE_DEFAULTS = {
 }
 
 
+def _tensor_to_pil(image):
+    from torchvision.transforms.functional import to_pil_image
+
+    return to_pil_image(image.squeeze(0).clamp(0, 1))
+
+
 def run_pystiche(args) -> dict:
     import convert
     import torch
@@ -318,9 +359,11 @@ def run_pystiche(args) -> dict:
     style_weight = 1e3
     device = torch.device("cpu")
     counter = {"n": 0, "loss": None}
+    snapshots = Snapshots(args.snapshot_every)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    snapshots.start()
     content_image = read_image(str(args.content), size=output_hw(args.content, args.size), device=device)
     style_image = read_image(str(args.style), size=output_hw(args.style, args.size), device=device)
     content_loss = loss.FeatureReconstructionLoss(
@@ -332,7 +375,12 @@ def run_pystiche(args) -> dict:
 
     style_loss = loss.MultiLayerEncodingLoss(mle, style_layers, get_style_op, score_weight=style_weight)
     perceptual_loss = loss.PerceptualLoss(content_loss, style_loss).to(device)
-    perceptual_loss.register_forward_pre_hook(lambda m, i: counter.__setitem__("n", counter["n"] + 1))
+
+    def counted(module, inputs) -> None:
+        snapshots.maybe(counter["n"], inputs[0])
+        counter["n"] += 1
+
+    perceptual_loss.register_forward_pre_hook(counted)
     perceptual_loss.register_forward_hook(lambda m, i, o: counter.__setitem__("loss", float(o)))
     perceptual_loss.set_content_image(content_image)
     perceptual_loss.set_style_image(style_image)
@@ -374,6 +422,7 @@ def run_pystiche(args) -> dict:
             **({"starting_point": args.pystiche_start} if args.pystiche_start != "content" else {}),
         },
         "api": "pystiche.loss / pystiche.optim.image_optimization (Python API; it has no CLI)",
+        "snapshots": snapshots.write(args.out, _tensor_to_pil),
     }
 
 

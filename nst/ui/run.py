@@ -15,6 +15,7 @@ worker waits in its own thread, not on the event loop, for a stopping run to let
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import queue
 import threading
@@ -24,13 +25,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import spaces
+import torch
 from PIL import Image
 
 import nst
-from nst.devices import pick_device
+from nst.devices import autocast_dtype, pick_device
 from nst.engine import StepInfo
 from nst.errors import Stopped
 from nst.images import tensor_to_image
+from nst.settings import PAPER_STYLE_LAYERS
+from nst.weights import load_vgg, local_vgg_weights
+
+log = logging.getLogger("nst.server")
 
 #: How often a waiting stream wakes up to see whether it was closed (seconds).
 TICK = 0.2
@@ -158,6 +164,34 @@ class Runner:
         self.compute = spaces.GPU(duration=gpu_seconds)(self._compute)
         #: The page's Stop buttons: its session -> the event its run reads.
         self.stops: dict[str, asyncio.Event] = {}
+
+    def warm_up(self, backbone: str) -> threading.Thread | None:
+        """On a CPU, load the network in a background thread when its weights are already on this machine.
+
+        Reading VGG's weights and the first passes (oneDNN picks its kernels, the bfloat16 probe of
+        :func:`~nst.devices.cpu_bfloat16_is_faster`) cost the first person to press Run a few
+        seconds on a CPU Space; done at startup, the first picture starts at once. Nothing is
+        downloaded, and a failure here is only logged: the run that needs the network says what
+        is wrong. On a GPU (ZeroGPU attaches it per run) loading is left to the run."""
+        device = pick_device(self.device)
+        if device.type != "cpu" or local_vgg_weights(backbone) is None:
+            return None
+
+        def load() -> None:
+            start = time.perf_counter()
+            try:
+                net = load_vgg(backbone, "avg", None, device)
+                dtype = autocast_dtype("auto", device)
+                with torch.no_grad():
+                    net.truncated(PAPER_STYLE_LAYERS, dtype)(torch.rand(1, 3, 64, 64), PAPER_STYLE_LAYERS)
+            except Exception:
+                log.exception("loading %s at startup failed; the first run will try again", backbone)
+                return
+            log.info("%s loaded at startup in %.1f s", backbone, time.perf_counter() - start)
+
+        thread = threading.Thread(target=load, name="nst-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def request_stop(self, session: str) -> bool:
         """Ask the page's run of ``session`` to end after its current step; False when none is running."""

@@ -35,9 +35,11 @@ class RunDefaults:
     scales: int
 
 
-#: CPU: 256 px, 60 steps over 2 scales (40 steps at 128 px, 20 at 256 px): a finished picture in
-#: well under a minute on two cores with VGG16. GPU: 512 px, 300 steps over 2 scales (seconds).
-CPU_DEFAULTS = RunDefaults(size=256, steps=60, scales=2)
+#: CPU: 256 px, 40 steps over 2 scales (27 steps at 128 px, 13 at 256 px): about 6 s on two cores with
+#: VGG16, the fastest schedule tried whose pictures are as good as the 60-step one's by the judge's
+#: distances and by eye (benchmarks/results/time-to-picture-cpu.md; starting at 64 px was faster but
+#: lost the photo's detail). GPU: 512 px, 300 steps over 2 scales (seconds).
+CPU_DEFAULTS = RunDefaults(size=256, steps=40, scales=2)
 GPU_DEFAULTS = RunDefaults(size=512, steps=300, scales=2)
 
 
