@@ -243,14 +243,15 @@ def main() -> None:
                     found = first_finished(points, *THRESHOLDS[0])
                     shown = f"{found[1]:.1f} s at {found[0]:g} steps" if found else "not finished"
                     print(f"repeat {repeat + 1}: {size} {pair} {engine}: {shown}", flush=True)
+    curves = RESULTS / f"time-to-picture-cpu-{'-'.join(map(str, args.sizes))}.json"
     header = (
         f"## Time to picture — {time.strftime('%Y-%m-%d %H:%M')}\n\n"
         f"Machine: {machine()}. `python benchmarks/bench_time_to_picture.py`, best of {args.repeats} "
         f"interleaved repeats, a picture kept every {args.every} steps; the peers and nst's defaults get "
-        f"{args.max_steps} steps. nst page: {page}. Every picture's distances: `time-to-picture-cpu.json` "
+        f"{args.max_steps} steps. nst page: {page}. Every picture's distances: `{curves.name}` "
         "(`--from-json` rebuilds these tables from it)."
     )
-    (RESULTS / "time-to-picture-cpu.json").write_text(
+    curves.write_text(
         json.dumps({"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}, "runs": runs})
     )
     lines = table(runs, header, *THRESHOLDS[0]) + [""] + table(runs, "Strict:", *THRESHOLDS[1])

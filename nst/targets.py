@@ -11,6 +11,7 @@ poster-size style does not hold gigabytes of features.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -127,6 +128,21 @@ def _distribution_targets(
     return targets
 
 
+def style_grams(net: VGGFeatures, style: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+    """The Gram matrices of ``style`` at ``layers``, computed once per network, image and layers.
+
+    The key holds everything they depend on: the style tensor's bytes (so its size, and with it the
+    style scale and the run's scale), its shape, the layers and the convolutions' dtype; the network
+    itself (weights, pooling, device) holds the cache. A server that gets the same painting again
+    (an example clicked twice, one upload with several photos) skips its forward pass at every scale.
+    """
+    pixels = style.detach().to("cpu", torch.float32).contiguous().numpy().tobytes()
+    key = (hashlib.blake2b(pixels, digest_size=16).hexdigest(), tuple(style.shape), tuple(layers), net.dtype)
+    return net.style_grams.get(
+        key, lambda: {layer: gram_matrix(f) for layer, f in net(style, layers).items()}
+    )
+
+
 def build_terms(
     settings: Settings,
     net: VGGFeatures,
@@ -178,7 +194,9 @@ def build_terms(
         for weight, style in zip(blend, styles) if taps else ():
             check_stop(stop)
             tiles = tiles_of(style)
-            if tiles is None:
+            if tiles is None and not kept:
+                found = style_grams(net, style, gram_layers)
+            elif tiles is None:
                 feats = net(style, taps)
                 found = {layer: gram_matrix(feats[layer]) for layer in gram_layers}
                 style_feats.append({layer: _hold(feats[layer], gen) for layer in kept})

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .errors import SettingsError
+from .model_cache import ModelCache
 
 #: Channels per convolution, "M" for pooling: torchvision's configurations D (VGG16) and E (VGG19).
 _CONFIGS: dict[str, list[int | str]] = {
@@ -134,6 +135,10 @@ class VGGFeatures(nn.Module):
         self.dtype: torch.dtype | None = None  #: autocast dtype of the convolutions; None: float32
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        #: Gram targets of style images made with this network, by the image's bytes (see
+        #: nst.targets.style_grams): a style used again on a server skips its forward passes. It lives
+        #: and goes with the network in the model cache.
+        self.style_grams: ModelCache[dict[str, torch.Tensor]] = ModelCache(limit=16)
         self.eval()
         self.requires_grad_(False)
 
@@ -149,6 +154,7 @@ class VGGFeatures(nn.Module):
         view.features = self.features[: deepest + 1]
         view.memory_format = self.memory_format
         view.dtype = dtype
+        view.style_grams = self.style_grams
         view.register_buffer("mean", self.mean, persistent=False)
         view.register_buffer("std", self.std, persistent=False)
         view.eval()

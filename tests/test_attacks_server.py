@@ -371,10 +371,11 @@ def test_hanging_up_frees_the_worker_after_its_step_and_never_blocks_the_server(
 
 
 def test_hanging_up_while_targets_are_built_frees_the_worker_within_seconds(
-    server, uploads, vgg19_env, monkeypatch
+    server, uploads, vgg19_env, monkeypatch, style_path, tmp_path
 ):
     """Four styles whose targets take 2 s each: a client that leaves while they are built frees the worker
-    after the style in hand, not after all of them."""
+    after the style in hand, not after all of them. The styles differ (the painting turned), or the
+    network's Gram cache would hand out the last three at once whatever the stop did."""
     from nst import vgg
 
     forward = vgg.VGGFeatures.forward
@@ -388,10 +389,15 @@ def test_hanging_up_while_targets_are_built_frees_the_worker_within_seconds(
 
     monkeypatch.setattr(vgg.VGGFeatures, "forward", slow_styles)
     content, style = uploads
+    turned = []
+    for quarter in (1, 2, 3):
+        path = tmp_path / f"style-{quarter}.png"
+        Image.open(style_path).convert("RGB").rotate(90 * quarter).save(path)
+        turned.append(upload(server, path))
     values = {
         "content": content,
         "style": style,
-        "extra_styles": [style] * 3,
+        "extra_styles": turned,
         "size": 128,
         "steps": 5,
         "scales": 1,

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torchvision
 
 import nst
 from nst import engine
@@ -194,3 +195,47 @@ def test_half_precision_runs_only_the_network_in_half(vgg19_env, content_path, s
     monkeypatch.setattr(engine, "autocast_dtype", lambda precision, device: torch.float16)
     result = nst.stylize(content_path, style_path, size=256, style_scale=2.0, steps=2, scales=1, init="noise")
     assert all(math.isfinite(v) for losses in result.losses for v in losses.values())
+
+
+def test_a_style_used_again_reuses_its_gram_targets_and_nothing_else_does(vgg19_env, monkeypatch):
+    from nst import targets, vgg, weights
+    from nst.losses import gram_matrix
+
+    weights.clear_cache()
+    passes: list[tuple[int, ...]] = []
+    forward = vgg.VGGFeatures.forward
+
+    def counted(self, image, taps):
+        passes.append(tuple(image.shape))
+        return forward(self, image, taps)
+
+    monkeypatch.setattr(vgg.VGGFeatures, "forward", counted)
+    net = weights.load_vgg("vgg19", "avg", None, "cpu")
+    style = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(0))
+    layers = ("relu1_1", "relu2_1")
+    first = targets.style_grams(net.truncated(layers), style, layers)
+    again = targets.style_grams(
+        net.truncated(layers), style.clone(), layers
+    )  # the same bytes, another tensor
+    assert len(passes) == 1 and all(torch.equal(first[layer], again[layer]) for layer in layers)
+    with torch.no_grad():
+        expected = gram_matrix(forward(net, style, layers)["relu2_1"])
+    torch.testing.assert_close(first["relu2_1"], expected)
+    changed = style.clone()
+    changed[0, 0, 0, 0] += 0.01  # one pixel
+    targets.style_grams(net.truncated(layers), changed, layers)
+    targets.style_grams(net.truncated(layers), style, ("relu1_1",))
+    targets.style_grams(net.truncated(layers, torch.bfloat16), style, layers)
+    assert len(passes) == 4, "another image, other layers or another precision never share targets"
+    # Through the engine: the second run of the same pair skips the style's pass.
+    settings = Settings(size=32, steps=1, style_layers=layers, content_layers=("relu2_1",), precision="fp32")
+    content = torch.rand(3, 24, 32, generator=torch.Generator().manual_seed(1))
+    painting = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(2))
+    to_image = torchvision.transforms.functional.to_pil_image
+    counts = []
+    for _ in range(2):
+        passes.clear()
+        nst.stylize(to_image(content), to_image(painting), settings, device="cpu")
+        counts.append(len(passes))
+    weights.clear_cache()
+    assert counts[1] == counts[0] - 1, counts
