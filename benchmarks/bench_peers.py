@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from judge import SHARED, VGG16, Judge  # noqa: E402
+from judge import BENCH_RUN, SHARED, VGG16, Judge  # noqa: E402
 from measure import machine  # noqa: E402
 
 import nst  # noqa: E402
@@ -63,9 +63,7 @@ def pairs(chosen: list[str] | None) -> list[tuple[Path, Path]]:
 
 def run_nst(content: Path, style: Path, **settings) -> tuple[Image.Image, float]:
     start = time.perf_counter()
-    result = nst.stylize(
-        content, style, backbone="vgg16", vgg_weights=str(VGG16), device="cpu", seed=0, **settings
-    )
+    result = nst.stylize(content, style, **BENCH_RUN, **settings)
     return result.image, time.perf_counter() - start
 
 

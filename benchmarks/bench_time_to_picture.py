@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from judge import SHARED, VGG16, Judge  # noqa: E402
+from judge import BENCH_RUN, SHARED, VGG16, Judge  # noqa: E402
 from measure import machine  # noqa: E402
 
 import nst  # noqa: E402
@@ -82,10 +82,7 @@ def run_nst(content: Path, style: Path, size: int, every: int, **settings) -> tu
     result = nst.stylize(
         content,
         style,
-        backbone="vgg16",
-        vgg_weights=str(VGG16),
-        device="cpu",
-        seed=0,
+        **BENCH_RUN,
         size=size,
         callback=callback,
         image_every=every,

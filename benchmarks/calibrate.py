@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from judge import SHARED, VGG16, Judge  # noqa: E402
+from judge import BENCH_RUN, SHARED, Judge  # noqa: E402
 from measure import machine  # noqa: E402
 
 import nst  # noqa: E402
@@ -85,10 +85,7 @@ def main() -> None:
             result = nst.stylize(
                 content,
                 style,
-                backbone="vgg16",
-                vgg_weights=str(VGG16),
-                device="cpu",
-                seed=0,
+                **BENCH_RUN,
                 size=args.size,
                 steps=args.steps,
                 precision="fp32",

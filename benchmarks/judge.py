@@ -29,6 +29,8 @@ from nst.weights import load_vgg
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 VGG16 = Path(os.environ.get("NST_VGG16_WEIGHTS", SHARED / "weights" / "vgg16-imagenet-features.safetensors"))
+#: How the benchmarks run this engine: on the judge's VGG16, on the CPU, seed 0.
+BENCH_RUN = {"backbone": "vgg16", "vgg_weights": str(VGG16), "device": "cpu", "seed": 0}
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
 
