@@ -26,7 +26,7 @@ from nst.settings import INITS, MAX_STYLES, OPTIMIZERS, STYLE_LOSSES, Settings
 from nst.ui import api
 from nst.ui.components import upload_files, upload_image
 from nst.ui.jobs import painters
-from nst.ui.page import COLOURS, Page, describe, examples, pick_example, visible
+from nst.ui.page import COLOURS, Page, describe, example_gallery, visible
 from nst.ui.run import Runner
 from nst.ui.server import ServerConfig, launch, stop_on_sigterm
 from nst.ui.uploads import UploadGate
@@ -40,28 +40,12 @@ CACHE = CONFIG.open_cache()
 RUNNER = Runner(CONFIG.device, CONFIG.concurrency)
 #: All runs share one queue slot group: one GPU (or CPU) does one picture at a time by default.
 COMPUTE = "compute"
+#: The built-in example pictures, then the operator's (NST_EXAMPLES_DIR).
+EXAMPLE_FOLDERS = [HERE / "examples"] + ([CONFIG.examples_dir] if CONFIG.examples_dir else [])
 CSS = """
 #output img, #compare img { object-fit: contain; }
 .nst-note { font-size: 0.9em; opacity: 0.8; }
 """
-
-
-def gallery(component: gr.Image, kind: str, label: str) -> None:
-    """Captioned example thumbnails (the built-in ones and NST_EXAMPLES_DIR's); a click puts one in ``component``."""
-    found = examples([HERE / "examples"] + ([CONFIG.examples_dir] if CONFIG.examples_dir else []), kind)
-    if found:
-        rows = -(-len(found) // 3)
-        shown = gr.Gallery(
-            [(e.path, e.caption) for e in found],
-            label=label,
-            columns=3,
-            rows=rows,
-            height=40 + 96 * rows,
-            allow_preview=False,
-            object_fit="cover",
-            elem_classes=["nst-examples"],
-        )
-        shown.select(pick_example(shown), None, component, queue=False, api_visibility="private")
 
 
 def build_demo() -> gr.Blocks:
@@ -94,7 +78,7 @@ def build_demo() -> gr.Blocks:
                             ),
                             "content image",
                         )
-                        gallery(content, "content", "Example photos")
+                        example_gallery(content, EXAMPLE_FOLDERS, "content", "Example photos")
                     with gr.Column(min_width=160) as style_inputs:
                         style = gate.register(
                             upload_image(
@@ -106,7 +90,7 @@ def build_demo() -> gr.Blocks:
                             ),
                             "style image",
                         )
-                        gallery(style, "styles", "Example styles")
+                        example_gallery(style, EXAMPLE_FOLDERS, "styles", "Example styles")
                     with gr.Column(visible=False) as painter_controls:
                         painter = gr.Dropdown(
                             [(get_entry(p).display_name, p) for p in offered],

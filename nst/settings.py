@@ -6,7 +6,7 @@ this engine divides each layer's loss by a constant taken from its target (see
 :mod:`nst.losses`), so the same ratio gives the same picture with any weights file, and the
 useful range of ``style_weight`` (content_weight 1) is about 1 (photo barely touched) to 100
 (the photo dissolves into the painting). 10, the default, was chosen side by side with
-neural-style-pt on every pair of ../shared/images (``benchmarks/calibrate.py``): the largest weight at
+neural-style-pt on every benchmark pair (``benchmarks/calibrate.py``): the largest weight at
 which every picture stays within 10 % of the peer's content distance, while closer to the painting.
 
 The extensions are fields too, so they combine freely: ``style_loss`` (the statistic that
@@ -48,8 +48,8 @@ OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: The paper's layers. Its Caffe network rectified in place, so its "conv4_2" and "conv1_1" ... "conv5_1"
 #: are the rectified responses, called relu4_2 and relu1_1 ... relu5_1 here (the tap before the ReLU,
-#: conv4_2, is the PyTorch tutorial's choice and stays selectable). Measured on the 12 pairs of
-#: ../shared/images (benchmarks/results/peers-cpu.md), the rectified taps give pictures both closer to
+#: conv4_2, is the PyTorch tutorial's choice and stays selectable). Measured on the 12 benchmark pairs
+#: (benchmarks/results/peers-cpu.md), the rectified taps give pictures both closer to
 #: the painting and to the photo than the convolution outputs at the same weights.
 PAPER_CONTENT_LAYERS = ("relu4_2",)
 PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

@@ -99,6 +99,24 @@ def examples(folders: list[Path], kind: str) -> list[Example]:
     return found
 
 
+def example_gallery(component: gr.Image, folders: list[Path], kind: str, label: str) -> None:
+    """Captioned thumbnails of the example pictures of ``kind`` in ``folders``; a click puts one in ``component``."""
+    found = examples(folders, kind)
+    if found:
+        rows = -(-len(found) // 3)
+        shown = gr.Gallery(
+            [(e.path, e.caption) for e in found],
+            label=label,
+            columns=3,
+            rows=rows,
+            height=40 + 96 * rows,
+            allow_preview=False,
+            object_fit="cover",
+            elem_classes=["nst-examples"],
+        )
+        shown.select(pick_example(shown), None, component, queue=False, api_visibility="private")
+
+
 # ----------------------------------------------------------------------------- the run
 
 
