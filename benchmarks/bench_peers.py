@@ -16,6 +16,11 @@ per size, ``benchmarks/results/peers-sheet-<size>.jpg`` (rows: pairs; columns: t
 
     bash benchmarks/peers/setup.sh                  # once: the peers' environments and weights
     python benchmarks/bench_peers.py [--sizes 256 512] [--steps 100] [--pairs tubingen:starry_night ...]
+    python benchmarks/bench_peers.py --sizes 512 --only-peers     # fill the peers' cache, nothing else
+
+The peers' pictures do not depend on this engine, so each one is kept (PNG and its report) under
+``<peers dir>/outputs/`` and reused by later runs with the same peer, pair, size and steps; the table
+marks reused times with the date they were measured. ``--rerun-peers`` ignores the cache.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -68,9 +72,16 @@ def run_nst(content: Path, style: Path, **settings) -> tuple[Image.Image, float]
 
 
 def run_peer(
-    peer: str, content: Path, style: Path, size: int, steps: int, work: Path
-) -> tuple[Image.Image, float]:
-    out, report = work / f"{peer}.png", work / f"{peer}.json"
+    peer: str, content: Path, style: Path, size: int, steps: int, rerun: bool
+) -> tuple[Image.Image, float, str]:
+    """The peer's picture, its wall time and when that was measured (from the cache unless ``rerun``)."""
+    work = PEERS_DIR / "outputs"
+    work.mkdir(parents=True, exist_ok=True)
+    stem = f"{peer}-{content.stem}-{style.stem}-{size}px-{steps}steps"
+    out, report = work / f"{stem}.png", work / f"{stem}.json"
+    if not rerun and out.exists() and report.exists():
+        measured = time.strftime("%Y-%m-%d %H:%M", time.localtime(report.stat().st_mtime))
+        return Image.open(out).convert("RGB"), json.loads(report.read_text())["wall_s"], measured
     done = subprocess.run(
         [
             str(PEERS_DIR / peer / "bin" / "python"),
@@ -96,7 +107,7 @@ def run_peer(
     )
     if done.returncode:
         raise RuntimeError(f"{peer}: {done.stderr.strip().splitlines()[-1:]}")
-    return Image.open(out).convert("RGB"), json.loads(report.read_text())["wall_s"]
+    return Image.open(out).convert("RGB"), json.loads(report.read_text())["wall_s"], "now"
 
 
 def main() -> None:
@@ -107,7 +118,18 @@ def main() -> None:
         "--pairs", nargs="*", default=None, help="content:style names, e.g. tubingen:starry_night"
     )
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--only-peers", action="store_true", help="run (or reuse) the peers only; no table")
+    ap.add_argument("--rerun-peers", action="store_true", help="ignore the peers' cached pictures")
     args = ap.parse_args()
+    if args.only_peers:
+        for size in args.sizes:
+            for content, style in pairs(args.pairs):
+                for peer in PEERS:
+                    _, seconds, measured = run_peer(peer, content, style, size, args.steps, args.rerun_peers)
+                    print(
+                        f"{size} {content.stem}/{style.stem} {peer}: {seconds:.1f} s ({measured})", flush=True
+                    )
+        return
     judge = Judge()
     load_vgg("vgg16", "avg", str(VGG16), "cpu")  # loaded (and cached) before any timing
     page = ServerConfig.from_env({"NST_DEVICE": "cpu"}).defaults
@@ -124,7 +146,7 @@ def main() -> None:
     ]
     for size in args.sizes:
         chosen = pairs(args.pairs)
-        cell = size
+        cell = min(size, 384)  # the sheet is for looking; the judge sees every picture at full size
         sheet = Image.new("RGB", (cell * (len(engines) + 1), 24 + cell * len(chosen)), "white")
         draw = ImageDraw.Draw(sheet)
         for col, name in enumerate(["photo"] + engines):
@@ -134,25 +156,26 @@ def main() -> None:
             shown = photo.copy()
             shown.thumbnail((cell, cell))
             sheet.paste(shown, (0, 24 + row * cell))
-            with tempfile.TemporaryDirectory() as tmp:
-                for col, engine in enumerate(engines, start=1):
-                    if engine == "nst defaults":
-                        image, seconds = run_nst(content, style, size=size, steps=args.steps, scales=1)
-                    elif engine.startswith("nst page"):
-                        image, seconds = run_nst(
-                            content, style, size=size, steps=page.steps, scales=page.scales
-                        )
-                    else:
-                        image, seconds = run_peer(engine, content, style, size, args.steps, Path(tmp))
-                    style_d, content_d = judge.distances(image, photo, Image.open(style))
-                    pair = f"{content.stem} / {style.stem}"
-                    lines.append(
-                        f"| {size} | {pair} | {engine} | {style_d:.3f} | {content_d:.3f} | {seconds:.1f} |"
+            for col, engine in enumerate(engines, start=1):
+                measured = "now"
+                if engine == "nst defaults":
+                    image, seconds = run_nst(content, style, size=size, steps=args.steps, scales=1)
+                elif engine.startswith("nst page"):
+                    image, seconds = run_nst(content, style, size=size, steps=page.steps, scales=page.scales)
+                else:
+                    image, seconds, measured = run_peer(
+                        engine, content, style, size, args.steps, args.rerun_peers
                     )
-                    print(lines[-1], flush=True)
-                    shown = image.copy()
-                    shown.thumbnail((cell, cell))
-                    sheet.paste(shown, (col * cell, 24 + row * cell))
+                style_d, content_d = judge.distances(image, photo, Image.open(style))
+                pair = f"{content.stem} / {style.stem}"
+                when = "" if measured == "now" else f" (measured {measured})"
+                lines.append(
+                    f"| {size} | {pair} | {engine} | {style_d:.3f} | {content_d:.3f} | {seconds:.1f}{when} |"
+                )
+                print(lines[-1], flush=True)
+                shown = image.copy()
+                shown.thumbnail((cell, cell))
+                sheet.paste(shown, (col * cell, 24 + row * cell))
         sheet.save(RESULTS / f"peers-sheet-{size}.jpg")
         lines.append(f"\nSheet: `benchmarks/results/peers-sheet-{size}.jpg`.\n")
     with (RESULTS / "peers-cpu.md").open("a") as f:

@@ -8,7 +8,9 @@ beside neural-style-pt's on the same pair, where ``benchmarks/results/peers-cpu.
 
     python benchmarks/calibrate.py --candidates relu10 relu15 conv10 --pairs tubingen:shipwreck ...
 
-A candidate is a name: ``relu`` or ``conv`` (the taps) followed by the style weight, e.g. ``relu15``.
+A candidate is a name: ``relu`` or ``conv`` (the taps) followed by the style weight, e.g. ``relu15``,
+and optionally ``g`` and the exponent the content weight grows with above 256 px
+(``nst.settings.CONTENT_WEIGHT_GROWTH``), e.g. ``relu10g0.7``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from judge import BENCH_RUN, SHARED, Judge  # noqa: E402
 from measure import machine  # noqa: E402
 
 import nst  # noqa: E402
+from nst import settings  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 TAPS = {
@@ -37,9 +40,13 @@ TAPS = {
 }
 
 
-def candidate(name: str) -> dict:
-    taps, weight = re.fullmatch(r"(relu|conv)(\d+(?:\.\d+)?)", name).groups()
-    return {**TAPS[taps], "style_weight": float(weight)}
+DEFAULT_GROWTH = settings.CONTENT_WEIGHT_GROWTH
+
+
+def candidate(name: str) -> tuple[dict, float]:
+    """The settings a candidate names, and its content weight growth exponent."""
+    taps, weight, growth = re.fullmatch(r"(relu|conv)(\d+(?:\.\d+)?)(?:g(\d+(?:\.\d+)?))?", name).groups()
+    return {**TAPS[taps], "style_weight": float(weight)}, float(growth or DEFAULT_GROWTH)
 
 
 def image_path(name: str, kind: str) -> Path:
@@ -82,6 +89,7 @@ def main() -> None:
         content, style = image_path(c, "content"), image_path(s, "styles")
         peer = peers.get(f"{c} / {s}")
         for name in args.candidates:
+            chosen, settings.CONTENT_WEIGHT_GROWTH = candidate(name)
             result = nst.stylize(
                 content,
                 style,
@@ -89,7 +97,7 @@ def main() -> None:
                 size=args.size,
                 steps=args.steps,
                 precision="fp32",
-                **candidate(name),
+                **chosen,
             )
             result.image.save(args.out / f"{c}-{s}-{name}-{args.size}.png")
             style_d, content_d = judge.distances(result.image, Image.open(content), Image.open(style))

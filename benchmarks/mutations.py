@@ -45,6 +45,20 @@ MUTATIONS = [
         ("tests/test_wiring.py::test_the_content_term_reads_content_layers",),
     ),
     Mutation(
+        "content weight ignores the picture's size",
+        "nst/targets.py",
+        "settings.content_weight_at(size)",
+        "settings.content_weight",
+        ("tests/test_wiring.py::test_the_content_weight_grows_with_the_side_of_each_scale_above_256_px",),
+    ),
+    Mutation(
+        "content weight from the final size, not the scale's",
+        "nst/targets.py",
+        "settings.content_weight_at(size)",
+        "settings.content_weight_at((settings.size, settings.size))",
+        ("tests/test_wiring.py::test_the_content_weight_grows_with_the_side_of_each_scale_above_256_px",),
+    ),
+    Mutation(
         "L-BFGS returns the last image, not the best evaluated",
         "nst/engine.py",
         'if final_total.item() <= best["total"]:',

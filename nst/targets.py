@@ -210,7 +210,7 @@ def build_terms(
 
     terms: list[tuple[LossTerm, float]] = []
     if content_feats:
-        terms.append((ContentLoss(content_feats), settings.content_weight))
+        terms.append((ContentLoss(content_feats), settings.content_weight_at(size)))
     if gram_layers:
         terms.append((GramStyleLoss(grams, settings.layer_weights), settings.style_weight))
     elif settings.style_weight:

@@ -17,7 +17,7 @@ from PIL import Image
 import nst
 from nst import engine
 from nst.images import image_to_tensor, load_image
-from nst.settings import Settings
+from nst.settings import CONTENT_WEIGHT_GROWTH, Settings
 from nst.vgg import VGGFeatures
 from support.pictures import make_picture
 
@@ -60,6 +60,26 @@ def test_the_content_term_reads_content_layers(vgg19_env, net, content_path, sty
         f, t = net(x0, [layer])[layer], net(content, [layer])[layer]
     expected = F.mse_loss(f, t).item() / t.pow(2).mean().item()
     assert result.losses[0]["content"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_content_weight_grows_with_the_side_of_each_scale_above_256_px(
+    vgg19_env, net, content_path, style_path
+):
+    # 2 scales to 640 px: the first step is at 320 px, where content_weight 2 counts 2 * (320 / 256) ** growth.
+    settings = Settings(
+        **{**EXACT, "size": 640, "steps": 2, "scales": 2}, content_weight=2.0, style_weight=0.0
+    )
+    settings = settings.replace(content_layers=("conv1_1",), style_layers=("conv1_1",))
+    result = nst.stylize(content_path, style_path, settings)
+    coarse = tuple(round(side / 2) for side in result.image.size)
+    assert max(coarse) == 320
+    x0, content = first_image(settings, coarse), at(content_path, coarse)
+    with torch.no_grad():
+        f, t = net(x0, ["conv1_1"])["conv1_1"], net(content, ["conv1_1"])["conv1_1"]
+    unweighted = F.mse_loss(f, t).item() / t.pow(2).mean().item()
+    grown = 2.0 * (320 / 256) ** CONTENT_WEIGHT_GROWTH
+    assert grown > 2.2  # the growth is large enough to tell the coarse scale from the final one
+    assert result.losses[0]["content"] == pytest.approx(grown * unweighted, rel=1e-4)
 
 
 def gram_style_value(net, x0: torch.Tensor, style: torch.Tensor, layers, weights) -> float:
