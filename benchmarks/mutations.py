@@ -59,6 +59,24 @@ MUTATIONS = [
         ("tests/test_wiring.py::test_the_content_weight_grows_with_the_side_of_each_scale_above_256_px",),
     ),
     Mutation(
+        "coarse scales read every style layer",
+        "nst/engine.py",
+        "settings.at_scale(size, last=k == len(sizes) - 1),",
+        "settings,",
+        (
+            "tests/test_wiring.py::test_a_coarse_scale_leaves_out_style_layers_with_few_positions_and_the_last_keeps_them",
+        ),
+    ),
+    Mutation(
+        "the last scale leaves out style layers too",
+        "nst/engine.py",
+        "settings.at_scale(size, last=k == len(sizes) - 1),",
+        "settings.at_scale(size, last=False),",
+        (
+            "tests/test_wiring.py::test_a_coarse_scale_leaves_out_style_layers_with_few_positions_and_the_last_keeps_them",
+        ),
+    ),
+    Mutation(
         "L-BFGS returns the last image, not the best evaluated",
         "nst/engine.py",
         'if final_total.item() <= best["total"]:',

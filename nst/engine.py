@@ -335,7 +335,7 @@ def run_scales(
             style_ts = [_style_tensor(s, size, settings, dev) for s in styles]
             try:
                 terms = build_terms(
-                    settings,
+                    settings.at_scale(size, last=k == len(sizes) - 1),
                     net,
                     content_t,
                     style_ts,

@@ -107,6 +107,29 @@ def test_the_style_term_reads_style_layers_with_their_weights(vgg19_env, net, co
     assert result.losses[0]["style"] == pytest.approx(settings.style_weight * expected, rel=1e-4)
 
 
+def test_a_coarse_scale_leaves_out_style_layers_with_few_positions_and_the_last_keeps_them(
+    vgg19_env, net, content_path, style_path
+):
+    layers = ("conv1_1", "relu5_1")  # relu5_1: 8x6 = 48 positions at 128x102, under MIN_STYLE_POSITIONS
+    settings = Settings(
+        **{**EXACT, "size": 256, "steps": 2, "scales": 2}, style_layers=layers, content_weight=0.0
+    )
+    result = nst.stylize(content_path, style_path, settings)
+    assert result.image.size == (256, 205)  # the 40x32 content
+    x0 = first_image(settings, (128, 102))
+    coarse = gram_style_value(net, x0, at(style_path, (128, 128)), ("conv1_1",), (1.0,))
+    both = gram_style_value(net, x0, at(style_path, (128, 128)), layers, (0.5, 0.5))
+    assert abs(coarse - both) > 0.02 * coarse  # the test can tell the two apart
+    assert result.losses[0]["style"] == pytest.approx(settings.style_weight * coarse, rel=1e-4)
+    # One scale is the last: relu5_1 stays, though its 4x3 grid is smaller still.
+    small = settings.replace(size=64, steps=1, scales=1)
+    x0 = first_image(small, (64, 51))
+    expected = gram_style_value(net, x0, at(style_path, (64, 64)), layers, (0.5, 0.5))
+    assert nst.stylize(content_path, style_path, small).losses[0]["style"] == pytest.approx(
+        small.style_weight * expected, rel=1e-4
+    )
+
+
 @pytest.mark.parametrize("style_scale, side", [(0.5, 16), (2.0, 64)])
 def test_style_scale_sets_the_size_the_style_is_seen_at(
     vgg19_env, net, content_path, style_path, style_scale, side
