@@ -88,9 +88,12 @@ def test_upload_run_and_see_the_result(browser, page_url, vgg19_env, content_pat
     expect(page.locator("#download a[download]")).to_be_visible(timeout=120_000)
     page.screenshot(path=str(shots / "browser-2-after.png"), full_page=True)
 
-    assert output.evaluate("img => img.complete && img.naturalWidth") == 64
-    assert output.evaluate("img => img.naturalHeight") == 51
     expect(page.locator("#status")).to_contain_text("Done: 64×51 px, 10 step(s)")
+    # The last preview may still be on screen, or the final picture still decoding: wait for it.
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#output img'); return i && i.complete && i.naturalWidth === 64 }"
+    )
+    assert output.evaluate("img => img.naturalHeight") == 51
     expect(page.locator("#compare img")).to_have_count(2)
     assert page.locator("#download a[download]").get_attribute("download").endswith(".png")
     page.close()
