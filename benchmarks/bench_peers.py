@@ -146,7 +146,7 @@ def main() -> None:
     ]
     for size in args.sizes:
         chosen = pairs(args.pairs)
-        cell = min(size, 384)  # the sheet is for looking; the judge sees every picture at full size
+        cell = min(size, 288)  # the sheet is for looking (and under 1 MB); the judge sees full size
         sheet = Image.new("RGB", (cell * (len(engines) + 1), 24 + cell * len(chosen)), "white")
         draw = ImageDraw.Draw(sheet)
         for col, name in enumerate(["photo"] + engines):

@@ -64,7 +64,7 @@ STYLE_LOSSES = ("gram", "mmd-linear", "mmd-poly", "mmd-gauss", "bn")
 #: content term is weighed more above this side, as ``(side / WEIGHTS_SIDE) ** CONTENT_WEIGHT_GROWTH``
 #: (see content_weight_at). The exponent was calibrated at 512 px on every benchmark pair: x2 (an
 #: exponent of 1) keeps the photo but leaves hoovertowernight/the_scream farther from the painting
-#: than the peer; x1.43 (0.5) still lets golden_gate/shipwreck drift from the photo.
+#: than the peer; x1.52 (0.6) still lets golden_gate/shipwreck drift from the photo.
 WEIGHTS_SIDE = 256
 CONTENT_WEIGHT_GROWTH = 0.7
 #: A style layer whose grid holds fewer positions than this at a coarse scale of a coarse-to-fine run
