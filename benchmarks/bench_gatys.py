@@ -34,10 +34,12 @@ from reference_tutorial import run_reference  # noqa: E402
 import nst  # noqa: E402
 from nst import targets  # noqa: E402
 from nst.devices import pick_device  # noqa: E402
-from nst.images import image_to_tensor, load_image, resize_longest  # noqa: E402
+from nst.geometry import Canvas  # noqa: E402
+from nst.images import image_to_tensor, load_image, resize_to  # noqa: E402
+from nst.layers import layer_names  # noqa: E402
 from nst.losses import ContentLoss, GramStyleLoss  # noqa: E402
 from nst.settings import Settings  # noqa: E402
-from nst.vgg import VGGFeatures, layer_names  # noqa: E402
+from nst.vgg import VGGFeatures  # noqa: E402
 from nst.weights import load_vgg  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -121,7 +123,7 @@ def bench_size(
     )
     content_img, style_img = load_image(CONTENT), load_image(STYLE)
     net = load_vgg(backbone, settings.pooling, weights, device)
-    content_img = resize_longest(content_img, size)
+    content_img = resize_to(content_img, Canvas.of(content_img).fit(size))
     # The tutorial's model needs the style image at the content's size; give both the same.
     style_img = style_img.resize(content_img.size)
     content = image_to_tensor(content_img, device)

@@ -38,13 +38,13 @@ sys.path.insert(0, {root!r} + "/benchmarks")
 from measure import own_memory as rss
 import nst
 from nst.weights import VGGFeatures, load_vgg
-from nst import engine
+from nst import requests
 
 config = json.loads(sys.argv[1])
 torch.manual_seed(0)
 state = {{k: v for k, v in torchvision.models.vgg19(weights=None).features.state_dict().items()}}
 net = VGGFeatures("vgg19", state, pooling="avg")
-engine.load_vgg = lambda *a, **k: net
+requests.load_vgg = lambda *a, **k: net
 rng = np.random.default_rng(0)
 content = Image.fromarray(rng.integers(0, 255, (config["size"] * 3 // 4, config["size"], 3), dtype=np.uint8))
 styles = [Image.fromarray(rng.integers(0, 255, (config["style_px"], config["style_px"], 3), dtype=np.uint8))

@@ -103,7 +103,7 @@ def whole_fits(size: int) -> bool:
     import torch
 
     from nst import memory
-    from nst.images import fit_size
+    from nst.geometry import Canvas
     from nst.settings import Settings
     from nst.tiles import halo
 
@@ -111,7 +111,7 @@ def whole_fits(size: int) -> bool:
     os.environ["NST_MEMORY_GB"] = "22"
     try:
         plan = memory.plan_scale(
-            fit_size(1024, 768, size), settings, torch.device("cpu"), halo("vgg16", settings.taps())
+            Canvas(1024, 768).fit(size), settings, torch.device("cpu"), halo("vgg16", settings.taps())
         )
     finally:
         del os.environ["NST_MEMORY_GB"]
@@ -230,7 +230,7 @@ def seam_report(image: np.ndarray, ys: list[int], xs: list[int], core: tuple[int
 def poster(size: int, steps: int, scales: int) -> list[str]:
     from PIL import Image
 
-    from nst.images import fit_size
+    from nst.geometry import Canvas
     from nst.settings import Settings
     from nst.tiles import halo, plan_tiles
 
@@ -246,11 +246,11 @@ def poster(size: int, steps: int, scales: int) -> list[str]:
     core = int(tiled[0].split("up to ")[1].split(" px")[0]) if tiled else None
     lines = [
         f"{width}x{height} px, {steps} steps over {scales} scales (coarse to fine from "
-        f"{fit_size(1024, 768, size // 2 ** (scales - 1))[0]} px), default budget: {r['seconds'] / 60:.1f} min, "
+        f"{Canvas(1024, 768).fit(size // 2 ** (scales - 1)).width} px), default budget: {r['seconds'] / 60:.1f} min, "
         f"peak {r['peak'] / 1e9:.2f} GB above the loaded network. Notes: {'; '.join(r['notes'])}.",
     ]
     if core:
-        tiles = plan_tiles((height, width), core, halo("vgg16", Settings(backbone="vgg16").taps()))
+        tiles = plan_tiles(Canvas(width, height), core, halo("vgg16", Settings(backbone="vgg16").taps()))
         ys = sorted({t.core[0] for t in tiles} - {0})
         xs = sorted({t.core[1] for t in tiles} - {0})
         lines.append(seam_report(image, ys, xs, tiles[len(tiles) // 2].core))

@@ -75,7 +75,7 @@ def run_nst(content: Path, style: Path, size: int, every: int, **settings) -> tu
         if info.image is not None:
             now = time.perf_counter()
             first.append(now - start - spent[0])
-            if max(info.size) == size:
+            if info.canvas.size == size:
                 kept.append((info.step, now - start - spent[0], info.image.clone()))
             spent[0] += time.perf_counter() - now
 

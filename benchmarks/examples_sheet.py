@@ -35,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     defaults = ServerConfig.from_env({"NST_DEVICE": "cpu"}).defaults
     settings = METHODS["gatys"].settings(
-        backbone="vgg16", size=defaults.size, steps=defaults.steps, scales=defaults.scales
+        {"backbone": "vgg16", "size": defaults.size, "steps": defaults.steps, "scales": defaults.scales}
     )
     styles = sorted((EXAMPLES / "styles").glob("*.jpg"))
     sheet = Image.new("RGB", (CELL * (len(styles) + 1), 80 + CELL * len(args.photos)), "white")

@@ -38,7 +38,7 @@ from measure import machine  # noqa: E402
 import nst  # noqa: E402
 from nst import cyclegan, memory  # noqa: E402
 from nst.errors import ResourceError  # noqa: E402
-from nst.images import fit_size  # noqa: E402
+from nst.geometry import Canvas  # noqa: E402
 from nst.settings import Settings  # noqa: E402
 from nst.tiles import halo  # noqa: E402
 
@@ -161,7 +161,7 @@ def main() -> None:
                 sync()
                 times.append(time.perf_counter() - t)
         forward = sorted(times[3:] or times)[len(times[3:] or times) // 2]
-        photo = content.resize(fit_size(*content.size, side))
+        photo = content.resize(Canvas.of(content).fit(side))
         sync()
         t = time.perf_counter()
         cyclegan.paint(photo, weights=args.painter_weights, device=device)
@@ -200,7 +200,9 @@ def main() -> None:
             while size + step <= memory.max_size_for(torch.device(device)):
                 try:
                     # a square of the size, as memory.check_memory plans it before the picture is read
-                    plan = memory.plan_scale((size + step, size + step), settings, torch.device(device), h)
+                    plan = memory.plan_scale(
+                        Canvas(size + step, size + step), settings, torch.device(device), h
+                    )
                 except ResourceError:  # not even in tiles: certainly not whole
                     break
                 if plan.tile is not None:
@@ -221,7 +223,7 @@ def main() -> None:
         size = 256 if quick else 8192
         settings = Settings(**base, size=size)
         plan = memory.plan_scale(
-            fit_size(*content.size, size),
+            Canvas.of(content).fit(size),
             settings,
             torch.device(device),
             halo(args.backbone, settings.taps()),

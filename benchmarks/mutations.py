@@ -47,21 +47,21 @@ MUTATIONS = [
     Mutation(
         "content weight ignores the picture's size",
         "nst/targets.py",
-        "settings.content_weight_at(size)",
+        "settings.content_weight_at(canvas)",
         "settings.content_weight",
         ("tests/test_wiring.py::test_the_content_weight_grows_with_the_side_of_each_scale_above_256_px",),
     ),
     Mutation(
         "content weight from the final size, not the scale's",
         "nst/targets.py",
-        "settings.content_weight_at(size)",
-        "settings.content_weight_at((settings.size, settings.size))",
+        "settings.content_weight_at(canvas)",
+        "settings.content_weight_at(Canvas(settings.size, settings.size))",
         ("tests/test_wiring.py::test_the_content_weight_grows_with_the_side_of_each_scale_above_256_px",),
     ),
     Mutation(
         "coarse scales read every style layer",
         "nst/engine.py",
-        "settings.at_scale(size, last=k == len(sizes) - 1),",
+        "settings.at_scale(canvas, last=k == len(scales) - 1),",
         "settings,",
         (
             "tests/test_wiring.py::test_a_coarse_scale_leaves_out_style_layers_with_few_positions_and_the_last_keeps_them",
@@ -70,8 +70,8 @@ MUTATIONS = [
     Mutation(
         "the last scale leaves out style layers too",
         "nst/engine.py",
-        "settings.at_scale(size, last=k == len(sizes) - 1),",
-        "settings.at_scale(size, last=False),",
+        "settings.at_scale(canvas, last=k == len(scales) - 1),",
+        "settings.at_scale(canvas, last=False),",
         (
             "tests/test_wiring.py::test_a_coarse_scale_leaves_out_style_layers_with_few_positions_and_the_last_keeps_them",
         ),
@@ -86,8 +86,8 @@ MUTATIONS = [
     Mutation(
         "style_scale ignored",
         "nst/engine.py",
-        "round(max(size) * settings.style_scale)",
-        "round(max(size) * 1.0)",
+        "round(canvas.size * settings.style_scale)",
+        "round(canvas.size * 1.0)",
         ("tests/test_wiring.py::test_style_scale_sets_the_size_the_style_is_seen_at",),
     ),
     Mutation(
@@ -106,9 +106,9 @@ MUTATIONS = [
     ),
     Mutation(
         "the app's API drops style_blend",
-        "nst/ui/jobs.py",
-        "if k in method.parameters()",
-        'if k in method.parameters() and k != "style_blend"',
+        "nst/methods.py",
+        "return {k: v for k, v in values.items() if k in names}",
+        'return {k: v for k, v in values.items() if k in names and k != "style_blend"}',
         ("tests/test_settings_surface.py::test_an_api_parameter_of_the_same_name_sets_it",),
     ),
     Mutation(
@@ -127,9 +127,9 @@ MUTATIONS = [
     ),
     Mutation(
         "histogram colour mode leaves the styles' colours",
-        "nst/engine.py",
-        "run_styles = [color.match_color_image(s, content_img) for s in style_imgs]",
-        "run_styles = list(style_imgs)",
+        "nst/requests.py",
+        "run_styles = [color.match_color_image(s, content) for s in styles]",
+        "run_styles = list(styles)",
         ("tests/test_wiring.py::test_histogram_colour_mode_keeps_the_contents_colours",),
     ),
     Mutation(
@@ -142,8 +142,8 @@ MUTATIONS = [
     Mutation(
         "texture command keeps only its first style",
         "nst/cli/texture.py",
-        "styles if len(styles) > 1 else styles[0],",
-        "styles[0],",
+        "extra_styles=styles[1:],",
+        "extra_styles=(),",
         ("tests/test_cli.py::test_texture_style_weights_reach_the_blend",),
     ),
     Mutation(
@@ -212,6 +212,108 @@ MUTATIONS = [
         "            try:\n                terms = torch.autocast(dev.type, dtype=net.dtype or torch.float32, "
         "enabled=net.dtype is not None)(build_terms)(",
         ("tests/test_engine.py::test_half_precision_runs_only_the_network_in_half",),
+    ),
+    Mutation(
+        "the page says 'preparing' whenever a step is slow (issue 19, 1)",
+        "nst/ui/runner.py",
+        "                state = state.replace(seconds=now - started)\n",
+        "                state = state.replace(seconds=now - started)\n"
+        '                if kind == "tick" and state.phase == "running":\n'
+        '                    state = state.replace(phase="preparing", what="network")\n',
+        (
+            "tests/test_app_page.py::test_the_status_line_tells_each_state_of_a_run_stopped_at_its_coarse_scale",
+        ),
+    ),
+    Mutation(
+        "Stop hands back the coarse scale's picture (issue 19, 2)",
+        "nst/engine.py",
+        "    if Canvas.of(x) != final:",
+        "    if False:",
+        (
+            "tests/test_app_page.py::test_the_status_line_tells_each_state_of_a_run_stopped_at_its_coarse_scale",
+            "tests/test_app_api.py::test_stop_ends_a_run_with_its_best_picture_at_full_size",
+        ),
+    ),
+    Mutation(
+        "Stop closes the stream instead of waiting for the run's picture",
+        "nst/ui/page.py",
+        '        self.runner.request_stop(request.session_hash or "")\n',
+        '        raise gr.Error("stopped")\n',
+        (
+            "tests/test_app_page.py::test_the_status_line_tells_each_state_of_a_run_stopped_at_its_coarse_scale",
+        ),
+    ),
+    Mutation(
+        "a held upload is swept anyway (issue 19, 3)",
+        "nst/ui/cache.py",
+        "            keep = {os.path.realpath(k) for k in keep} | set(self._held)",
+        "            keep = {os.path.realpath(k) for k in keep}",
+        (
+            "tests/test_app_lifecycle.py::test_a_held_file_is_never_swept_and_its_age_counts_from_its_last_use",
+        ),
+    ),
+    Mutation(
+        "an upload's age counts from its upload, not its last use",
+        "nst/ui/cache.py",
+        "            for path in real:\n                self.touch(path)",
+        "            pass",
+        (
+            "tests/test_app_lifecycle.py::test_a_held_file_is_never_swept_and_its_age_counts_from_its_last_use",
+        ),
+    ),
+    Mutation(
+        "runs wait in Gradio's queue, checked only when their turn comes",
+        "app.py",
+        "            concurrency_limit=None,  # every run waits in the runner's line, which knows its place",
+        "            concurrency_limit=CONFIG.concurrency,",
+        ("tests/test_app_page.py::test_runs_are_admitted_at_once_to_wait_in_the_runners_line",),
+    ),
+    Mutation(
+        "the API's runs wait in Gradio's queue (no place in line, uploads swept)",
+        "nst/ui/api.py",
+        "                concurrency_limit=None,  # every run waits in the runner's line, which knows its place",
+        '                concurrency_limit=config.concurrency, concurrency_id="compute",',
+        (
+            "tests/test_app_api.py::test_a_run_in_line_knows_its_place",
+            "tests/test_app_lifecycle.py::test_a_burst_queued_behind_a_long_run_gets_its_pictures",
+        ),
+    ),
+    Mutation(
+        "a stop that stays in this process (ZeroGPU's worker never sees it)",
+        "nst/ui/runner.py",
+        "    def is_set(self) -> bool:\n        return self.path.exists()",
+        '    def is_set(self) -> bool:\n        return getattr(self, "_set", False)',
+        ("tests/test_app_lifecycle.py::test_a_stop_reaches_a_run_in_another_process",),
+    ),
+    Mutation(
+        "the painter menu defaults to the first painter, runnable or not (issue 19, 5)",
+        "nst/ui/controls.py",
+        "        value=(runnable or [m.name for m in context.painters] or [None])[0],",
+        "        value=([m.name for m in context.painters] or [None])[0],",
+        ("tests/test_app_lifecycle.py::test_the_banner_the_log_and_the_painter_menu_say_what_can_run",),
+    ),
+    Mutation(
+        "readiness ignores the Hub cache",
+        "nst/readiness.py",
+        "            here = isinstance(cached, str)",
+        "            here = False",
+        (
+            "tests/test_app_lifecycle.py::test_readiness_says_what_is_here_what_could_be_downloaded_and_what_is_missing",
+        ),
+    ),
+    Mutation(
+        "the CLI's help loads torch (issue 19, 6)",
+        "nst/cli/_common.py",
+        "from ..dials import DIALS, settings_from_values\n",
+        "from ..dials import DIALS, settings_from_values\nfrom ..images import save_image  # noqa: F401\n",
+        ("tests/test_cli.py::test_help_imports_nothing_heavy",),
+    ),
+    Mutation(
+        "Ctrl+C quits at once, writing nothing",
+        "nst/cli/_common.py",
+        "        if stop.is_set():\n            raise KeyboardInterrupt",
+        "        if True:\n            raise KeyboardInterrupt",
+        ("tests/test_cli.py::test_ctrl_c_stops_after_the_step_and_saves_the_best_picture_at_full_size",),
     ),
 ]
 

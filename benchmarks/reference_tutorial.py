@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nst.vgg import IMAGENET_MEAN, IMAGENET_STD
+from nst.layers import IMAGENET_MEAN, IMAGENET_STD
 
 
 class ContentLoss(nn.Module):

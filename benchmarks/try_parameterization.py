@@ -46,7 +46,8 @@ from bench_time_to_picture import PAIRS, THRESHOLDS, first_finished  # noqa: E40
 from judge import SHARED, VGG16, Judge  # noqa: E402
 from measure import machine  # noqa: E402
 
-from nst.engine import _style_tensor, plan_scales, style_side  # noqa: E402
+from nst.engine import _style_tensor, plan_scales  # noqa: E402
+from nst.geometry import Canvas  # noqa: E402
 from nst.images import image_to_tensor, load_image, tensor_to_image  # noqa: E402
 from nst.lbfgs import LBFGS  # noqa: E402
 from nst.settings import Settings  # noqa: E402
@@ -120,18 +121,19 @@ def run(kind: str, content: Image.Image, style: Image.Image, settings: Settings,
     """Snapshots (steps, seconds, picture) of one run at the page's schedule with this parameterization."""
     net = load_vgg("vgg16", settings.pooling, str(VGG16), "cpu").truncated(settings.taps(), None)
     net.to_memory_format(torch.channels_last)
-    sizes, plan, _ = plan_scales(content.size, settings)
+    scales, _ = plan_scales(Canvas.of(content), settings)
     snaps, spent, step, x = [], 0.0, 0, None
     start = time.perf_counter()
-    for size, n_steps in zip(sizes, plan):
+    for scale in scales:
+        size = scale.canvas
         content_t = image_to_tensor(content.resize(size, Image.Resampling.LANCZOS))
         terms = build_terms(
-            settings, net, content_t, [_style_tensor(style, size, settings, content_t.device)]
+            settings, net, content_t, [_style_tensor(style, size, settings, content_t.device)], canvas=size
         )
-        start_x = content_t if x is None else F.interpolate(x, size=(size[1], size[0]), mode="bicubic")
-        for x in scale_steps(kind, start_x.clamp(0, 1), net, terms, settings, n_steps, history):
+        start_x = content_t if x is None else F.interpolate(x, size=size.hw, mode="bicubic")
+        for x in scale_steps(kind, start_x.clamp(0, 1), net, terms, settings, scale.steps, history):
             step += 1
-            if max(size) == settings.size and (step % every == 0 or step == settings.steps):
+            if size.size == settings.size and (step % every == 0 or step == settings.steps):
                 now = time.perf_counter()
                 snaps.append((step, now - start - spent, tensor_to_image(x)))
                 spent += time.perf_counter() - now
@@ -156,8 +158,8 @@ def main() -> None:
     for repeat in range(args.repeats):
         for pair in args.pairs:
             c, s = pair.split(":")
-            content = load_image(SHARED / "images" / "content" / f"{c}.jpg", max_side=settings.size)
-            style = load_image(SHARED / "images" / "styles" / f"{s}.jpg", max_side=style_side(settings))
+            content = load_image(SHARED / "images" / "content" / f"{c}.jpg", max_size=settings.size)
+            style = load_image(SHARED / "images" / "styles" / f"{s}.jpg", max_size=settings.style_size)
             for kind, history in ((k, h) for k in args.kinds for h in args.histories):
                 snaps = run(kind, content, style, settings, args.every, history)
                 points = []

@@ -40,21 +40,16 @@ from PIL import Image
 from . import catalogue
 from .catalogue import Painter
 from .checkpoints import check_file
+from .checks import as_float
 from .devices import cpu_bfloat16_is_faster, pick_device
 from .downloads import offline
 from .errors import ResourceError, SettingsError, WeightsError
 from .generator import SIZE_MULTIPLE, ResnetGenerator, load_generator_file, norm_stats
-from .images import ImageSource, fit_size, image_to_tensor, load_image, tensor_to_image
+from .geometry import Canvas
+from .images import ImageSource, image_to_tensor, load_image, tensor_to_image
+from .inputs import DEFAULT_PAINTER, DEFAULT_TILE_SIZE, MAX_BRUSH_SCALE, MIN_WORK_SIDE
 from .model_cache import ModelCache
-from .settings import as_float
 
-#: Default painter: the best known of the official photo-to-painting generators.
-DEFAULT_PAINTER = "monet"
-#: Images (at the generator's working resolution) longer than this on a side are tiled.
-#: A whole-image pass takes about 0.85 KB per pixel in float32 on the CPU (measured: 880 MB
-#: at 1024x1024, mostly the 64-channel full-resolution activations), so 1024 px bounds peak
-#: memory near 1 GB (half that in float16 on a GPU); it is 4x the generators' 256 px crops.
-DEFAULT_TILE_SIZE = 1024
 #: Overlap between neighbouring tiles, and the band along each inner tile edge that is
 #: dropped (the tile lacks its real neighbours there). With the real vintage generator, whole-image
 #: statistics and a 32 px margin, tiles match the whole image to within 0.1 of an 8-bit
@@ -63,10 +58,6 @@ TILE_OVERLAP = 256
 TILE_MARGIN = 32
 #: Smallest tile accepted (the overlap is capped at a third of the tile, see _run_tiled).
 MIN_TILE_SIZE = 64
-#: Brush scale range: beyond 4 a 1000 px photo is painted at 250 px and detail is gone.
-MAX_BRUSH_SCALE = 4.0
-#: The generator never runs on fewer pixels than this on a side (brush scale is capped).
-MIN_WORK_SIDE = 16
 #: At most this many generators stay in memory (each ~45 MB in float32); least recent goes.
 _CACHE: ModelCache[ResnetGenerator] = ModelCache(limit=4)
 
@@ -246,15 +237,6 @@ def load_generator(
 # ----------------------------------------------------------------------------- settings
 
 
-def _number_in(value: object, low: float, high: float) -> bool:
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and low <= value <= high
-    )
-
-
 def check_options(strength: Any, brush_scale: Any, tile_size: Any = None) -> tuple[float, float]:
     """``strength`` and ``brush_scale`` as numbers in range (and ``tile_size`` checked), or a
     SettingsError naming the one that is not."""
@@ -277,21 +259,19 @@ def work_size(width: int, height: int, brush_scale: float) -> tuple[int, int]:
 
 
 def load_photo(source: ImageSource, max_size: int | None = None, what: str = "content image") -> Image.Image:
-    """The photo to paint, shrunk as it is decoded so its longer side is at most ``max_size`` px.
+    """The photo to paint, shrunk as it is decoded so its long side is at most ``max_size`` px (a whole
+    number checked by the caller, :class:`~nst.requests.PaintRequest`).
 
     A ``max_size`` that would leave the short side under ``MIN_WORK_SIDE`` is refused by name
     (the upload itself is fine).
     """
-    if max_size is not None and not _number_in(max_size, MIN_WORK_SIDE, math.inf):
+    image = load_image(source, what, max_size)
+    canvas = Canvas.of(image)
+    if max_size is not None and canvas.size > max_size:  # the loader kept the short side usable
+        shrunk = canvas.fit(max_size)
+        needed = math.ceil(max_size * MIN_WORK_SIDE / shrunk.short)
         raise SettingsError(
-            f"max_size: {max_size!r} must be a whole number of pixels, at least {MIN_WORK_SIDE}"
-        )
-    image = load_image(source, what, max_side=None if max_size is None else int(max_size))
-    if max_size is not None and max(image.size) > max_size:  # the loader kept the short side usable
-        width, height = fit_size(*image.size, int(max_size))
-        needed = math.ceil(int(max_size) * MIN_WORK_SIDE / min(width, height))
-        raise SettingsError(
-            f"max_size: {max_size} px shrinks this photo to {width}x{height} px, under "
+            f"max_size: {max_size} px shrinks this photo to {shrunk.width}x{shrunk.height} px, under "
             f"{MIN_WORK_SIDE} px on its short side; use a max_size of at least {needed}"
         )
     return image
@@ -434,37 +414,19 @@ def _finish(original: Image.Image, painted: torch.Tensor, strength: float) -> Im
     return tensor_to_image(painted)
 
 
-def paint_batch(
-    contents: Sequence[ImageSource],
-    painter: str = DEFAULT_PAINTER,
-    strength: float = 1.0,
-    brush_scale: float = 1.0,
-    device: str | torch.device | None = None,
-    weights: str | os.PathLike | None = None,
+def paint_images(
+    images: Sequence[Image.Image],
+    net: ResnetGenerator,
+    strength: float,
+    brush_scale: float,
     tile_size: int | None = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
-    precision: str = "auto",
     batch_size: int = 4,
-    max_size: int | None = None,
 ) -> list[Image.Image]:
-    """Paint several images; images of equal working size go through the network together.
-
-    Batching pays on a GPU (one launch for several images); instance norm works per image, so
-    each result is the same as painting it alone. Tiled (large) images run one at a time.
-    ``progress(done, total)`` counts network runs. ``max_size`` first shrinks each photo so
-    its longer side is at most that many pixels (as it is decoded).
-    """
-    strength, brush_scale = check_options(strength, brush_scale, tile_size)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise SettingsError(f"batch size: {batch_size!r} must be a whole number, at least 1")
-    images = [
-        load_photo(c, max_size, "content image" if len(contents) == 1 else f"content image {i + 1}")
-        for i, c in enumerate(contents)
-    ]
-    if strength == 0:
-        return [im.copy() for im in images]  # the photo itself: no network, no rounding
-    net = load_generator(painter, weights, device, precision)
-
+    """Paint decoded photos with ``net`` (options already checked); photos of equal working size go
+    through the network together. Batching pays on a GPU (one launch for several images); instance
+    norm works per image, so each result is the same as painting it alone. Tiled (large) images run one
+    at a time. ``progress(done, total)`` counts network runs."""
     sizes = [work_size(*im.size, brush_scale) for im in images]
     groups: dict[tuple[int, int], list[int]] = {}
     for i, size in enumerate(sizes):
@@ -487,12 +449,35 @@ def paint_batch(
     return [r for r in results if r is not None]
 
 
+def paint_batch(
+    contents: Sequence[ImageSource],
+    painter: str = DEFAULT_PAINTER,
+    progress: Progress | None = None,
+    batch_size: int = 4,
+    **options: Any,
+) -> list[Image.Image]:
+    """Paint several photos, each checked as a :class:`~nst.requests.PaintRequest` with ``options``
+    (``strength``, ``brush_scale``, ``max_size``, ``device``, ``weights``, ``tile_size``, ``precision``),
+    then batched (:func:`paint_images`)."""
+    from .requests import PaintRequest  # the request module builds on this one
+
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise SettingsError(f"batch size: {batch_size!r} must be a whole number, at least 1")
+    requests = [PaintRequest(c, painter, **options).prepare() for c in contents]
+    first = requests[0]
+    photos = [r.content for r in requests]
+    if first.strength == 0:
+        return [im.copy() for im in photos]  # the photos themselves: no network, no rounding
+    net = load_generator(first.painter, first.weights, first.device, first.precision)
+    return paint_images(photos, net, first.strength, first.brush_scale, first.tile_size, progress, batch_size)
+
+
 def paint(content: ImageSource, painter: str = DEFAULT_PAINTER, **options: Any) -> Image.Image:
-    """Repaint ``content`` with a CycleGAN generator; the result has exactly the input's size
-    (after ``max_size``). ``options`` are those of :func:`paint_batch`: ``strength``,
-    ``brush_scale`` (see the module docstring), ``device``, ``weights`` (a local ``.pth`` or
-    ``.safetensors`` generator instead of the catalogue's), ``tile_size`` (bounds memory for large
-    images; ``None``: never tile), ``progress(done, total)`` (after each network run, each tile when
-    tiling), ``precision`` (``auto``, see :func:`resolve_dtype`) and ``max_size``.
-    """
-    return paint_batch([content], painter, **options)[0]
+    """Repaint ``content`` with a CycleGAN generator: a :class:`~nst.requests.PaintRequest` run; the
+    result has exactly the input's size (after ``max_size``). ``options``: ``strength``, ``brush_scale``
+    (see the module docstring), ``device``, ``weights`` (a local ``.pth`` or ``.safetensors`` generator
+    instead of the catalogue's), ``tile_size`` (bounds memory for large images; ``None``: never tile),
+    ``precision`` (``auto``, see :func:`resolve_dtype`) and ``max_size``."""
+    from .requests import PaintRequest  # the request module builds on this one
+
+    return PaintRequest(content, painter, **options).run().image

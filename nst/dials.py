@@ -1,4 +1,5 @@
-"""The plain-word dials of the page (and the CLI), each mapped onto one setting.
+"""The plain-word dials of the page (and the CLI), each mapped onto one setting, and how the values a
+front end sends by name become :class:`~nst.settings.Settings` (:func:`settings_from_values`).
 
 A dial goes from 0 to 10 on a scale where equal steps look like equal changes, which for loss
 weights means a log scale. It keeps its name everywhere: the page's slider, the CLI flag
@@ -22,8 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .checks import as_float
 from .errors import SettingsError
-from .settings import as_float
+from .settings import Settings, fields_info
 
 LOW, HIGH = 0.0, 10.0
 
@@ -101,3 +103,28 @@ def settings_from_dials(dials: Mapping[str, Any]) -> dict[str, float]:
     if unknown:
         raise SettingsError(f"unknown dial(s) {', '.join(unknown)}; the dials are {', '.join(DIALS)}")
     return {DIALS[name].setting: DIALS[name].weight(value) for name, value in dials.items()}
+
+
+#: Settings that may be left empty (an empty box on the page, None in the API): they then take their default.
+OPTIONAL = frozenset(f.name for f in fields_info() if f.kind.startswith("optional"))
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def settings_from_values(values: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> Settings:
+    """Settings from what a front end sends by name (the page's controls, an API call, the CLI's flags):
+    settings, and dials in place of the settings they set. Empty text or None for a setting that may be
+    empty means its default; a dial given with its own setting, and any unknown name, are refused.
+    ``base`` holds starting values (a method's) that the values override."""
+    given = {
+        name: None if name in OPTIONAL and _blank(value) else value
+        for name, value in values.items()
+        if name not in DIALS
+    }
+    for name, weight in settings_from_dials({k: v for k, v in values.items() if k in DIALS}).items():
+        if name in given:
+            raise SettingsError(f"{name}: give either {name} or its dial {BY_SETTING[name].name}, not both")
+        given[name] = weight
+    return Settings.from_dict({**(base or {}), **given})

@@ -29,6 +29,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
+from .geometry import Canvas
 
 #: Smallest accepted side of an input image, in pixels. VGG's five pooling stages need
 #: something to pool; anything smaller is almost certainly a mistake (a 1x1 "image").
@@ -121,18 +122,19 @@ def _from_array(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(arr)
 
 
-def _shrunk(im: Image.Image, max_side: int | None) -> Image.Image:
-    """``im`` with its longer side at most ``max_side``, never enlarged, and its short side never
+def _shrunk(im: Image.Image, max_size: int | None) -> Image.Image:
+    """``im`` with its long side at most ``max_size``, never enlarged, and its short side never
     shrunk under ``MIN_SIDE`` (a panorama stays usable; the run decides what its size allows)."""
-    if max_side is None or max(im.size) <= max_side:
+    canvas = Canvas.of(im)
+    if max_size is None or canvas.size <= max_size:
         return im
-    size = fit_size(*im.size, max_side)
-    if min(size) < MIN_SIDE:
-        scale = MIN_SIDE / min(im.size)
+    target = canvas.fit(max_size)
+    if target.short < MIN_SIDE:
+        scale = MIN_SIDE / canvas.short
         if scale >= 1:
             return im
-        size = (max(MIN_SIDE, round(im.width * scale)), max(MIN_SIDE, round(im.height * scale)))
-    return im.resize(size, Image.Resampling.LANCZOS)
+        target = Canvas(max(MIN_SIDE, round(im.width * scale)), max(MIN_SIDE, round(im.height * scale)))
+    return im.resize(target, Image.Resampling.LANCZOS)
 
 
 def _open_path(source: str | os.PathLike, name: str) -> Path:
@@ -150,11 +152,11 @@ def _open_path(source: str | os.PathLike, name: str) -> Path:
     return path
 
 
-def load_image(source: ImageSource, what: str | None = None, max_side: int | None = None) -> Image.Image:
+def load_image(source: ImageSource, what: str | None = None, max_size: int | None = None) -> Image.Image:
     """Read an image from a path, raw bytes, a PIL image or an array, as 8-bit RGB.
 
     ``what`` names the image in error messages (``"content image"``, ``"style image"``), so a
-    person knows which of their uploads was wrong. ``max_side`` shrinks the picture as soon as
+    person knows which of their uploads was wrong. ``max_size`` shrinks the picture as soon as
     it is decoded, so an input far larger than a run needs never stays in memory at full size
     (JPEGs are even decoded at a reduced scale).
     """
@@ -162,11 +164,11 @@ def load_image(source: ImageSource, what: str | None = None, max_side: int | Non
     if isinstance(source, np.ndarray):
         im = _from_array(source)
         _check_dims(*im.size, name)
-        return _shrunk(to_rgb(im), max_side)
+        return _shrunk(to_rgb(im), max_size)
     if isinstance(source, Image.Image):
         _check_dims(*source.size, name)
         source.load()
-        return _shrunk(to_rgb(ImageOps.exif_transpose(source) or source), max_side)
+        return _shrunk(to_rgb(ImageOps.exif_transpose(source) or source), max_size)
     if isinstance(source, (bytes, bytearray)):
         if not source:
             raise ImageError(f"{name} is empty (0 bytes)")
@@ -188,13 +190,13 @@ def load_image(source: ImageSource, what: str | None = None, max_side: int | Non
                 _check_dims(*im.size, name)
                 if getattr(im, "is_animated", False):
                     im.seek(0)
-                if max_side is not None and im.format == "JPEG":
-                    # Decode at 1/2, 1/4 or 1/8 scale when both sides stay at least max_side (so the
+                if max_size is not None and im.format == "JPEG":
+                    # Decode at 1/2, 1/4 or 1/8 scale when both sides stay at least max_size (so the
                     # long side does whichever way EXIF rotates the picture).
-                    im.draft("RGB", (max_side, max_side))
+                    im.draft("RGB", (max_size, max_size))
                 im.load()
                 im = ImageOps.exif_transpose(im) or im
-                rgb = _shrunk(to_rgb(im), max_side)
+                rgb = _shrunk(to_rgb(im), max_size)
                 rgb.load()
                 return rgb.copy()
     except ImageError:
@@ -219,18 +221,9 @@ def load_image(source: ImageSource, what: str | None = None, max_side: int | Non
         raise ImageError(f"{name} could not be decoded; the file looks damaged or truncated ({exc})") from exc
 
 
-def fit_size(width: int, height: int, longest: int) -> tuple[int, int]:
-    """Width and height scaled so the longer side is ``longest``, aspect ratio kept (each side >= 1)."""
-    scale = longest / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def resize_longest(im: Image.Image, longest: int) -> Image.Image:
-    """Resize so the longer side is ``longest`` pixels, keeping the aspect ratio (Lanczos)."""
-    w, h = fit_size(*im.size, longest)
-    if (w, h) == im.size:
-        return im
-    return im.resize((w, h), Image.Resampling.LANCZOS)
+def resize_to(im: Image.Image, canvas: Canvas) -> Image.Image:
+    """``im`` resized to ``canvas`` (Lanczos); unchanged when it has that shape already."""
+    return im if Canvas.of(im) == canvas else im.resize(canvas, Image.Resampling.LANCZOS)
 
 
 def image_to_tensor(im: Image.Image, device: torch.device | str | None = None) -> torch.Tensor:

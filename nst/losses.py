@@ -23,15 +23,15 @@ the paper's beta/alpha up to these per-layer constants.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 
+from .geometry import Canvas
+from .layers import layer_grid
 from .tiles import Prepared, Tile, pair, prepare_sums
-from .vgg import layer_size
 
 
 def gram_sum(features: torch.Tensor) -> torch.Tensor:
@@ -104,7 +104,7 @@ class ContentLoss:
     def tile_sums(self, features: Mapping[str, torch.Tensor], tile: Tile) -> dict[Any, torch.Tensor]:
         return {}
 
-    def prepare(self, sums: Mapping[Any, torch.Tensor], picture: tuple[int, int]) -> Prepared:
+    def prepare(self, sums: Mapping[Any, torch.Tensor], canvas: Canvas) -> Prepared:
         return Prepared(torch.zeros(()))
 
     def tile_loss(
@@ -142,12 +142,12 @@ class GramStyleLoss:
     def tile_sums(self, features: Mapping[str, torch.Tensor], tile: Tile) -> dict[Any, torch.Tensor]:
         return {layer: gram_sum(features[layer]) for layer, w in zip(self.layers, self.weights) if w}
 
-    def prepare(self, sums: Mapping[Any, torch.Tensor], picture: tuple[int, int]) -> Prepared:
+    def prepare(self, sums: Mapping[Any, torch.Tensor], canvas: Canvas) -> Prepared:
         def value(totals: Mapping[Any, torch.Tensor]) -> torch.Tensor:
             return sum(
                 w
                 * self.scales[layer]
-                * gram_loss(totals[layer] / math.prod(layer_size(*picture, layer)), self.targets[layer])
+                * gram_loss(totals[layer] / layer_grid(canvas, layer).pixels, self.targets[layer])
                 for layer, w in zip(self.layers, self.weights)
                 if w
             )

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import torch
 
 from .errors import ResourceError, SettingsError
+from .geometry import Canvas
+from .layers import channels, layer_stride
 from .settings import MAX_SIZE, MAX_STYLES, Settings
 from .tiles import ALIGN, halo
-from .vgg import channels, layer_stride
 
 #: Largest output (longest side) per device type. On a CPU a 4096 px step takes minutes.
 MAX_SIZE_CPU = 4096
@@ -77,11 +78,11 @@ def max_size_for(device: torch.device) -> int:
     return MAX_SIZE if device.type == "cuda" else MAX_SIZE_CPU
 
 
-def check_size(settings: Settings, device: torch.device) -> None:
+def check_size(canvas: Canvas, device: torch.device) -> None:
     limit = max_size_for(device)
-    if settings.size > limit:
+    if canvas.size > limit:
         raise SettingsError(
-            f"size: {settings.size} px is above this device's limit of {limit} px ({device.type})"
+            f"size: {canvas.size} px is above this device's limit of {limit} px ({device.type})"
         )
 
 
@@ -126,17 +127,17 @@ def _gb(value: float) -> str:
 
 
 def plan_scale(
-    size: tuple[int, int], settings: Settings, device: torch.device, halo_px: int, n_styles: int = 1
+    canvas: Canvas, settings: Settings, device: torch.device, halo_px: int, n_styles: int = 1
 ) -> ScalePlan:
-    """Whole or tiled, and the history, for optimizing a (width, height) picture (see the module docstring).
+    """Whole or tiled, and the history, for optimizing a picture of ``canvas`` (see the module docstring).
 
     ``settings.tile_size`` forces tiles of at most that size when the picture is larger.
     Raises ResourceError when the picture's own state leaves no room for a tile of MIN_TILE px.
     """
-    pixels = size[0] * size[1]
+    pixels = canvas.pixels
     lbfgs = settings.optimizer == "lbfgs"
     room = budget(device) - held_bytes(settings, n_styles) - pixels * state_bytes(settings)
-    forced = settings.tile_size is not None and max(size) > settings.tile_size
+    forced = settings.tile_size is not None and canvas.size > settings.tile_size
     whole_room = room - pixels * BYTES_PER_PIXEL
     if not forced and whole_room >= 0:
         if not lbfgs:
@@ -157,30 +158,29 @@ def plan_scale(
             settings, n_styles
         )
         raise ResourceError(
-            f"a {size[0]}x{size[1]} px picture with these settings needs about {_gb(need)} for the image, its "
-            f"gradient, the optimizer's history{', the matting Laplacian' if settings.photo_weight else ''}"
+            f"a {canvas.width}x{canvas.height} px picture with these settings needs about {_gb(need)} for the "
+            f"image, its gradient, the optimizer's history{', the matting Laplacian' if settings.photo_weight else ''}"
             f"{', the style features' if held_bytes(settings, n_styles) else ''} alone, leaving no room for a "
             f"tile in the {_gb(budget(device))} a run may use on this device; lower the size"
         )
     return ScalePlan(min(core, settings.tile_size) if forced else core, history)
 
 
-def pass_tile(size: tuple[int, int], settings: Settings, device: torch.device, halo_px: int) -> int | None:
-    """Tile core for a no-gradient pass of a (width, height) image; None when it fits half the budget whole."""
-    forced = settings.tile_size is not None and max(size) > settings.tile_size
+def pass_tile(canvas: Canvas, settings: Settings, device: torch.device, halo_px: int) -> int | None:
+    """Tile core for a no-gradient pass of an image of ``canvas``; None when it fits half the budget whole."""
+    forced = settings.tile_size is not None and canvas.size > settings.tile_size
     half = budget(device) / 2
-    if not forced and size[0] * size[1] * PASS_BYTES_PER_PIXEL <= half:
+    if not forced and canvas.pixels * PASS_BYTES_PER_PIXEL <= half:
         return None
     core = int(math.sqrt(half / PASS_BYTES_PER_PIXEL) - 2 * halo_px) // ALIGN * ALIGN
     return max(ALIGN, min(core, settings.tile_size) if forced else core)
 
 
-def check_memory(settings: Settings, n_styles: int, device: torch.device) -> None:
+def check_memory(canvas: Canvas, settings: Settings, n_styles: int, device: torch.device) -> None:
     """Refuse, before any work, a size above the device's limit, more than MAX_STYLES styles, or a picture
-    whose own state leaves no room for a tile (the output as a square of ``size``, its upper bound)."""
-    check_size(settings, device)
+    of ``canvas`` (before the photo is decoded: a square of ``size``, its upper bound) whose own state
+    leaves no room for a tile."""
+    check_size(canvas, device)
     if n_styles > MAX_STYLES:
         raise SettingsError(f"style: {n_styles} style images given; at most {MAX_STYLES}")
-    plan_scale(
-        (settings.size, settings.size), settings, device, halo(settings.backbone, settings.taps()), n_styles
-    )
+    plan_scale(canvas, settings, device, halo(settings.backbone, settings.taps()), n_styles)

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .errors import SettingsError
+from .geometry import Canvas
 from .images import ImageSource, load_image
 
 
@@ -46,21 +47,19 @@ def plain_regions(blend: Sequence[float]) -> list[Region]:
     return [Region(None, tuple((k, None, float(w)) for k, w in enumerate(blend)))]
 
 
-def load_mask(source: ImageSource, size: tuple[int, int], what: str) -> Image.Image:
-    """A mask image as 8-bit gray at ``size`` (width, height): white is 1, black 0."""
-    im = load_image(source, what, max_side=max(size)).convert("L")
-    return im if im.size == size else im.resize(size, Image.Resampling.BILINEAR)
+def load_mask(source: ImageSource, canvas: Canvas, what: str) -> Image.Image:
+    """A mask image as 8-bit gray on ``canvas``: white is 1, black 0."""
+    im = load_image(source, what, max_size=canvas.size).convert("L")
+    return im if im.size == canvas else im.resize(canvas, Image.Resampling.BILINEAR)
 
 
-def mask_regions(masks: Sequence[ImageSource], content_size: tuple[int, int], n_styles: int) -> list[Region]:
+def mask_regions(masks: Sequence[ImageSource], content: Canvas, n_styles: int) -> list[Region]:
     """Spatial control: mask k (on the content) is where style k applies."""
     if len(masks) != n_styles:
         raise SettingsError(
             f"masks: {len(masks)} mask(s) given for {n_styles} style image(s); give one mask per style"
         )
-    return [
-        Region(load_mask(m, content_size, f"mask {k + 1}"), ((k, None, 1.0),)) for k, m in enumerate(masks)
-    ]
+    return [Region(load_mask(m, content, f"mask {k + 1}"), ((k, None, 1.0),)) for k, m in enumerate(masks)]
 
 
 def segmentation_labels(image: Image.Image) -> np.ndarray:
@@ -80,16 +79,16 @@ def _label_mask(labels: np.ndarray, label: int) -> Image.Image:
 def segmentation_regions(
     content_segmentation: ImageSource,
     style_segmentation: ImageSource,
-    content_size: tuple[int, int],
-    style_size: tuple[int, int],
+    content: Canvas,
+    style: Canvas,
 ) -> list[Region]:
     """Luan et al.'s augmented style loss: each label of the content's segmentation takes the style
     statistics of the same label in the style's segmentation. A label missing from the style's
     segmentation takes the whole style image's statistics."""
-    content_seg = load_image(content_segmentation, "content segmentation", max_side=max(content_size))
-    style_seg = load_image(style_segmentation, "style segmentation", max_side=max(style_size))
-    content_seg = content_seg.resize(content_size, Image.Resampling.NEAREST)
-    style_seg = style_seg.resize(style_size, Image.Resampling.NEAREST)
+    content_seg = load_image(content_segmentation, "content segmentation", max_size=content.size)
+    style_seg = load_image(style_segmentation, "style segmentation", max_size=style.size)
+    content_seg = content_seg.resize(content, Image.Resampling.NEAREST)
+    style_seg = style_seg.resize(style, Image.Resampling.NEAREST)
     c_labels, s_labels = segmentation_labels(content_seg), segmentation_labels(style_seg)
     in_style = set(np.unique(s_labels).tolist())
     regions = []
@@ -101,8 +100,8 @@ def segmentation_regions(
 
 def plan_regions(
     n_styles: int,
-    content_size: tuple[int, int],
-    style_sizes: Sequence[tuple[int, int]],
+    content: Canvas,
+    styles: Sequence[Canvas],
     *,
     masks: Sequence[ImageSource] | None = None,
     content_segmentation: ImageSource | None = None,
@@ -123,31 +122,29 @@ def plan_regions(
             raise SettingsError(
                 f"segmentation: the augmented style loss takes one style image, got {n_styles}"
             )
-        return segmentation_regions(content_segmentation, style_segmentation, content_size, style_sizes[0])
+        return segmentation_regions(content_segmentation, style_segmentation, content, styles[0])
     if masks:
         if blend_given:
             raise SettingsError(
                 "style_blend: with masks each style has its own region; leave style_blend unset"
             )
-        return mask_regions(masks, content_size, n_styles)
+        return mask_regions(masks, content, n_styles)
     return None
 
 
-def mask_tensor(
-    mask: Image.Image | None, size: tuple[int, int], device: torch.device | str
-) -> torch.Tensor | None:
-    """A mask resized to ``size`` (width, height) as a (1, 1, H, W) float tensor in [0, 1]."""
+def mask_tensor(mask: Image.Image | None, canvas: Canvas, device: torch.device | str) -> torch.Tensor | None:
+    """A mask resized to ``canvas`` as a (1, 1, H, W) float tensor in [0, 1]."""
     if mask is None:
         return None
-    im = mask if mask.size == size else mask.resize(size, Image.Resampling.BILINEAR)
+    im = mask if mask.size == canvas else mask.resize(canvas, Image.Resampling.BILINEAR)
     arr = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0)
     return arr[None, None].to(device)
 
 
-def layer_weights(mask: torch.Tensor | None, hw: tuple[int, int]) -> torch.Tensor | None:
-    """A (1, 1, H, W) mask averaged down to a layer's (h, w) grid, flattened: one weight per position."""
+def layer_weights(mask: torch.Tensor | None, grid: Canvas) -> torch.Tensor | None:
+    """A (1, 1, H, W) mask averaged down to a layer's grid, flattened: one weight per position."""
     if mask is None:
         return None
-    if tuple(mask.shape[-2:]) != hw:
-        mask = F.adaptive_avg_pool2d(mask, hw)
+    if Canvas.of(mask) != grid:
+        mask = F.adaptive_avg_pool2d(mask, grid.hw)
     return mask.reshape(-1).float()

@@ -25,13 +25,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SettingsError, shown
-from .vgg import BACKBONES, POOLINGS, check_layers, layer_size, tap_names
+from .checks import as_choice, as_float, as_int, split_list
+from .errors import SettingsError
+from .geometry import Canvas
+from .inputs import MAX_STYLES
+from .layers import BACKBONES, POOLINGS, check_layers, layer_grid, tap_names
 
 #: Most layers a list may name: every tap of VGG19 once.
 MAX_LAYERS = len(tap_names("vgg19"))
@@ -78,33 +82,19 @@ HISTOGRAM_LAYERS = ("relu1_1", "relu4_1")
 PRESERVE_COLORS = ("none", "luminance", "histogram")
 
 
-#: Most style images in one run: each adds its features and targets to the run's memory.
-MAX_STYLES = 4
 #: Largest loss weight (content, style, tv, histogram, photo); beyond, float32 losses overflow.
 MAX_WEIGHT = 1e9
 #: Largest relative weight (per style layer, per style image); they are normalized to sum to 1.
 MAX_RELATIVE_WEIGHT = 1e6
 
 
-def _split(value: Any, name: str, what: str, limit: int) -> list[Any]:
-    if isinstance(value, str):
-        if len(value) > 40 * limit:
-            raise SettingsError(f"{name}: {len(value)} characters is far too long for at most {limit} {what}")
-        value = [v for v in value.replace(";", ",").split(",") if v.strip()]
-    try:
-        items = list(value)
-    except TypeError:
-        raise SettingsError(f"{name}: expected a list of {what}, got {shown(value)}") from None
-    if len(items) > limit:
-        raise SettingsError(f"{name}: {len(items)} {what} given; at most {limit}")
-    return items
-
-
 def _as_layers(value: Any, name: str) -> tuple[str, ...]:
     """Layer names, each at most once: a repeated layer would be computed again for nothing (a
     request listing conv1_1 200 000 times held a server for minutes) and would shift
     style_layer_weights off the layers they were written for."""
-    layers = tuple(str(v).strip() for v in _split(value, name, "layer names", MAX_LAYERS) if str(v).strip())
+    layers = tuple(
+        str(v).strip() for v in split_list(value, name, "layer names", MAX_LAYERS) if str(v).strip()
+    )
     if not layers:
         raise SettingsError(f"{name}: at least one layer is needed")
     seen: set[str] = set()
@@ -116,57 +106,7 @@ def _as_layers(value: Any, name: str) -> tuple[str, ...]:
 
 
 def _as_floats(value: Any, name: str, limit: int, high: float) -> tuple[float, ...]:
-    return tuple(as_float(v, name, high=high) for v in _split(value, name, "numbers", limit))
-
-
-def as_float(value: Any, name: str, low: float = 0.0, high: float = math.inf) -> float:
-    if isinstance(value, bool):
-        raise SettingsError(f"{name}: expected a number, got {value!r}")
-    try:
-        x = float(value)
-    except OverflowError:
-        raise SettingsError(f"{name}: must be at most {high:g}, got {shown(value)}") from None
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name}: expected a number, got {shown(value)}") from None
-    if not math.isfinite(x):
-        raise SettingsError(f"{name}: must be a finite number, got {shown(value)}")
-    if x < low:
-        raise SettingsError(
-            f"{name}: must be at least {low:g}, got {x:g}"
-            if low
-            else f"{name}: must not be negative, got {x:g}"
-        )
-    if x > high:
-        raise SettingsError(f"{name}: must be at most {high:g}, got {x:g}")
-    return x
-
-
-def as_int(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool):
-        raise SettingsError(f"{name}: expected a whole number, got {value!r}")
-    if isinstance(value, int):  # exact, however many digits
-        x = value
-    else:
-        try:
-            f = float(value)
-        except OverflowError:
-            raise SettingsError(f"{name}: must be between {low} and {high}, got {shown(value)}") from None
-        except (TypeError, ValueError):
-            raise SettingsError(f"{name}: expected a whole number, got {shown(value)}") from None
-        if not math.isfinite(f) or f != int(f):
-            raise SettingsError(f"{name}: expected a whole number, got {shown(value)}")
-        x = int(f)
-    if not low <= x <= high:
-        raise SettingsError(f"{name}: must be between {low} and {high}, got {shown(x)}")
-    return x
-
-
-def as_choice(value: Any, name: str, choices: Iterable[str]) -> str:
-    choices = tuple(choices)
-    v = str(value).strip().lower() if value is not None else ""
-    if v not in choices:
-        raise SettingsError(f"{name}: {value!r} is not one of {', '.join(choices)}")
-    return v
+    return tuple(as_float(v, name, high=high) for v in split_list(value, name, "numbers", limit))
 
 
 def _f(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -318,20 +258,17 @@ class Settings:
                 "content_weight, style_weight and hist_weight are all 0: there would be nothing to optimize"
             )
 
-    def content_weight_at(self, size: tuple[int, int]) -> float:
-        """``content_weight`` for an image of ``size`` (width, height): as given up to ``WEIGHTS_SIDE``,
-        then growing with the longest side, so a 512 px picture (or the 512 px scale of a larger one)
-        keeps the photo as a 256 px picture does (see ``WEIGHTS_SIDE``)."""
-        return self.content_weight * max(1.0, max(size) / WEIGHTS_SIDE) ** CONTENT_WEIGHT_GROWTH
+    def content_weight_at(self, canvas: Canvas) -> float:
+        """``content_weight`` for an image of ``canvas``: as given up to ``WEIGHTS_SIDE``, then growing
+        with its size, so a 512 px picture (or the 512 px scale of a larger one) keeps the photo as a
+        256 px picture does (see ``WEIGHTS_SIDE``)."""
+        return self.content_weight * max(1.0, canvas.size / WEIGHTS_SIDE) ** CONTENT_WEIGHT_GROWTH
 
-    def at_scale(self, size: tuple[int, int], last: bool) -> Settings:
-        """The settings of one scale of ``size`` (width, height): at a coarse scale (not ``last``), the
-        style layers whose grid has fewer than ``MIN_STYLE_POSITIONS`` positions are left out, with
-        their weights, as long as one layer stays."""
-        fits = [
-            math.prod(layer_size(size[1], size[0], layer)) >= MIN_STYLE_POSITIONS
-            for layer in self.style_layers
-        ]
+    def at_scale(self, canvas: Canvas, last: bool) -> Settings:
+        """The settings of one scale of ``canvas``: at a coarse scale (not ``last``), the style layers
+        whose grid has fewer than ``MIN_STYLE_POSITIONS`` positions are left out, with their weights, as
+        long as one layer stays."""
+        fits = [layer_grid(canvas, layer).pixels >= MIN_STYLE_POSITIONS for layer in self.style_layers]
         weights = self.style_layer_weights or (1.0,) * len(fits)
         kept = [w for w, ok in zip(weights, fits) if ok]
         if last or all(fits) or not any(kept):
@@ -347,6 +284,11 @@ class Settings:
         taps += list(self.style_layers) if self.style_weight else []
         taps += list(self.hist_layers) if self.hist_weight else []
         return taps or list(self.style_layers)
+
+    @property
+    def style_size(self) -> int:
+        """The largest size a style image is used at: ``style_scale`` times ``size``."""
+        return max(MIN_SCALE_SIZE, math.ceil(self.size * self.style_scale))
 
     @property
     def layer_weights(self) -> tuple[float, ...]:
@@ -387,6 +329,15 @@ class Settings:
                 f"unknown setting(s) {', '.join(unknown)}; known settings are {', '.join(sorted(known))}"
             )
         return cls(**dict(values))
+
+
+def default_backbone() -> str:
+    """The backbone used when none is asked for: ``$NST_BACKBONE`` (e.g. ``vgg16`` where only VGG16
+    weights are at hand), else the paper's ``vgg19``. The CLI and the app read it alike."""
+    value = os.environ.get("NST_BACKBONE", "").strip().lower()
+    if value and value not in BACKBONES:
+        raise SettingsError(f"NST_BACKBONE is {value[:20]!r}; use one of {', '.join(BACKBONES)}")
+    return value or "vgg19"
 
 
 @dataclass(frozen=True)

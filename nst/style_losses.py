@@ -50,6 +50,7 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
+from .geometry import Canvas
 from .losses import gram_loss
 from .tiles import HIST_BINS, Prepared, Tile, pair, prepare_sums
 
@@ -777,7 +778,7 @@ class DistributionStyleLoss:
             out.update({(layer, r, key): value for key, value in found.items()})
         return out
 
-    def prepare(self, sums: Mapping[Any, torch.Tensor], picture: tuple[int, int]) -> Prepared:
+    def prepare(self, sums: Mapping[Any, torch.Tensor], canvas: Canvas) -> Prepared:
         def value(totals: Mapping[Any, torch.Tensor]) -> torch.Tensor | float:
             found = [
                 (coef, self.kind.loss_from_sums(_part(totals, layer, r), region.target))

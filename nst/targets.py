@@ -12,7 +12,6 @@ poster-size style does not hold gigabytes of features.
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from .errors import Stopped
+from .geometry import Canvas
+from .layers import layer_grid
 from .losses import ContentLoss, GramStyleLoss, LossTerm, TVLoss, gram_matrix, gram_sum
 from .memory import MAX_HELD_FLOATS
 from .photo import PhotoLoss
@@ -34,10 +35,10 @@ from .style_losses import (
     region_target,
 )
 from .tiles import Tile, assemble, tile_features
-from .vgg import VGGFeatures, layer_size
+from .vgg import VGGFeatures
 
-#: Tiles for an image of (height, width), or None to pass it whole.
-TilesFor = Callable[[tuple[int, int]], "list[Tile] | None"]
+#: Tiles for an image of a canvas, or None to pass it whole.
+TilesFor = Callable[[Canvas], "list[Tile] | None"]
 
 
 def check_stop(stop: threading.Event | None) -> None:
@@ -51,7 +52,7 @@ class Held:
     """One style image's features at one layer, kept for a distribution loss: every position, or a sample."""
 
     feats: torch.Tensor  #: (C, P) float32
-    grid: tuple[int, int]  #: the layer's (h, w)
+    grid: Canvas  #: the layer's grid of positions
     index: torch.Tensor | None  #: the kept positions (flat, row-major); None: all, in order
 
     def weights(self, mask: torch.Tensor | None) -> torch.Tensor | None:
@@ -60,23 +61,23 @@ class Held:
         return weights if weights is None or self.index is None else weights[self.index.to(weights.device)]
 
 
-def _rate(features_channels: int, grid: tuple[int, int]) -> float:
+def _rate(features_channels: int, grid: Canvas) -> float:
     """The share of a layer's positions that fits in MAX_HELD_FLOATS."""
-    return min(1.0, MAX_HELD_FLOATS / (features_channels * grid[0] * grid[1]))
+    return min(1.0, MAX_HELD_FLOATS / (features_channels * grid.pixels))
 
 
 def _hold(features: torch.Tensor, gen: torch.Generator) -> Held:
     """Features (1, C, h, w) of a whole image, sampled when over MAX_HELD_FLOATS."""
-    c, h, w = features.shape[1:]
-    flat = features[0].reshape(c, h * w)
-    rate = _rate(c, (h, w))
+    c, grid = features.shape[1], Canvas.of(features)
+    flat = features[0].reshape(c, grid.pixels)
+    rate = _rate(c, grid)
     if rate >= 1.0:
-        return Held(flat.float(), (h, w), None)
-    index = torch.randperm(h * w, generator=gen)[: max(1, round(h * w * rate))].sort().values
-    return Held(flat[:, index.to(flat.device)].float(), (h, w), index)
+        return Held(flat.float(), grid, None)
+    index = torch.randperm(grid.pixels, generator=gen)[: max(1, round(grid.pixels * rate))].sort().values
+    return Held(flat[:, index.to(flat.device)].float(), grid, index)
 
 
-def _hold_tiles(parts: list[tuple[torch.Tensor, torch.Tensor]], grid: tuple[int, int]) -> Held:
+def _hold_tiles(parts: list[tuple[torch.Tensor, torch.Tensor]], grid: Canvas) -> Held:
     return Held(torch.cat([f for f, _ in parts], 1), grid, torch.cat([i for _, i in parts]))
 
 
@@ -84,13 +85,13 @@ def _sample_core(
     features: torch.Tensor, tile: Tile, layer: str, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A tile's share of a sampled layer: (features (C, k), their flat positions in the whole grid)."""
-    c, h, w = features.shape[1:]
-    grid = layer_size(*tile.picture, layer)
+    c, w = features.shape[1], features.shape[-1]
+    grid = layer_grid(tile.canvas, layer)
     rows, cols = tile.cells(layer)
-    count = h * w
+    count = Canvas.of(features).pixels
     keep = max(1, round(count * _rate(c, grid)))
     local = torch.randperm(count, generator=gen)[:keep].sort().values if keep < count else torch.arange(count)
-    index = (rows.start + local // w) * grid[1] + cols.start + local % w
+    index = (rows.start + local // w) * grid.width + cols.start + local % w
     return features[0].reshape(c, count)[:, local.to(features.device)].float(), index
 
 
@@ -100,21 +101,17 @@ def _distribution_targets(
     style_feats: Sequence[dict[str, Held]],
     styles: Sequence[torch.Tensor],
     regions: Sequence[Region],
-    size: tuple[int, int],
+    canvas: Canvas,
     stop: threading.Event | None,
 ) -> dict[str, list[RegionTarget]]:
     """Per layer, the target of every region: the region's output positions and its style samples."""
-    width, height = size
     device = styles[0].device
-    out_masks = [mask_tensor(r.mask, size, device) for r in regions]
-    style_masks = [
-        [mask_tensor(m, (styles[k].shape[-1], styles[k].shape[-2]), device) for k, m, _ in r.sources]
-        for r in regions
-    ]
+    out_masks = [mask_tensor(r.mask, canvas, device) for r in regions]
+    style_masks = [[mask_tensor(m, Canvas.of(styles[k]), device) for k, m, _ in r.sources] for r in regions]
     targets: dict[str, list[RegionTarget]] = {}
     for layer in layers:
         check_stop(stop)
-        grid = layer_size(height, width, layer)
+        grid = layer_grid(canvas, layer)
         found = []
         for region, out_mask, s_masks in zip(regions, out_masks, style_masks):
             parts = []
@@ -150,26 +147,22 @@ def build_terms(
     styles: Sequence[torch.Tensor],
     *,
     regions: Sequence[Region] | None = None,
-    size: tuple[int, int] | None = None,
+    canvas: Canvas,
     stop: threading.Event | None = None,
     tiles_for: TilesFor | None = None,
 ) -> list[tuple[LossTerm, float]]:
     """The weighted loss terms for one scale, with every target computed once, here.
 
-    ``content`` is None for texture synthesis (then ``size`` gives the output's (width, height));
+    ``canvas`` is the output's shape at this scale; ``content`` is None for texture synthesis;
     ``regions`` None means every style everywhere, mixed with ``settings.style_blend``.
     Style images go through the network one at a time: Gram matrices are reduced at once and
     only the layers a distribution loss needs are kept, so memory holds one style's full
     features, never all of them (nor a copy). ``tiles_for`` says which images pass in tiles
     (see the module docstring). ``stop`` is polled between styles and layers.
     """
-    if content is not None:
-        size = (content.shape[-1], content.shape[-2])
-    if size is None:
-        raise ValueError("build_terms needs a content image or the output size")
 
     def tiles_of(image: torch.Tensor) -> list[Tile] | None:
-        return tiles_for((image.shape[-2], image.shape[-1])) if tiles_for is not None else None
+        return tiles_for(Canvas.of(image)) if tiles_for is not None else None
 
     blend = settings.blend_weights(len(styles))
     plain_gram = settings.style_loss == "gram" and regions is None
@@ -203,20 +196,20 @@ def build_terms(
                 del feats
             else:
                 found, parts = _tiled_style(net, style, taps, gram_layers, kept, tiles, gen, stop)
-                grids = {layer: layer_size(*style.shape[-2:], layer) for layer in parts}
+                grids = {layer: layer_grid(Canvas.of(style), layer) for layer in parts}
                 style_feats.append({layer: _hold_tiles(p, grids[layer]) for layer, p in parts.items()})
             for layer, gram in found.items():
                 grams[layer] = grams[layer] + weight * gram if layer in grams else weight * gram
 
     terms: list[tuple[LossTerm, float]] = []
     if content_feats:
-        terms.append((ContentLoss(content_feats), settings.content_weight_at(size)))
+        terms.append((ContentLoss(content_feats), settings.content_weight_at(canvas)))
     if gram_layers:
         terms.append((GramStyleLoss(grams, settings.layer_weights), settings.style_weight))
     elif settings.style_weight:
         kind = make_kind(settings.style_loss, mmd_poly_c=settings.mmd_poly_c, seed=settings.seed)
         targets = _distribution_targets(
-            kind, settings.style_layers, style_feats, styles, regions or plain_regions(blend), size, stop
+            kind, settings.style_layers, style_feats, styles, regions or plain_regions(blend), canvas, stop
         )
         terms.append(
             (DistributionStyleLoss("style", kind, targets, settings.layer_weights), settings.style_weight)
@@ -224,7 +217,7 @@ def build_terms(
     if settings.hist_weight:
         kind = make_kind("hist")
         targets = _distribution_targets(
-            kind, settings.hist_layers, style_feats, styles, regions or plain_regions(blend), size, stop
+            kind, settings.hist_layers, style_feats, styles, regions or plain_regions(blend), canvas, stop
         )
         equal = (1.0 / len(settings.hist_layers),) * len(settings.hist_layers)
         terms.append((DistributionStyleLoss("hist", kind, targets, equal), settings.hist_weight))
@@ -247,7 +240,7 @@ def _tiled_style(
     stop: threading.Event | None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, list[tuple[torch.Tensor, torch.Tensor]]]]:
     """A style too large for one pass: its Gram matrices as sums over tiles, and its kept layers' samples."""
-    height, width = style.shape[-2:]
+    canvas = Canvas.of(style)
     sums: dict[str, torch.Tensor] = {}
     parts: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {layer: [] for layer in kept}
     for tile, feats in tile_features(net, style, taps, tiles):
@@ -257,5 +250,5 @@ def _tiled_style(
             sums[layer] = sums[layer] + part if layer in sums else part
         for layer in kept:
             parts[layer].append(_sample_core(feats[layer], tile, layer, gen))
-    grams = {layer: s / math.prod(layer_size(height, width, layer)) for layer, s in sums.items()}
+    grams = {layer: s / layer_grid(canvas, layer).pixels for layer, s in sums.items()}
     return grams, parts

@@ -6,7 +6,7 @@ tiles and one step runs tile by tile, with memory bounded by the tile, yet the s
 loss and gradient of the *whole* picture:
 
 * **Features.** Each tile is its *core* (the pixels it answers for) plus a *halo* of context, at
-  least :func:`nst.vgg.reach` of the deepest layer used, so the zero padding at the tile's edge
+  least :func:`nst.layers.reach` of the deepest layer used, so the zero padding at the tile's edge
   never reaches the core; cores and halos sit on a 16 px grid, so every pooling grid lines up
   with the whole picture's. The features at a core's positions are then the whole picture's.
 * **Statistics.** The style terms are functions of sums over positions (a Gram matrix is
@@ -40,8 +40,10 @@ from typing import Any, Protocol
 
 import torch
 
+from .geometry import Canvas
+from .layers import layer_grid, layer_stride, reach
 from .loss_scale import LossScale
-from .vgg import VGGFeatures, layer_size, layer_stride, reach
+from .vgg import VGGFeatures
 
 #: Tile cores and halos start on multiples of this: the product of the pools before VGG's last block.
 ALIGN = 16
@@ -61,7 +63,7 @@ class Tile:
 
     core: tuple[int, int, int, int]  #: top, left, bottom, right, in pixels of the picture
     window: tuple[int, int, int, int]  #: the core with its halo, clipped to the picture
-    picture: tuple[int, int]  #: (height, width) of the whole picture
+    canvas: Canvas  #: the whole picture
 
     def crop(self, image: torch.Tensor) -> torch.Tensor:
         top, left, bottom, right = self.window
@@ -71,16 +73,16 @@ class Tile:
     def share(self) -> float:
         """The core's share of the picture's pixels (the shares of all tiles add up to 1)."""
         top, left, bottom, right = self.core
-        return (bottom - top) * (right - left) / (self.picture[0] * self.picture[1])
+        return (bottom - top) * (right - left) / self.canvas.pixels
 
     def cells(self, layer: str) -> tuple[slice, slice]:
         """The core's rows and columns in the whole picture's grid at ``layer``."""
         s = layer_stride(layer)
-        height, width = layer_size(*self.picture, layer)
+        grid = layer_grid(self.canvas, layer)
         top, left, bottom, right = self.core
         return (
-            slice(top // s, height if bottom == self.picture[0] else bottom // s),
-            slice(left // s, width if right == self.picture[1] else right // s),
+            slice(top // s, grid.height if bottom == self.canvas.height else bottom // s),
+            slice(left // s, grid.width if right == self.canvas.width else right // s),
         )
 
     def core_of(self, features: torch.Tensor, layer: str) -> torch.Tensor:
@@ -98,16 +100,18 @@ class Tile:
     def positions(self, layer: str) -> tuple[torch.Tensor, int]:
         """The core's places in the whole picture's grid at ``layer`` (flat, row-major, ascending), and
         the number of places in that grid."""
-        height, width = layer_size(*self.picture, layer)
+        grid = layer_grid(self.canvas, layer)
         rows, cols = self.cells(layer)
-        places = torch.arange(rows.start, rows.stop)[:, None] * width + torch.arange(cols.start, cols.stop)
-        return places.reshape(-1), height * width
+        places = torch.arange(rows.start, rows.stop)[:, None] * grid.width + torch.arange(
+            cols.start, cols.stop
+        )
+        return places.reshape(-1), grid.pixels
 
     def weights_of(self, weights: torch.Tensor | None, layer: str) -> torch.Tensor | None:
         """The core's part of one weight per position of the whole grid, flattened (None stays None)."""
         if weights is None:
             return None
-        return self.region(weights.view(layer_size(*self.picture, layer)), layer).reshape(-1)
+        return self.region(weights.view(layer_grid(self.canvas, layer).hw), layer).reshape(-1)
 
 
 def _cuts(length: int, core: int) -> list[tuple[int, int]]:
@@ -118,10 +122,10 @@ def _cuts(length: int, core: int) -> list[tuple[int, int]]:
     return list(zip(starts, starts[1:] + [length]))
 
 
-def plan_tiles(picture: tuple[int, int], core: int, halo_px: int) -> list[Tile]:
-    """The tiles of a (height, width) picture with cores of at most ``core`` px (rounded down to ALIGN)."""
+def plan_tiles(canvas: Canvas, core: int, halo_px: int) -> list[Tile]:
+    """The tiles of a picture of ``canvas`` with cores of at most ``core`` px (rounded down to ALIGN)."""
     core = max(ALIGN, core // ALIGN * ALIGN)
-    height, width = picture
+    width, height = canvas
     return [
         Tile(
             (top, left, bottom, right),
@@ -131,7 +135,7 @@ def plan_tiles(picture: tuple[int, int], core: int, halo_px: int) -> list[Tile]:
                 min(height, bottom + halo_px),
                 min(width, right + halo_px),
             ),
-            picture,
+            canvas,
         )
         for top, bottom in _cuts(height, core)
         for left, right in _cuts(width, core)
@@ -151,13 +155,13 @@ def assemble(
     net: VGGFeatures, image: torch.Tensor, layers: Sequence[str], tiles: Sequence[Tile]
 ) -> dict[str, torch.Tensor]:
     """The whole image's features at ``layers``, computed tile by tile (no gradients)."""
-    height, width = image.shape[-2:]
+    canvas = Canvas.of(image)
     out: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         for tile, feats in tile_features(net, image, layers, tiles):
             for layer, f in feats.items():
                 if layer not in out:
-                    out[layer] = f.new_empty((1, f.shape[1], *layer_size(height, width, layer)))
+                    out[layer] = f.new_empty((1, f.shape[1], *layer_grid(canvas, layer).hw))
                 tile.region(out[layer], layer).copy_(f)
     return out
 
@@ -203,7 +207,7 @@ class TiledTerm(Protocol):
         """This tile's part of the sums the term's value depends on (summed over tiles by the caller)."""
         ...
 
-    def prepare(self, sums: Mapping[Any, torch.Tensor], picture: tuple[int, int]) -> Prepared: ...
+    def prepare(self, sums: Mapping[Any, torch.Tensor], canvas: Canvas) -> Prepared: ...
 
     def tile_loss(
         self, features: Mapping[str, torch.Tensor], tile: Tile, prepared: Prepared
@@ -236,7 +240,7 @@ class TiledObjective:
         return {layer: tile.core_of(f, layer) for layer, f in feats.items()}
 
     def __call__(self, x: torch.Tensor, gradient: bool = True) -> list[torch.Tensor]:
-        picture = (x.shape[-2], x.shape[-1])
+        canvas = Canvas.of(x)
         sums: dict[int, dict[Any, torch.Tensor]] = {k: {} for k in self.network_terms}
         with torch.no_grad():
             for tile in self.tiles:
@@ -245,7 +249,7 @@ class TiledObjective:
                     for key, value in self.terms[k][0].tile_sums(feats, tile).items():
                         sums[k][key] = sums[k][key] + value if key in sums[k] else value
                 del feats
-        prepared = {k: self.terms[k][0].prepare(sums[k], picture) for k in self.network_terms}
+        prepared = {k: self.terms[k][0].prepare(sums[k], canvas) for k in self.network_terms}
         del sums
         values = {k: self.terms[k][1] * prepared[k].value.to(x.device) for k in self.network_terms}
         if gradient and x.grad is None:

@@ -24,9 +24,10 @@ import torch
 
 from .checkpoints import check_file, check_finite, read_state_dict
 from .downloads import offline
-from .errors import SettingsError, WeightsError
+from .errors import WeightsError
+from .layers import BACKBONES, conv_indices
 from .model_cache import ModelCache
-from .vgg import BACKBONES, VGGFeatures, build_features, conv_indices
+from .vgg import VGGFeatures, build_features
 
 _TORCHVISION_URLS = {
     "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
@@ -36,15 +37,6 @@ ENV_VARS = {b: f"NST_{b.upper()}_WEIGHTS" for b in BACKBONES}
 
 #: Loaded networks, keyed by where their weights came from, their pooling and device.
 _CACHE: ModelCache[VGGFeatures] = ModelCache(limit=4)
-
-
-def default_backbone() -> str:
-    """The backbone used when none is asked for: ``$NST_BACKBONE`` (e.g. ``vgg16`` where only VGG16
-    weights are at hand), else the paper's ``vgg19``. The CLI and the app read it alike."""
-    value = os.environ.get("NST_BACKBONE", "").strip().lower()
-    if value and value not in BACKBONES:
-        raise SettingsError(f"NST_BACKBONE is {value[:20]!r}; use one of {', '.join(BACKBONES)}")
-    return value or "vgg19"
 
 
 def _person(backbone: str) -> str:
@@ -59,7 +51,7 @@ def torchvision_cache_file(backbone: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / _TORCHVISION_URLS[backbone].rsplit("/", 1)[1]
 
 
-def _how_to_fix(backbone: str) -> str:
+def how_to_fix(backbone: str) -> str:
     return (
         f"Either point {ENV_VARS[backbone]} (or --vgg-weights) at a local {backbone} weights file "
         f"(.pth or .safetensors), or put torchvision's {torchvision_cache_file(backbone).name} into "
@@ -125,14 +117,14 @@ def locate_vgg_weights(backbone: str, vgg_weights: str | os.PathLike | None = No
         try:
             return check_file(env, f"{ENV_VARS[backbone]} points at a file that cannot be used:")
         except WeightsError as exc:
-            raise WeightsError(f"{exc}. {_how_to_fix(backbone)}", person=_person(backbone)) from None
+            raise WeightsError(f"{exc}. {how_to_fix(backbone)}", person=_person(backbone)) from None
     cached = torchvision_cache_file(backbone)
     if cached.is_file():
         return cached
     if offline():
         raise WeightsError(
             f"The pretrained {backbone} weights are not here and this machine is offline "
-            f"(NST_OFFLINE, HF_HUB_OFFLINE, or no network). {_how_to_fix(backbone)}",
+            f"(NST_OFFLINE, HF_HUB_OFFLINE, or no network). {how_to_fix(backbone)}",
             person=_person(backbone),
         )
     try:
@@ -142,7 +134,7 @@ def locate_vgg_weights(backbone: str, vgg_weights: str | os.PathLike | None = No
     except Exception as exc:  # no network, HTTP errors, hash mismatch
         raise WeightsError(
             f"The pretrained {backbone} weights could not be downloaded ({type(exc).__name__}: "
-            f"{str(exc)[:200]}). {_how_to_fix(backbone)}",
+            f"{str(exc)[:200]}). {how_to_fix(backbone)}",
             person=_person(backbone),
         ) from exc
     return cached

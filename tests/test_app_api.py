@@ -18,7 +18,7 @@ from support.pictures import pixels, texture
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 
-ENDPOINTS = {"/gatys", "/histogram", "/mmd", "/photorealistic", "/texture", "/cyclegan"}
+ENDPOINTS = {"/gatys", "/histogram", "/mmd", "/photorealistic", "/texture", "/cyclegan", "/stop"}
 
 
 FAST = dict(size=48, steps=3, scales=1)
@@ -78,6 +78,7 @@ def test_gatys_returns_a_stylized_image_of_the_requested_size(client, vgg19_env,
     assert Image.open(image).size == (48, 38)  # 40x32 scaled so the longer side is 48
     assert differs(image, content_path) > 1.0
     assert info["done"] and info["steps"] == 3 and info["device"] == "cpu" and not info["stopped"]
+    assert info["state"] == "done" and info["total_steps"] == 3
     assert set(info["losses"]) >= {"content", "style", "total"}
 
 
@@ -128,6 +129,8 @@ def test_cyclegan_paints_at_the_input_size(client, painter, tmp_path):
         handle_file(photo), painter=painter, strength=0.5, brush_scale=2, max_size=26, api_name="/cyclegan"
     )
     assert Image.open(half).size == (26, 20), "max_size shrinks the photo first"
+    kept, _ = client.predict(handle_file(photo), painter=painter, max_size=None, api_name="/cyclegan")
+    assert Image.open(kept).size == (52, 40), "no max_size: the server's limit, which this photo is under"
 
 
 def test_submit_streams_intermediate_images_then_the_result(client, vgg19_env, content_path, style_path):
@@ -142,6 +145,45 @@ def test_submit_streams_intermediate_images_then_the_result(client, vgg19_env, c
     for preview, _ in outputs:  # coarse to fine: the first steps at half the size
         assert preview is None or Image.open(preview).size in ((24, 19), (48, 38)), "a picture or nothing"
     assert Image.open(image).size == (48, 38)
+
+
+def test_stop_ends_a_run_with_its_best_picture_at_full_size(client, vgg19_env, content_path, style_path):
+    """/stop from the same client: the run ends after its step at the coarse scale, and the answer is its best
+    picture at the size asked for (48 px, not the coarse 24 px), marked stopped."""
+    job = client.submit(
+        handle_file(content_path), handle_file(style_path), size=48, steps=1500, scales=2, api_name="/gatys"
+    )
+    deadline = time.monotonic() + 60
+    while not any(o[1]["state"] == "running" for o in job.outputs()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.predict(api_name="/stop") is True, "the client's run was found"
+    image, info = job.result(timeout=60)
+    assert info["state"] == "stopped" and info["stopped"] and info["scale"] == 1 and info["scales"] == 2
+    assert 1 <= info["steps"] < 1500 and Image.open(image).size == (48, 38) == (info["width"], info["height"])
+    assert client.predict(api_name="/stop") is False, "nothing left to stop"
+
+
+def test_a_run_in_line_knows_its_place(client, vgg19_env, content_path, style_path, app_module):
+    """Behind a long run, a second one reports its place (queued, position 1), then runs; /stop takes the
+    client's runs out of the line too."""
+    from gradio_client import Client
+
+    other = Client(client.src, verbose=False, analytics_enabled=False)
+    long = other.submit(
+        handle_file(content_path), handle_file(style_path), size=48, steps=1500, api_name="/gatys"
+    )
+    deadline = time.monotonic() + 60
+    while not any(o[1]["state"] == "running" for o in long.outputs()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    waiting = client.submit(handle_file(content_path), handle_file(style_path), **FAST, api_name="/gatys")
+    while not waiting.outputs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = waiting.outputs()[0][1]
+    assert first["state"] == "queued" and first["position"] == 1 and not first["done"], first
+    assert other.predict(api_name="/stop") is True
+    image, info = waiting.result(timeout=60)
+    assert info["state"] == "done" and Image.open(image).size == (48, 38)
+    assert long.result(timeout=60)[1]["state"] == "stopped"
 
 
 def test_cancelling_a_job_stops_the_optimizer(client, vgg19_env, content_path, style_path):

@@ -1,10 +1,12 @@
-"""The page's own handlers, driven directly: Run turns the controls (by name) into a run and streams it,
-Stop ends it with the picture so far, a failure becomes a sentence in the status line, each method shows
-its controls, and every control is named like the dial, setting or API parameter it feeds."""
+"""The page's own handlers, driven directly: Run turns the controls (by name) into the method's request and
+streams it, the status line says exactly which state the run is in, Stop ends it with the best picture at full
+size, a failure becomes a sentence in the status line, each method shows its controls, and every control is
+named like the dial, setting or request input it feeds."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import types
 from pathlib import Path
 
@@ -14,24 +16,29 @@ from PIL import Image
 from nst.dials import DIALS
 from nst.methods import METHODS
 from nst.settings import Settings, fields_info
-from nst.ui.page import loss_frame, visible
+from nst.ui.controls import CONTROLS, shown
+from nst.ui.page import loss_frame
 from support.http import wait_until, worker_threads
 from support.page import START
 
 pytest.importorskip("gradio")
 
 
-def drive(page, controls: dict, stop_at_first_picture: bool = False) -> list[tuple]:
+def drive(page, controls: dict, stop_when=None) -> list[tuple]:
+    """Every update the Run handler streams for ``controls`` (by name); ``stop_when(update)`` presses Stop."""
     request = types.SimpleNamespace(session_hash=f"test-{id(controls)}")
+    keys = {name: object() for name in page.widgets}  # the handler reads components by identity
+    values = {keys[name]: value for name, value in controls.items()}
 
     async def run() -> list:
         updates = []
-        async for update in page.run(controls, request, progress=lambda *a, **k: None):
+        async for update in page.run(values, request, progress=lambda *a, **k: None):
             updates.append(update)
-            if stop_at_first_picture and isinstance(update[0], Image.Image):
+            if stop_when is not None and stop_when(update):
                 page.stop(request)
         return updates
 
+    page.widgets = keys
     return asyncio.run(run())
 
 
@@ -39,33 +46,91 @@ def drive(page, controls: dict, stop_at_first_picture: bool = False) -> list[tup
 def page(app_module):
     from nst.ui.page import Page
 
-    return Page(app_module.RUNNER, app_module.CONFIG, app_module.CACHE.path / "results")
+    return Page(app_module.RUNNER, app_module.CONFIG, app_module.CACHE, {name: None for name in START})
 
 
-def test_the_pages_stop_button_ends_with_the_picture_so_far(page, vgg19_env, content_path, style_path):
-    updates = drive(
-        page,
-        {**START, "content": str(content_path), "style": str(style_path), "steps": 500},
-        stop_at_first_picture=True,
-    )
-    assert updates[0][4].startswith("Loading") and updates[0][5]["interactive"] is True, "Stop is live"
+def statuses(updates: list[tuple]) -> list[str]:
+    """The status line as the page showed it, each change once."""
+    shown_lines: list[str] = []
+    for update in updates:
+        text = update[4]
+        if isinstance(text, str) and (not shown_lines or shown_lines[-1] != text):
+            shown_lines.append(text)
+    return shown_lines
+
+
+def phase(line: str) -> str:
+    """Which state a status line tells (its first words), seconds and numbers aside."""
+    for prefix, name in (
+        ("Preparing: checking", "checking"),
+        ("Waiting for the machine", "queued"),
+        ("Preparing: loading the network", "network"),
+        ("Preparing: taking in", "targets"),
+        ("Step ", "running"),
+        ("Stopping after", "stopping"),
+        ("Stopped", "stopped"),
+        ("Done", "done"),
+        ("⚠️", "failed"),
+    ):
+        if line.startswith(prefix):
+            return name
+    raise AssertionError(f"a status line that tells no state: {line!r}")
+
+
+def test_the_status_line_tells_each_state_of_a_run_stopped_at_its_coarse_scale(
+    page, vgg19_env, content_path, style_path, monkeypatch
+):
+    """Slow steps (0.3 s) and a Stop at step 2 of the coarse scale: the status goes checking, queued, network,
+    targets, running, stopping, stopped, never back to an earlier state and never 'loading' mid-run; the
+    picture handed back is the best one at the full size asked for, not the coarse scale's."""
+    import time
+
+    from nst import vgg
+
+    forward = vgg.VGGFeatures.forward
+
+    def slow(self, image, taps):
+        if image.requires_grad:  # a step, not a target
+            time.sleep(0.3)
+        return forward(self, image, taps)
+
+    monkeypatch.setattr(vgg.VGGFeatures, "forward", slow)
+    controls = {**START, "content": str(content_path), "style": str(style_path), "steps": 40, "scales": 2}
+    updates = drive(page, controls, stop_when=lambda u: isinstance(u[4], str) and u[4].startswith("Step 2 "))
+    lines = statuses(updates)
+    phases = [phase(line) for line in lines]
+    order = ["checking", "queued", "network", "targets", "running", "stopping", "stopped"]
+    assert [p for i, p in enumerate(phases) if i == 0 or phases[i - 1] != p] == order, lines
+    assert any(re.fullmatch(r"Step 2 of 40 · scale 1 of 2 · \d+ s · loss \S+", line) for line in lines), lines
     final = updates[-1]
-    assert final[4].startswith("Stopped"), final[4]
+    assert re.match(
+        r"Stopped at step \d of 40: 64×51 px in [\d.]+ s on cpu, the best picture so far", final[4]
+    )
     before, after = final[2]
-    assert before.size == after.size == final[0].size == (64, 51)
+    assert before.size == after.size == final[0].size == (64, 51), "full size, though stopped at 32 px"
     assert Path(final[3]).suffix == ".png" and Image.open(final[3]).size == (64, 51)
     assert final[5]["interactive"] is False, "Stop is off again"
-    assert len(updates) < 100, "stopped long before 500 steps"
     assert wait_until(lambda: not worker_threads(), 10)
+
+
+def test_a_run_that_ends_says_done_with_its_size_and_steps(page, vgg19_env, content_path, style_path):
+    updates = drive(page, {**START, "content": str(content_path), "style": str(style_path), "steps": 3})
+    assert updates[1][5]["interactive"] is True, "Stop is live once the run is checked"
+    assert re.match(r"Done: 64×51 px, 3 steps in [\d.]+ s on cpu\. Download the PNG below\.$", updates[-1][4])
+    assert [phase(line) for line in statuses(updates)][-1] == "done"
 
 
 def test_the_dials_reach_their_settings(page, vgg19_env, content_path, style_path, monkeypatch):
     """Each dial sets its setting for the methods that show it (and only those)."""
-    from nst.ui import run as run_module
+    from nst import requests
 
     seen = []
-    real = run_module.execute
-    monkeypatch.setattr(run_module, "execute", lambda job, *a: seen.append(job.settings) or real(job, *a))
+    real = requests.StylizeRequest.run
+    monkeypatch.setattr(
+        requests.StylizeRequest,
+        "run",
+        lambda self, *a, **k: seen.append(self.settings) or real(self, *a, **k),
+    )
     images = {"content": str(content_path), "style": str(style_path), "steps": 1}
     drive(
         page,
@@ -97,6 +162,12 @@ def test_a_failure_is_a_sentence_in_the_status_line_not_a_stale_loading(page, co
     assert "has no vgg19 network weights yet" in status and "operator" in status, status
     assert "NST_VGG19_WEIGHTS" not in status and "<" not in status, "the operator's detail goes to the log"
     assert updates[-1][5]["interactive"] is False
+    assert phase(status) == "failed"
+
+
+def test_the_photo_is_named_before_the_style_when_nothing_is_uploaded(page):
+    status = drive(page, {**START})[-1][4]
+    assert status.startswith("⚠️ content image: no image was given"), status
 
 
 def test_loss_curve_keeps_every_series_from_the_first_table():
@@ -111,41 +182,43 @@ def test_loss_curve_keeps_every_series_from_the_first_table():
 
 
 def test_each_method_shows_its_own_controls():
-    assert visible("gatys")["hist_strength"] is False and visible("histogram")["hist_strength"] is True
-    assert visible("photorealistic")["realism"] is True and visible("gatys")["realism"] is False
-    assert visible("texture")["content_inputs"] is False and visible("texture")["texture_controls"] is True
-    assert visible("cyclegan")["losses"] is False and visible("cyclegan")["painter_controls"] is True
-    assert visible("mmd")["style_loss_controls"] and not visible("gatys")["style_loss_controls"]
+    visible = {name: shown(method) for name, method in METHODS.items()}
+    assert visible["gatys"]["hist_strength"] is False and visible["histogram"]["hist_strength"] is True
+    assert visible["photorealistic"]["realism"] is True and visible["gatys"]["realism"] is False
+    assert visible["texture"]["content"] is False and visible["texture"]["width"] is True
+    assert visible["cyclegan"]["losses"] is False and visible["cyclegan"]["painter"] is True
+    assert visible["mmd"]["style_loss"] and not visible["gatys"]["style_loss"]
+    assert visible["cyclegan"]["advanced"] is False and visible["cyclegan"]["dials"] is False, (
+        "no empty groups"
+    )
+    assert visible["texture"]["size"] is False, "a texture's size is its width and height"
 
 
 def test_one_name_from_dial_to_loss(app_module):
     """Every control of the page's Run and every API parameter is named like the dial, the setting or the
-    input it is: the page, the API, the CLI and Python share one vocabulary."""
+    request input it is: the page, the API, the CLI and Python share one vocabulary."""
     settings = {f.name for f in fields_info()}
-    inputs = {
-        "method",
-        "content",
-        "style",
-        "painter",
-        "strength",
-        "brush_scale",
-        "max_size",
-        "width",
-        "height",
-        "extra_styles",
-        "masks",
-        "content_segmentation",
-        "style_segmentation",
-    }
+    inputs = {i.name for m in METHODS.values() for i in m.inputs()} | {"method"}
     vocabulary = settings | set(DIALS) | inputs
+    assert {c.name for c in CONTROLS} <= vocabulary
     config = app_module.demo.config
     components = {c["id"]: c["props"] for c in config["components"]}
     run = max(config["dependencies"], key=lambda d: len(d["inputs"]))
     names = {components[i].get("elem_id") for i in run["inputs"]}
-    assert names <= vocabulary, names - vocabulary
+    assert names == {c.name for c in CONTROLS}, "the Run button takes every control of the table"
     assert set(START) == names, "the test's picture of the page is the page"
     for endpoint in app_module.demo.get_api_info()["named_endpoints"].values():
         params = {p["parameter_name"] for p in endpoint["parameters"]}
         assert params <= vocabulary - set(DIALS), params - vocabulary
     assert {d.setting for d in DIALS.values()} <= settings
     assert set(Settings.__dataclass_fields__) == settings and set(METHODS) >= {"gatys", "cyclegan"}
+
+
+def test_runs_are_admitted_at_once_to_wait_in_the_runners_line(app_module):
+    """Gradio does not hold the page's runs nor the API's in its own queue: there they were checked only when
+    their turn came (their uploads swept meanwhile) and the status line could not say their place. They
+    wait in the runner's line instead, which knows it; everything else is answered at once."""
+    fns = {fn.api_name: fn for fn in app_module.demo.fns.values()}
+    for name in ("run", *METHODS):
+        assert fns[name].queue and fns[name].concurrency_limit is None, name
+    assert not fns["page_stop"].queue and not fns["stop"].queue, "Stop is never queued behind a run"

@@ -124,3 +124,6 @@ def test_sweeping_deletes_by_age_and_keeps_what_the_page_needs(tmp_path):
     new.write_bytes(b"x")
     assert cache.sweep(keep=[str(example)]) == 1
     assert not old.exists() and not old.parent.exists() and example.exists() and new.exists()
+    (cache.path / "just-made").mkdir()  # Gradio's folder for the result it is about to write
+    cache.sweep()
+    assert (cache.path / "just-made").is_dir(), "a new empty folder is not pruned from under a write"

@@ -17,11 +17,11 @@ from nst import cyclegan
 from nst import weights as vgg_weights
 from nst.checkpoints import read_state_dict
 from nst.errors import ImageError, ResourceError, SettingsError, Stopped, WeightsError
+from nst.geometry import Canvas
 from nst.images import load_image
 from nst.memory import check_memory
+from nst.methods import get_method
 from nst.settings import MAX_STYLES, Settings
-from nst.ui.jobs import page_job
-from nst.ui.run import execute
 from nst.ui.server import ServerConfig
 from support.page import START
 from support.painters import save_weights, tiny_state
@@ -111,13 +111,13 @@ def test_a_picture_just_over_the_pixel_limit_does_not_read_as_the_limit(tmp_path
 def test_images_are_shrunk_as_they_are_decoded(tmp_path):
     gif = tmp_path / "huge.gif"
     Image.new("P", (7000, 7000)).save(gif)
-    assert load_image(gif, "style image", max_side=64).size == (64, 64)
+    assert load_image(gif, "style image", max_size=64).size == (64, 64)
     jpeg = tmp_path / "photo.jpg"
     Image.new("RGB", (4000, 3000), "green").save(jpeg)
-    assert load_image(jpeg, "content image", max_side=500).size == (500, 375)
+    assert load_image(jpeg, "content image", max_size=500).size == (500, 375)
     pano = tmp_path / "pano.png"
     Image.new("RGB", (1200, 100)).save(pano)
-    assert load_image(pano, "content image", max_side=64).size == (192, 16), "the short side stays usable"
+    assert load_image(pano, "content image", max_size=64).size == (192, 16), "the short side stays usable"
 
 
 # ----------------------------------------------------------------------------- bounded work
@@ -141,8 +141,8 @@ def test_a_run_beyond_the_devices_memory_is_refused_before_any_image_is_read(tmp
     with pytest.raises(ResourceError, match="the matting Laplacian"):
         nst.stylize(missing, missing, size=4096, steps=1, photo_weight=1e4)
     # What the whole-picture engine had to refuse now runs in tiles, within the same budget.
-    check_memory(Settings(size=2048, style_scale=2), 3, CPU)
-    check_memory(Settings(size=4096), 1, CPU)
+    check_memory(Canvas(2048, 2048), Settings(size=2048, style_scale=2), 3, CPU)
+    check_memory(Canvas(4096, 4096), Settings(size=4096), 1, CPU)
 
 
 def test_a_stop_lands_while_targets_are_built(vgg19_env, content_path, style_path, monkeypatch):
@@ -205,7 +205,8 @@ def test_every_aspect_runs_or_is_refused_by_name_at_the_pages_defaults(
             "height": canvas[1],
         }
         try:
-            image = execute(page_job(controls, config), None, threading.Event(), "cpu").image
+            request = get_method(method).request_from(controls, device="cpu").prepare(config.limits)
+            image = request.run().image
         except ImageError as exc:
             assert max(w, h) / min(w, h) > 12 and "the limit is 12:1" in str(exc), (w, h, exc)
             continue

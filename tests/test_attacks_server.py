@@ -22,8 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst import cyclegan
-from nst.ui import jobs
+from nst import cyclegan, requests
 from support.http import (
     GENERIC,
     body_for,
@@ -86,8 +85,8 @@ def test_server_files_are_refused_with_one_sentence_whatever_the_path(
     inside = Path(uploads[0]["path"]).parent
     link = inside / "link.png"
     link.symlink_to(secret)
-    recorder = Recorder(jobs.load_image)
-    monkeypatch.setattr(jobs, "load_image", recorder)
+    recorder = Recorder(requests.load_image)
+    monkeypatch.setattr(requests, "load_image", recorder)
     monkeypatch.setattr(cyclegan, "load_image", recorder)
     paths = [
         str(secret),
@@ -306,8 +305,8 @@ def test_repeated_layers_are_refused_before_any_work(server, uploads, monkeypatc
 
 
 def test_a_run_beyond_the_devices_memory_is_refused_before_any_work(server, uploads, app_module, monkeypatch):
-    recorder = Recorder(jobs.load_image)
-    monkeypatch.setattr(jobs, "load_image", recorder)
+    recorder = Recorder(requests.load_image)
+    monkeypatch.setattr(requests, "load_image", recorder)
     monkeypatch.setenv("NST_MEMORY_GB", "0.5")  # a small machine: 1024 px runs only in tiles, some not at all
     content, style = uploads
     text = refused(

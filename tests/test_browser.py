@@ -88,7 +88,7 @@ def test_upload_run_and_see_the_result(browser, page_url, vgg19_env, content_pat
     expect(page.locator("#download a[download]")).to_be_visible(timeout=120_000)
     page.screenshot(path=str(shots / "browser-2-after.png"), full_page=True)
 
-    expect(page.locator("#status")).to_contain_text("Done: 64×51 px, 10 step(s)")
+    expect(page.locator("#status")).to_contain_text("Done: 64×51 px, 10 steps")
     # The last preview may still be on screen, or the final picture still decoding: wait for it.
     page.wait_for_function(
         "() => { const i = document.querySelector('#output img'); return i && i.complete && i.naturalWidth === 64 }"

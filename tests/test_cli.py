@@ -8,14 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from nst import catalogue
 from nst.cli import main
 from nst.cli import main as cli_main
-from nst.cli._styles import collect_styles, parse_canvas, parse_style_spec
-from nst.errors import SettingsError
+from nst.cli._styles import collect_styles, parse_style_spec
 from support.painters import fill_hub_cache, tiny_state
 from support.pictures import make_picture, texture
 
@@ -118,8 +116,10 @@ def test_texture_command_makes_a_non_square_texture(tmp_path, style_path, vgg19_
         str(style_path),
         "-o",
         str(out),
-        "--size",
-        "48x24",
+        "--width",
+        "48",
+        "--height",
+        "24",
         "--style-loss",
         "mmd-gauss",
         "--hist-weight",
@@ -224,19 +224,26 @@ def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, content_path, style_pa
             "2 mask(s) given for 1 style image(s)",
         ),
         (["gatys", str(content_path), "-o", o], "give a style image"),
-        (["texture", str(style_path), "-o", o, "--size", "big"], "size: expected WIDTHxHEIGHT"),
-        (["texture", str(style_path), "-o", o, "--size", "4000x8"], "height: must be between 16 and 8192"),
+        (
+            ["texture", str(style_path), "-o", o, "--width", "big"],
+            "width: expected a whole number, got 'big'",
+        ),
+        (["texture", str(style_path), "-o", o, "--height", "8"], "height: must be between 16 and 8192"),
     ]
     for args, message in cases:
         code, _, err = cli(capsys, *args, "--vgg-weights", str(vgg19_file), "--steps", "1")
         assert code == 2, (args, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
-    code, _, err = cli(capsys, "texture", str(style_path), "-o", o, "--content-weight", "1")
-    assert code == 2 and "unrecognized arguments: --content-weight" in err  # no content flags for textures
+    for flag in (
+        "--content-weight",
+        "--size",
+    ):  # no content flags for textures; its size is its width and height
+        code, _, err = cli(capsys, "texture", str(style_path), "-o", o, flag, "1")
+        assert code == 2 and f"unrecognized arguments: {flag}" in err
 
 
-def test_style_specs_and_canvas_sizes(tmp_path):
+def test_style_specs(tmp_path):
     assert parse_style_spec("a.jpg:0.7") == ("a.jpg", 0.7)
     assert parse_style_spec("C:\\art\\b.jpg") == ("C:\\art\\b.jpg", None)
     odd = tmp_path / "x.png:2"
@@ -244,9 +251,6 @@ def test_style_specs_and_canvas_sizes(tmp_path):
     assert parse_style_spec(str(odd)) == (str(odd), None)  # an existing file is taken whole
     assert collect_styles(["a.jpg:2", "b.jpg:1"]) == (["a.jpg", "b.jpg"], (2.0, 1.0))
     assert collect_styles(["a.jpg"]) == (["a.jpg"], None)
-    assert parse_canvas("512x256") == (512, 256) and parse_canvas("300") == (300, 300)
-    with pytest.raises(SettingsError, match="size: expected"):
-        parse_canvas("0.5x2")
 
 
 def test_cli_list_shows_catalogue_and_cache_state(hub_cache, capsys):
@@ -254,7 +258,7 @@ def test_cli_list_shows_catalogue_and_cache_state(hub_cache, capsys):
     assert cli_main(["cyclegan", "--list"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^monet\s+Claude Monet \[cached\]", out, re.M)
-    assert re.search(r"^vangogh\s+Vincent van Gogh \[download on first use\]", out, re.M)
+    assert re.search(r"^vangogh\s+Vincent van Gogh \[missing\]", out, re.M), "offline, and not in the cache"
     assert re.search(r"^cezanne\s+Paul Cézanne \[no source\]", out, re.M)
     assert "davidpiscasio/unpaired-img2img" in out and "licence: BSD-2-Clause" in out
 
@@ -350,7 +354,9 @@ def test_texture_style_weights_reach_the_blend(tmp_path, capsys, vgg19_file):
             f"{blue}:{weights[1]}",
             "-o",
             str(out),
-            "--size",
+            "--width",
+            "32",
+            "--height",
             "32",
             "--steps",
             "25",
@@ -366,3 +372,78 @@ def test_texture_style_weights_reach_the_blend(tmp_path, capsys, vgg19_file):
         r, _, b = (sum(c) / len(c) for c in zip(*pixels.getdata()))
         redness[weights] = r - b
     assert redness[(9, 1)] > redness[(1, 9)] + 30, redness
+
+
+HEAVY = ("torch", "torchvision", "gradio", "numpy", "PIL", "huggingface_hub", "spaces")
+
+
+def test_help_imports_nothing_heavy():
+    """``python -m nst --help`` and each command's help build the parsers only: no torch, no gradio."""
+    probe = (
+        "import sys\n"
+        "from nst.cli import main\n"
+        "for argv in ([], ['gatys'], ['texture'], ['cyclegan']):\n"
+        "    try:\n"
+        "        main([*argv, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "LOADED []", proc.stdout[-500:]
+    assert "--style-strength" in proc.stdout and "--brush-scale" in proc.stdout and "--width" in proc.stdout
+
+
+def test_ctrl_c_stops_after_the_step_and_saves_the_best_picture_at_full_size(
+    tmp_path, content_path, style_path, vgg19_file, monkeypatch, capsys
+):
+    """The first Ctrl+C (SIGINT, here sent at step 2 of the coarse scale): the run ends after that step, the
+    best picture so far is written at the size asked for, and the exit status says it was interrupted."""
+    import signal
+
+    from nst.cli import _common
+
+    def interrupt_at_step_2(self, info):
+        if info.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(_common.ProgressBar, "__call__", interrupt_at_step_2)
+    out = tmp_path / "out.png"
+    argv = f"gatys {content_path} {style_path} -o {out} --size 64 --scales 2 --steps 500 --vgg-weights {vgg19_file}"
+    code = cli_main(argv.split())
+    err = capsys.readouterr().err
+    assert code == 130 and "stopping after this step" in err, err
+    assert "stopped at step 2: wrote the best picture so far" in err, err
+    assert Image.open(out).size == (64, 51), "full size, though stopped at the 32 px scale"
+    assert (
+        signal.getsignal(signal.SIGINT) is not None
+        and signal.getsignal(signal.SIGINT).__name__ != "interrupt"
+    )
+
+
+def test_ctrl_c_before_the_first_step_writes_nothing(
+    tmp_path, content_path, style_path, vgg19_file, monkeypatch, capsys
+):
+    import signal
+
+    from nst import vgg
+
+    forward = vgg.VGGFeatures.forward
+
+    def interrupted(self, image, taps):
+        os.kill(os.getpid(), signal.SIGINT)  # while the targets are built
+        return forward(self, image, taps)
+
+    monkeypatch.setattr(vgg.VGGFeatures, "forward", interrupted)
+    out = tmp_path / "out.png"
+    code = cli_main(
+        f"gatys {content_path} {style_path} -o {out} --size 48 --vgg-weights {vgg19_file}".split()
+    )
+    assert code == 130 and "stopped before the first picture: nothing was written" in capsys.readouterr().err
+    assert not out.exists()

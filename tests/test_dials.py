@@ -50,7 +50,10 @@ def test_the_cli_takes_the_same_dials_and_refuses_a_dial_with_its_setting(
     capsys, content_path, style_path, tmp_path, monkeypatch
 ):
     seen = {}
-    monkeypatch.setattr("nst.cli.gatys.stylize", lambda *a, **k: seen.setdefault("settings", a[2]) and 0 / 0)
+    monkeypatch.setattr(
+        "nst.requests.StylizeRequest.run",
+        lambda self, *a, **k: seen.setdefault("settings", self.settings) and 0 / 0,
+    )
     with pytest.raises(ZeroDivisionError):
         main(
             f"gatys {content_path} {style_path} -o {tmp_path / 'o.png'} --style-strength 10 --smoothness 0".split()
@@ -61,6 +64,6 @@ def test_the_cli_takes_the_same_dials_and_refuses_a_dial_with_its_setting(
     )
     assert (
         code == 2
-        and "style_weight: give either --style-weight or --style-strength, not both"
+        and "style_weight: give either style_weight or its dial style_strength, not both"
         in capsys.readouterr().err
     )

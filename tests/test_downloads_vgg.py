@@ -79,19 +79,19 @@ def test_corrupted_download_fails_the_hash_check_and_is_not_kept(monkeypatch, tm
     assert not cache.exists() or list(cache.iterdir()) == []
 
 
-def test_a_server_loads_the_network_at_startup_only_from_this_machine(monkeypatch, vgg19_file):
+def test_a_server_loads_the_network_at_startup_only_from_this_machine(monkeypatch, vgg19_file, tmp_path):
     """Warm-up loads what is on disk (so the first run does not wait for it) and never downloads."""
-    from nst.ui.run import Runner
+    from nst.ui.runner import Runner
 
     def no_download(*args, **kwargs):
         raise AssertionError("warm-up must never download")
 
     monkeypatch.setattr(W.torch.hub, "load_state_dict_from_url", no_download)
     W.clear_cache()
-    assert Runner("cpu").warm_up("vgg19") is None, "no weights here: nothing to warm"
+    assert Runner("cpu", tmp_path).warm_up("vgg19") is None, "no weights here: nothing to warm"
     assert len(W._CACHE) == 0
     monkeypatch.setenv("NST_VGG19_WEIGHTS", str(vgg19_file))
-    thread = Runner("cpu").warm_up("vgg19")
+    thread = Runner("cpu", tmp_path).warm_up("vgg19")
     thread.join(timeout=60)
     loaded = len(W._CACHE)
     W.clear_cache()

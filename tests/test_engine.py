@@ -11,9 +11,10 @@ import torch
 import torchvision
 
 import nst
-from nst import engine
+from nst import requests
 from nst.engine import plan_scales
 from nst.errors import SettingsError
+from nst.geometry import Canvas
 from nst.settings import Settings
 
 FAST = dict(size=32, steps=12, style_layers=("conv1_1", "conv2_1", "conv3_1"), content_layers=("conv3_1",))
@@ -75,17 +76,20 @@ def test_inits(vgg19_env, content_path, style_path):
 
 def test_multiscale_schedule(vgg19_env, content_path, style_path):
     s = Settings(size=64, steps=14, scales=3)
-    sizes, steps, notes = plan_scales((400, 300), s)
-    assert [max(w, h) for w, h in sizes] == [32, 64] and steps == [9, 5] and not notes[0].startswith("size")
+    scales, notes = plan_scales(Canvas(400, 300), s)
+    assert [(c.canvas.size, c.steps) for c in scales] == [(32, 9), (64, 5)] and not notes[0].startswith(
+        "size"
+    )
     assert "scales: 3 scales would start at 16x12 px" in notes[0] and "ran 2" in notes[0]
-    sizes, steps, notes = plan_scales((300, 400), Settings(size=128, steps=14, scales=3))
-    assert [max(w, h) for w, h in sizes] == [32, 64, 128] and steps == [8, 4, 2] and notes == []
+    scales, notes = plan_scales(Canvas(300, 400), Settings(size=128, steps=14, scales=3))
+    assert [(c.canvas.size, c.steps) for c in scales] == [(32, 8), (64, 4), (128, 2)] and notes == []
+    assert scales[-1].canvas == (96, 128), "width, height"
     sizes = []
     result = nst.stylize(
         content_path,
         style_path,
         Settings(**{**FAST, "steps": 7, "size": 64}, scales=2),
-        callback=lambda i: sizes.append(i.size),
+        callback=lambda i: sizes.append(i.canvas),
     )
     assert sizes[0] == (32, 26) and sizes[-1] == (64, 51)
     assert result.image.size == (64, 51) and result.steps == 7 and result.notes == []
@@ -192,7 +196,7 @@ def test_half_precision_runs_only_the_network_in_half(vgg19_env, content_path, s
     """A 512 px style's conv1_1 Gram sums pass float16's 65504: built inside the network's autocast, as
     they once were, the targets were infinite and fp16 runs on a GPU diverged at the first step. The
     CPU runs float16 autocast too, so the engine is made to pick it here."""
-    monkeypatch.setattr(engine, "autocast_dtype", lambda precision, device: torch.float16)
+    monkeypatch.setattr(requests, "autocast_dtype", lambda precision, device: torch.float16)
     result = nst.stylize(content_path, style_path, size=256, style_scale=2.0, steps=2, scales=1, init="noise")
     assert all(math.isfinite(v) for losses in result.losses for v in losses.values())
 

@@ -8,11 +8,12 @@ import torch
 from PIL import Image
 
 from nst.errors import ImageError
+from nst.geometry import Canvas
 from nst.images import (
     MAX_INPUT_PIXELS,
     image_to_tensor,
     load_image,
-    resize_longest,
+    resize_to,
     save_image,
     tensor_to_image,
 )
@@ -124,8 +125,8 @@ def test_refuses_tiny_huge_and_thin(tmp_path):
 
 def test_resize_keeps_aspect_and_save_checks_suffix(tmp_path):
     im = make_picture(300, 200, seed=2)
-    small = resize_longest(im, 96)
-    assert small.size == (96, 64)
+    small = resize_to(im, Canvas.of(im).fit(96))
+    assert small.size == (96, 64) and resize_to(small, Canvas(96, 64)) is small
     with pytest.raises(ImageError, match="suffix"):
         save_image(small, tmp_path / "out.xyz")
     with pytest.raises(ImageError, match="does not exist"):

@@ -47,7 +47,7 @@ def test_cli_refuses_odd_images_with_one_line(odd: Odd, command: str, tmp_path, 
     src, out = odd.write(tmp_path), tmp_path / "out.png"
     args = {
         "gatys": ["gatys", str(src), str(style_path), "-o", str(out), "--size", "32", "--steps", "1"],
-        "texture": ["texture", str(src), "-o", str(out), "--size", "32", "--steps", "1"],
+        "texture": ["texture", str(src), "-o", str(out), "--width", "32", "--height", "32", "--steps", "1"],
         "cyclegan": ["cyclegan", str(src), "-o", str(out)],
     }[command]
     code, stdout, err, caught = run(args, capsys)

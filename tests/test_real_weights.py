@@ -49,7 +49,9 @@ def test_the_photorealistic_default_carries_the_styles_colour_and_light(real_vgg
         SHARED / "images" / "content" / "golden_gate.jpg",
         SHARED / "images" / "content" / "hoovertowernight.jpg",
     )
-    settings = METHODS["photorealistic"].settings(backbone="vgg16", size=128, steps=40, scales=2)
+    settings = METHODS["photorealistic"].settings(
+        {"backbone": "vgg16", "size": 128, "steps": 40, "scales": 2}
+    )
     result = nst.stylize(photo, night, settings, vgg_weights=real_vgg16, device="cpu")
     start, target = colour_statistics(Image.open(photo)), colour_statistics(Image.open(night))
     moved = 1 - np.linalg.norm(colour_statistics(result.image) - target) / np.linalg.norm(start - target)

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from nst.errors import SettingsError
+from nst.geometry import Canvas
 from nst.settings import Settings
 
 
@@ -123,10 +124,12 @@ def test_the_size_bound_is_exactly_32_px():
 
 def test_a_coarse_scale_keeps_the_style_layers_with_enough_positions_and_their_weights():
     settings = Settings(style_layers=("relu1_1", "relu4_1", "relu5_1"), style_layer_weights=(1, 2, 3))
-    coarse = settings.at_scale((128, 96), last=False)  # relu5_1: 8x6 = 48 positions; relu4_1: 16x12
+    coarse = settings.at_scale(Canvas(128, 96), last=False)  # relu5_1: 8x6 = 48 positions; relu4_1: 16x12
     assert coarse.style_layers == ("relu1_1", "relu4_1") and coarse.style_layer_weights == (1.0, 2.0)
-    assert settings.at_scale((128, 96), last=True) is settings
-    assert settings.at_scale((256, 192), last=False) is settings  # relu5_1: 16x12 = 192 positions
+    assert settings.at_scale(Canvas(128, 96), last=True) is settings
+    assert settings.at_scale(Canvas(256, 192), last=False) is settings  # relu5_1: 16x12 = 192 positions
     only_deep = settings.replace(style_layer_weights=(0, 0, 1))  # nothing left to weigh: unchanged
-    assert only_deep.at_scale((128, 96), last=False) is only_deep
-    assert Settings().at_scale((128, 96), last=False).style_layer_weights is None  # equal weights stay equal
+    assert only_deep.at_scale(Canvas(128, 96), last=False) is only_deep
+    assert (
+        Settings().at_scale(Canvas(128, 96), last=False).style_layer_weights is None
+    )  # equal weights stay equal

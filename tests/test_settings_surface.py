@@ -18,8 +18,8 @@ import nst
 from nst.cli import build_parser
 from nst.cli._common import flag, settings_from_args
 from nst.methods import METHODS
+from nst.requests import StylizeRequest
 from nst.settings import Settings, fields_info
-from nst.ui.jobs import api_job
 from nst.ui.server import ServerConfig
 
 
@@ -92,13 +92,13 @@ def test_an_api_parameter_of_the_same_name_sets_it(name, content_path, style_pat
     alternative = ALTERNATIVES[name]
     base = {"backbone": "vgg19", **RUN, **alternative.base, **(alternative.api_base or {})}
     value = alternative.api_value or alternative.value
-    method = next(m for m in METHODS.values() if m.kind == "optimize" and name in m.parameters())
+    method = next(m for m in METHODS.values() if m.request is StylizeRequest and name in m.parameters())
     values = {"content": str(content_path), "style": str(style_path), **base, name: value}
     if alternative.styles == 2:
         values["extra_styles"] = [str(style_b)]
-    job = api_job(method, values, ServerConfig.from_env({}))
+    job = method.request_from(values).prepare(ServerConfig.from_env({}).limits)
     assert getattr(job.settings, name) == getattr(Settings.from_dict({**base, name: value}), name)
-    assert getattr(job.settings, name) != getattr(method.settings(**base), name)
+    assert getattr(job.settings, name) != getattr(method.settings(base), name)
 
 
 def run(settings: Settings, content_path, styles) -> tuple[np.ndarray, list[str]]:

@@ -45,7 +45,7 @@ def test_texture_of_any_size_from_noise(vgg19_env, style_path, style_b):
 @pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_texture_canvas_refuses_nan_and_infinity_by_name(value):
     from nst.errors import SettingsError
-    from nst.texture import check_canvas
+    from nst.requests import check_texture_canvas
 
     with pytest.raises(SettingsError, match="width"):
-        check_canvas(value, 32)
+        check_texture_canvas(value, 32)

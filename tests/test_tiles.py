@@ -11,11 +11,13 @@ import nst
 from nst import memory, targets
 from nst.engine import WholeObjective
 from nst.errors import ResourceError, SettingsError
+from nst.geometry import Canvas
 from nst.images import image_to_tensor
+from nst.layers import reach
 from nst.regions import Region
 from nst.settings import PAPER_STYLE_LAYERS, Settings
 from nst.tiles import ALIGN, TiledObjective, assemble, halo, plan_tiles
-from nst.vgg import VGGFeatures, reach
+from nst.vgg import VGGFeatures
 from support.pictures import make_picture
 
 CPU = torch.device("cpu")
@@ -58,7 +60,7 @@ def test_the_halo_is_the_reach_of_the_deepest_layer_on_the_16_px_grid():
 
 
 def test_tiles_cover_the_picture_once_on_the_grid():
-    tiles = plan_tiles((200, 333), 64, 32)
+    tiles = plan_tiles(Canvas(333, 200), 64, 32)
     cover = np.zeros((200, 333), int)
     for tile in tiles:
         top, left, bottom, right = tile.core
@@ -75,7 +77,7 @@ def test_tiles_cover_the_picture_once_on_the_grid():
 def test_core_features_equal_the_whole_pictures(net, layers):
     image = picture(261, 203, seed=1)  # sizes off the 16 px grid: the last tiles end mid-cell
     whole = net(image, layers)
-    tiles = plan_tiles((203, 261), 64, halo("vgg19", layers))
+    tiles = plan_tiles(Canvas(261, 203), 64, halo("vgg19", layers))
     assert len(tiles) == 4 * 5
     pieced = assemble(net, image, layers, tiles)
     for layer in layers:
@@ -89,13 +91,20 @@ def test_a_halo_one_step_short_changes_the_features(net):
     layers = PAPER_STYLE_LAYERS
     image = picture(261, 203, seed=1)
     whole = net(image, layers)["relu5_1"]
-    short = assemble(net, image, layers, plan_tiles((203, 261), 64, halo("vgg19", layers) - ALIGN))
+    short = assemble(net, image, layers, plan_tiles(Canvas(261, 203), 64, halo("vgg19", layers) - ALIGN))
     assert (short["relu5_1"] - whole).abs().max() > 1e-3 * whole.abs().max()
 
 
 def _terms(settings: Settings, net: VGGFeatures, content, styles, regions=None):
     with torch.no_grad():
-        return targets.build_terms(settings, net.truncated(settings.taps()), content, styles, regions=regions)
+        return targets.build_terms(
+            settings,
+            net.truncated(settings.taps()),
+            content,
+            styles,
+            regions=regions,
+            canvas=Canvas.of(content),
+        )
 
 
 def _value_and_gradient(objective, x: torch.Tensor) -> tuple[list[float], torch.Tensor]:
@@ -108,7 +117,7 @@ def compare(net, settings, content, styles, x, *, core=48, regions=None):
     terms = _terms(settings, net, content, styles, regions)
     taps_net = net.truncated(settings.taps())
     whole = _value_and_gradient(WholeObjective(taps_net, terms), x)
-    tiles = plan_tiles(tuple(x.shape[-2:]), core, halo("vgg19", settings.taps()))
+    tiles = plan_tiles(Canvas.of(x), core, halo("vgg19", settings.taps()))
     assert len(tiles) > 4
     tiled = _value_and_gradient(TiledObjective(taps_net, terms, tiles), x)
     return [t.name for t, _ in terms], whole, tiled
@@ -201,7 +210,8 @@ def test_tiled_passes_give_the_whole_images_targets(net):
                 net.truncated(settings.taps()),
                 content,
                 [style],
-                tiles_for=lambda hw: plan_tiles(hw, 48, 16),
+                canvas=Canvas.of(content),
+                tiles_for=lambda canvas: plan_tiles(canvas, 48, 16),
             )
         }
     for layer in SHALLOW:
@@ -224,7 +234,7 @@ def test_a_large_style_keeps_a_sample_of_its_positions(net, monkeypatch):
             [
                 targets._sample_core(f["conv1_1"], tile, "conv1_1", gen)
                 for tile, f in __import__("nst.tiles", fromlist=["x"]).tile_features(
-                    net, style, ["conv1_1"], plan_tiles((128, 160), 48, 16)
+                    net, style, ["conv1_1"], plan_tiles(Canvas(160, 128), 48, 16)
                 )
             ],
             (128, 160),
@@ -276,8 +286,8 @@ def test_a_picture_beyond_the_budget_is_tiled_on_its_own(vgg19_env, tmp_path, mo
 def test_plans_whole_when_it_fits_and_tiles_with_a_shorter_history_when_not():
     settings = Settings(backbone="vgg16")
     h = halo("vgg16", PAPER_STYLE_LAYERS)
-    assert memory.plan_scale((512, 384), settings, CPU, h) == memory.ScalePlan(None, 100)
-    big = memory.plan_scale((4096, 3072), settings, CPU, h)
+    assert memory.plan_scale(Canvas(512, 384), settings, CPU, h) == memory.ScalePlan(None, 100)
+    big = memory.plan_scale(Canvas(4096, 3072), settings, CPU, h)
     assert big.tile is not None and big.tile >= memory.MIN_TILE and memory.MIN_HISTORY <= big.history < 100
     pixels = 4096 * 3072
     used = (
@@ -285,12 +295,12 @@ def test_plans_whole_when_it_fits_and_tiles_with_a_shorter_history_when_not():
         + (big.tile + 2 * h) ** 2 * memory.BYTES_PER_PIXEL
     )
     assert used <= memory.MEMORY_BUDGET_CPU
-    assert memory.plan_scale((512, 384), settings.replace(tile_size=128), CPU, h).tile == 128
+    assert memory.plan_scale(Canvas(512, 384), settings.replace(tile_size=128), CPU, h).tile == 128
 
 
 def test_what_cannot_fit_even_in_tiles_is_refused_before_any_image_is_read(tmp_path, monkeypatch):
     missing = tmp_path / "not-read.png"
-    memory.check_memory(Settings(size=4096), 1, CPU)  # tiled
+    memory.check_memory(Canvas(4096, 4096), Settings(size=4096), 1, CPU)  # tiled
     with pytest.raises(
         ResourceError,
         match=r"needs about [\d.]+ GB .*the matting Laplacian alone, leaving no room for a tile in the 5 GB .*size",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 import torchvision
 
-from nst.vgg import VGGFeatures, layer_names, tap_names
+from nst.layers import layer_names, tap_names
+from nst.vgg import VGGFeatures
 
 
 def test_layer_names_follow_torchvision_indices():

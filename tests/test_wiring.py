@@ -43,7 +43,7 @@ def first_image(settings: Settings, size: tuple[int, int]) -> torch.Tensor:
 
 def at(path, size: tuple[int, int]) -> torch.Tensor:
     """An image as the engine sees it at ``size``: shrunk as it is decoded, then fitted (LANCZOS)."""
-    image = load_image(path, "image", max_side=max(size))
+    image = load_image(path, "image", max_size=max(size))
     return image_to_tensor(image if image.size == size else image.resize(size, Image.Resampling.LANCZOS))
 
 

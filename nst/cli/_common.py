@@ -1,18 +1,25 @@
 """Pieces several commands share: settings and dial flags generated from ``Settings`` and
-``nst.dials``, and a tqdm progress bar fed by the engine's step callback."""
+``nst.dials``, running a request with a tqdm progress bar, Ctrl+C as Stop, and saving the picture.
+
+Nothing here imports torch at module level: ``python -m nst --help`` only builds the parsers.
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from ..dials import BY_SETTING, DIALS, settings_from_dials
+from ..dials import DIALS, settings_from_values
 from ..errors import SettingsError
-from ..images import save_image
-from ..settings import Settings, fields_info
-from ..weights import default_backbone
+from ..settings import Settings, default_backbone, fields_info
+
+#: Exit status of a run stopped by Ctrl+C (128 + SIGINT), whether or not it saved a picture.
+INTERRUPTED = 130
 
 
 def flag(name: str) -> str:
@@ -55,22 +62,11 @@ def add_settings_arguments(parser: argparse.ArgumentParser, skip: Iterable[str] 
 def settings_from_args(args: argparse.Namespace, **fixed: Any) -> Settings:
     """Settings from the flags that were given (others keep their defaults; the backbone is NST_BACKBONE's)."""
     given = {
-        k.removeprefix("setting_"): v
+        k.split("_", 1)[1]: v
         for k, v in vars(args).items()
-        if k.startswith("setting_") and v is not None
+        if k.startswith(("setting_", "dial_")) and v is not None
     }
-    dials = {
-        k.removeprefix("dial_"): v for k, v in vars(args).items() if k.startswith("dial_") and v is not None
-    }
-    for name, value in settings_from_dials(dials).items():
-        if name in given:
-            raise SettingsError(
-                f"{name}: give either {flag(name)} or {flag(BY_SETTING[name].name)}, not both"
-            )
-        given[name] = value
-    given.setdefault("backbone", default_backbone())
-    given.update(fixed)
-    return Settings.from_dict(given)
+    return settings_from_values({**given, **fixed}, {"backbone": default_backbone()})
 
 
 def settings_with_blend(
@@ -102,27 +98,63 @@ def add_run_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run_and_save(args: argparse.Namespace, steps: int, work: Callable[[ProgressBar], Any]) -> int:
-    """Run ``work`` with a progress bar as its callback, then save and report its result."""
-    bar = ProgressBar(steps, quiet=args.quiet)
+@contextmanager
+def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """The first Ctrl+C stops the run after its current step (the best picture so far is saved); a
+    second one quits at once."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nstopping after this step (Ctrl+C again to quit at once)", file=sys.stderr, flush=True)
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, interrupt)
     try:
-        result = work(bar)
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_and_save(args: argparse.Namespace, request: Any, inputs: Sequence[Any], made_with: str = "") -> int:
+    """Check the output path, run ``request`` with a progress bar (Ctrl+C stops it, see
+    :func:`ctrl_c_stops`), then save and report its picture (``made_with``: what painted it)."""
+    from ..errors import Stopped
+    from ..images import check_save_path
+
+    check_save_path(args.output, list(inputs))
+    request = request.prepare()
+    stop = threading.Event()
+    bar = ProgressBar(request.steps, quiet=args.quiet)
+    try:
+        with ctrl_c_stops(stop):
+            result = request.run(bar, stop)
+    except Stopped:
+        print("stopped before the first picture: nothing was written", file=sys.stderr)
+        return INTERRUPTED
     finally:
         bar.close()
-    save_and_report(result, args.output, args.quiet)
-    return 0
+    save_and_report(result, args.output, args.quiet, made_with)
+    return INTERRUPTED if result.stopped else 0
 
 
-def save_and_report(result: Any, output: str, quiet: bool) -> None:
-    """Write the picture and, unless quiet, one line with its size, time, device and last losses."""
+def save_and_report(result: Any, output: str, quiet: bool, made_with: str = "") -> None:
+    """Write the picture and, unless quiet, one line with its size, what made it, time, device and last losses."""
+    from ..images import save_image
+
     path = save_image(result.image, output)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    if result.stopped:
+        print(f"stopped at step {result.steps}: wrote the best picture so far to {path}", file=sys.stderr)
     if not quiet:
         last = result.losses[-1] if result.losses else {}
         print(
-            f"wrote {path} ({result.image.width}x{result.image.height}) in {result.seconds:.1f} s on {result.device}; "
-            + ", ".join(f"{k} {v:.4g}" for k, v in last.items())
+            f"wrote {path} ({result.image.width}x{result.image.height}){made_with} in {result.seconds:.1f} s on "
+            f"{result.device}" + "".join(f"; {k} {v:.4g}" for k, v in last.items())
         )
 
 

@@ -1,8 +1,7 @@
-"""Style arguments shared by the gatys and texture commands: ``PATH[:WEIGHT]`` specs and canvas sizes."""
+"""Style arguments shared by the gatys and texture commands: ``PATH[:WEIGHT]`` specs."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,12 +37,3 @@ def collect_styles(specs: Sequence[str]) -> tuple[list[str], tuple[float, ...] |
     if any(w is None for w in weights):
         raise SettingsError("style: give a weight to every style (PATH:WEIGHT) or to none")
     return [p for p, _ in parsed], tuple(float(w) for w in weights)  # type: ignore[arg-type]
-
-
-def parse_canvas(text: str) -> tuple[int, int]:
-    """``512x256`` -> (512, 256); ``384`` -> (384, 384)."""
-    found = re.fullmatch(r"\s*(\d+)\s*(?:[xX\u00d7]\s*(\d+))?\s*", text or "")
-    if not found:
-        raise SettingsError(f"size: expected WIDTHxHEIGHT (e.g. 512x256) or one number, got {text!r}")
-    width = int(found.group(1))
-    return width, int(found.group(2)) if found.group(2) else width

@@ -1,14 +1,20 @@
-"""The API: one endpoint per method, its parameters named and described like the package's settings.
+"""The API: one endpoint per method, its parameters those of the method (:meth:`Method.parameters`),
+named and described as in the package, and ``/stop``.
 
-A parameter is a :class:`~nst.settings.Settings` field (lists as comma-separated text), an image, or
-one of the few options of CycleGAN and texture synthesis. Defaults are the package's, except
-``size``, ``steps`` and ``scales``, which follow the device exactly as the page's do
-(:class:`~nst.ui.server.RunDefaults`), and ``backbone`` (``NST_BACKBONE``). Each endpoint streams
-``(image, info)``: the latest preview (or None) while it runs, the result at the end.
+A parameter is an input of the method's request (images, a painter, a canvas) or a
+:class:`~nst.settings.Settings` field (lists as comma-separated text). Defaults are the package's,
+except ``size``, ``steps`` and ``scales``, which follow the device exactly as the page's do
+(:class:`~nst.ui.server.RunDefaults`), ``backbone`` (``NST_BACKBONE``), the texture's canvas, the
+painter (the first that can run here) and ``max_size`` (the server's limit). Each endpoint streams
+``(image, info)``: the latest preview (or None) and where the run is (its state, place in line, step
+and losses), then the result. ``/stop`` stops the caller's runs after their current step: they end with
+the best picture so far, at full size.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import inspect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -17,17 +23,20 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from ..cyclegan import DEFAULT_PAINTER
+from ..engine import StyleResult
 from ..methods import METHODS, Method
+from ..readiness import Model
 from ..settings import MAX_STYLES, fields_info
+from .cache import CacheFolder
 from .components import lenient_number, upload_files, upload_image
-from .jobs import api_job, painters
+from .lifecycle import State
 from .messages import api_error
-from .run import Done, Runner, Waiting
+from .page import files_in
+from .runner import Runner
 from .server import ServerConfig
 from .uploads import UploadGate
 
-#: File parameters: how they are named in messages, and how many files a list takes (None: one).
+#: How file parameters are named in messages, and how many files a list takes (None: one).
 FILES = {
     "content": ("content image", None),
     "style": ("style image", None),
@@ -41,73 +50,44 @@ FILES = {
 @dataclass(frozen=True)
 class ApiParam:
     name: str
-    kind: str  #: image, files, int, optional-int, float, optional-float, choice, list, optional-list
+    kind: str  #: image, images, int, optional-int, float, optional-float, choice, list, optional-list
     default: Any = inspect.Parameter.empty
     choices: tuple[str, ...] | None = None
     help: str = ""
 
 
-def parameters(method: Method, config: ServerConfig) -> list[ApiParam]:
-    """The parameters of ``method``'s endpoint, in order."""
-    if method.kind == "cyclegan":
-        offered = tuple(painters())
-        return [
-            ApiParam("content", "image", help="photo to repaint"),
-            ApiParam(
-                "painter",
-                "choice",
-                DEFAULT_PAINTER if DEFAULT_PAINTER in offered else None,
-                offered,
-                "catalogue painter (nst.catalogue)",
-            ),
-            ApiParam("strength", "float", 1.0, help="0 = the photo unchanged, 1 = the generator's painting"),
-            ApiParam(
-                "brush_scale",
-                "float",
-                1.0,
-                help="paint at 1/brush_scale resolution: coarser strokes (1 to 4)",
-            ),
-            ApiParam(
-                "max_size",
-                "int",
-                config.max_size,
-                help="shrink the photo first so its longer side is at most this",
-            ),
-        ]
-    params = [ApiParam("content", "image", help="photo to repaint")] if method.kind == "optimize" else []
-    params.append(ApiParam("style", "image", help="painting whose style to use"))
-    if method.kind == "texture":
-        side = config.defaults.size
-        params += [
-            ApiParam("width", "int", side, help="texture width in pixels"),
-            ApiParam("height", "int", side, help="texture height in pixels"),
-        ]
-    device = {
+def parameters(method: Method, config: ServerConfig, painters: list[Model]) -> list[ApiParam]:
+    """The parameters of ``method``'s endpoint, in the method's order."""
+    runnable = [m.name for m in painters if m.runnable] or [m.name for m in painters]
+    server = {
         "size": config.defaults.size,
         "steps": config.defaults.steps,
         "scales": config.defaults.scales,
         "backbone": config.backbone,
+        "width": config.defaults.size,
+        "height": config.defaults.size,
+        "max_size": config.max_size,
+        "painter": runnable[0] if runnable else None,
     }
-    names = method.parameters()
-    for info in fields_info():
-        if info.name in names:
-            default = device.get(info.name, method.default(info.name))
+    settings = {info.name: info for info in fields_info()}
+    inputs = {i.name: i for i in method.inputs()}
+    fields = {f.name: f for f in dataclasses.fields(method.request)}
+    out = []
+    for name in method.parameters():
+        if name in inputs:
+            item, field = inputs[name], fields[name]
+            default = server.get(name, None if field.default == () else field.default)  # no files: None
+            if item.required and name not in server:
+                default = inspect.Parameter.empty
+            choices = tuple(m.name for m in painters) if name == "painter" else None
+            out.append(ApiParam(name, item.kind, default, choices, item.help))
+        else:
+            info = settings[name]
+            default = server.get(name, method.default(name))
             if info.kind.endswith("list") and default is not None:
                 default = ",".join(map(str, default))
-            params.append(ApiParam(info.name, info.kind, default, info.choices, info.help))
-    params.append(
-        ApiParam("extra_styles", "files", None, help="up to 3 more style images, mixed with style_blend")
-    )
-    if method.kind == "optimize":
-        params.append(
-            ApiParam("masks", "files", None, help="one gray mask per style image, white where it goes")
-        )
-    if method.name == "photorealistic":
-        params += [
-            ApiParam("content_segmentation", "image", None, help="colour-coded regions of the photo"),
-            ApiParam("style_segmentation", "image", None, help="the same colours on the style image"),
-        ]
-    return params
+            out.append(ApiParam(name, info.kind, default, info.choices, info.help))
+    return out
 
 
 def component(param: ApiParam, gate: UploadGate) -> gr.components.Component:
@@ -119,7 +99,7 @@ def component(param: ApiParam, gate: UploadGate) -> gr.components.Component:
             upload_image("style" if param.name == "style" else "content", label=label, sources=["upload"]),
             *FILES[param.name],
         )
-    if param.kind == "files":
+    if param.kind == "images":
         return gate.register(upload_files(label=label), *FILES[param.name])
     if param.kind in ("int", "optional-int"):
         return lenient_number(gr.Number(value=default, precision=0, label=label, info=info))
@@ -131,80 +111,75 @@ def component(param: ApiParam, gate: UploadGate) -> gr.components.Component:
 
 
 def info(
-    method: str,
-    done: Done | None = None,
-    step: int = 0,
-    total: int = 0,
-    losses: dict[str, float] | None = None,
+    method: str, state: State, losses: dict[str, float], result: StyleResult | None = None
 ) -> dict[str, Any]:
     """The endpoint's second output: where the run is, and at the end how it went."""
-    out: dict[str, Any] = {
-        "method": method,
-        "done": done is not None,
-        "step": step,
-        "total_steps": total,
-        "losses": losses or {},
-    }
-    if done is not None:
+    out: dict[str, Any] = {"method": method, "done": state.final, **state.info(), "losses": losses}
+    if result is not None:
         out.update(
-            steps=done.steps,
-            seconds=round(done.seconds, 3),
-            stopped=done.stopped,
-            device=done.device,
-            width=done.image.width,
-            height=done.image.height,
-            notes=done.notes,
+            steps=result.steps,
+            seconds=round(result.seconds, 3),
+            stopped=result.stopped,
+            device=result.device,
+            width=result.image.width,
+            height=result.image.height,
+            notes=result.notes,
         )
     return out
 
 
 def handler(
-    method: Method, params: list[ApiParam], runner: Runner, config: ServerConfig
+    method: Method, params: list[ApiParam], runner: Runner, config: ServerConfig, cache: CacheFolder
 ) -> Callable[..., AsyncIterator[tuple]]:
     """An async generator function whose signature is the endpoint's named parameters (Gradio reads it)."""
     names = [p.name for p in params]
 
     async def endpoint(*args: Any) -> AsyncIterator[tuple]:
+        values, request = dict(zip(names, args[:-1])), args[-1]
         try:
-            job = api_job(method, dict(zip(names, args)), config)
-            losses: dict[str, float] = {}
+            with cache.holding(files_in(values)):
+                job = await runner.prepare(method.request_from(values, device=config.device), config.limits)
             latest: Image.Image | None = None
-            step = 0
-            async for item in runner.stream(job):
-                if isinstance(item, Done):
-                    yield item.image, info(method.name, item, item.steps, item.steps, losses)
-                    return
-                if isinstance(item, Waiting):  # still there: the step it is at, unchanged
-                    yield latest, info(method.name, None, step, job.steps, losses)
-                    continue
-                step = item.step
-                losses, latest = item.losses[-1], item.image if item.image is not None else latest
-                # Every update carries the latest preview (None before the first one), so a client
-                # iterating over a job always gets an image path or None, never a Gradio update dict.
-                yield latest, info(method.name, None, item.step, item.total, losses)
+            losses: dict[str, float] = {}
+            async with contextlib.aclosing(runner.stream(job, request.session_hash)) as run:
+                async for update in run:
+                    latest = update.image or latest
+                    losses = update.losses[-1][1] if update.losses else losses
+                    result = update.result
+                    # Every update carries the latest preview (None before the first one), so a client
+                    # iterating over a job always gets an image path or None, never a Gradio update dict.
+                    yield (
+                        (result.image if result else latest),
+                        info(method.name, update.state, losses, result),
+                    )
         except Exception as exc:
             raise api_error(exc) from exc
 
     endpoint.__name__ = endpoint.__qualname__ = method.name
     endpoint.__doc__ = method.description
-    endpoint.__signature__ = inspect.Signature(
-        [  # type: ignore[attr-defined]
+    endpoint.__annotations__ = {"request": gr.Request}
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
             inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default)
             for p in params
         ]
+        + [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
     )
     return endpoint
 
 
-def add_endpoints(runner: Runner, config: ServerConfig, gate: UploadGate, concurrency_id: str) -> None:
-    """One endpoint per method on hidden components (inside the Blocks being built), parameters shared."""
+def add_endpoints(
+    runner: Runner, config: ServerConfig, gate: UploadGate, cache: CacheFolder, painters: list[Model]
+) -> None:
+    """One endpoint per method on hidden components (inside the Blocks being built), parameters shared,
+    and ``/stop``."""
     with gr.Column(visible=False):
         image = gr.Image(label="image", type="pil", format="png")
         details = gr.JSON(label="info")
         trigger = gr.Button("api")
         shared: dict[tuple, gr.components.Component] = {}
         for method in METHODS.values():
-            params = parameters(method, config)
+            params = parameters(method, config, painters)
             inputs = []
             for p in params:
                 key = (p.name, p.kind, repr(p.default), p.choices)
@@ -212,12 +187,17 @@ def add_endpoints(runner: Runner, config: ServerConfig, gate: UploadGate, concur
                     shared[key] = component(p, gate)
                 inputs.append(shared[key])
             trigger.click(
-                handler(method, params, runner, config),
+                handler(method, params, runner, config, cache),
                 inputs,
                 [image, details],
                 api_name=method.name,
                 api_description=method.description,
-                concurrency_id=concurrency_id,
-                concurrency_limit=config.concurrency,
+                concurrency_limit=None,  # every run waits in the runner's line, which knows its place
                 show_progress="hidden",
             )
+
+        def stop(request: gr.Request) -> bool:
+            """Stop this client's runs after their current step; they end with the best picture so far."""
+            return runner.request_stop(request.session_hash or "")
+
+        trigger.click(stop, None, gr.Checkbox(visible=False), api_name="stop", queue=False)

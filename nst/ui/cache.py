@@ -6,6 +6,11 @@ file the app writes, whoever wrote it and whether or not Gradio tracked it. Grad
 ``delete_cache`` is not used: it only deletes files it tracked, and its task died under a
 burst of uploads (``Set changed size during iteration``) and never ran again.
 
+A file's age counts from its last use, not from its upload: the upload gate touches every file it
+lets through (:mod:`nst.ui.uploads`), and a file a run is reading is held (:meth:`CacheFolder.holding`)
+and never deleted while held, so a run waiting behind a long one still finds its pictures, and a
+person who presses Run again with the same photo an hour later still has it.
+
 The folder belongs to one server at a time: a lock held for the server's life keeps a second
 server from sweeping the first one's files, a marker file says the folder is the app's (a folder
 with other files in it is never used, so a mistyped ``NST_CACHE_DIR`` cannot wipe anything), and
@@ -14,13 +19,15 @@ what an earlier process left behind is deleted when the next one opens the folde
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..errors import SettingsError
@@ -31,12 +38,37 @@ MARKER = ".nst-cache"
 
 
 class CacheFolder:
-    """A locked folder whose files are deleted ``max_age`` seconds after they were written."""
+    """A locked folder whose files are deleted ``max_age`` seconds after they were last used."""
 
     def __init__(self, path: Path, max_age: float, lock: int) -> None:
         self.path, self.max_age, self._lock = path, max_age, lock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._held: Counter[str] = Counter()
+        self._held_lock = threading.Lock()
+
+    @staticmethod
+    def touch(path: str | os.PathLike) -> None:
+        """Mark a file as just used: its age starts again."""
+        try:
+            os.utime(path)
+        except OSError:
+            pass  # gone, or not ours: nothing to keep
+
+    @contextlib.contextmanager
+    def holding(self, paths: Iterable[str]) -> Iterator[None]:
+        """Keep ``paths`` while the block runs (a run reading them); when it ends, their age starts again."""
+        real = [os.path.realpath(p) for p in paths]
+        with self._held_lock:
+            self._held.update(real)
+        try:
+            yield
+        finally:
+            with self._held_lock:
+                self._held.subtract(real)
+                self._held += Counter()  # drop the zeros
+            for path in real:
+                self.touch(path)
 
     @classmethod
     def open(cls, path: str | os.PathLike, max_age: float) -> CacheFolder:
@@ -83,20 +115,23 @@ class CacheFolder:
                 yield Path(root) / name
 
     def sweep(self, keep: Iterable[str] = ()) -> int:
-        """Delete every file older than ``max_age`` (except ``keep``) and the folders left empty."""
-        keep = {os.path.realpath(k) for k in keep}
+        """Delete every file unused for ``max_age`` (except ``keep`` and the held ones) and the folders left
+        empty. A file's last use is its inode's change time: written, copied, or touched since."""
+        with self._held_lock:
+            keep = {os.path.realpath(k) for k in keep} | set(self._held)
         cutoff = time.time() - self.max_age
-        removed = 0
+        removed, emptied = 0, set()
         for path in list(self._entries()):
             try:
                 if path.lstat().st_ctime < cutoff and os.path.realpath(path) not in keep:
                     path.unlink()
                     removed += 1
+                    emptied.add(str(path.parent))
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 log.warning("could not delete %s: %s", path, exc)
-        self._prune()
+        self._prune(cutoff, emptied)
         return removed
 
     def clear(self) -> int:
@@ -112,13 +147,19 @@ class CacheFolder:
                 pass
         return removed
 
-    def _prune(self) -> None:
+    def _prune(self, cutoff: float, emptied: set[str]) -> None:
+        """Remove the folders left empty: those this sweep emptied, and those unchanged since ``cutoff``. A
+        folder Gradio has just made for the file it is about to write is left alone (removed under it, the
+        write failed and the person saw an error)."""
         for root, dirs, files in os.walk(self.path, topdown=False):
-            if root != str(self.path) and not dirs and not files:
-                try:
+            if root == str(self.path) or dirs or files:
+                continue
+            try:
+                if root in emptied or os.stat(root).st_ctime < cutoff:
                     os.rmdir(root)
-                except OSError:
-                    pass  # a file arrived meanwhile
+                    emptied.add(os.path.dirname(root))
+            except OSError:
+                pass  # a file arrived meanwhile
 
     def start(self, keep: Callable[[], Iterable[str]] = lambda: ()) -> None:
         """Sweep in a background thread every ``min(max_age / 2, 60)`` seconds (at least every second)."""

@@ -1,16 +1,16 @@
-"""What the page does: its Run and Stop buttons, which controls each method shows, its examples.
+"""What the page does: its Run and Stop buttons, the method menu, the start-up banner, its examples.
 
-``app.py`` lays the page out and wires these functions to it. The Run button hands over its
-controls as one set (a dict keyed by component, read here by each component's ``elem_id``, which
-is the control's one name: the dial, the setting, the file) and gets back, as the picture forms,
-the live picture, the loss curve, the before/after pair, the PNG and a status line.
+``app.py`` lays the page out from the table of controls (:mod:`nst.ui.controls`) and wires these
+handlers to it. The Run button hands over its controls as one set, read here by their names; the
+handler builds the method's request, has it checked (the uploads held meanwhile), and streams, as
+the picture forms, the live picture, the loss curve, the before/after pair, the PNG and a status
+line that says exactly which state the run is in (:mod:`nst.ui.lifecycle`).
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import math
-import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -21,47 +21,65 @@ import gradio as gr
 import pandas as pd
 from PIL import Image, ImageOps
 
-from ..dials import DIALS
-from ..engine import plan_scales
-from ..errors import Stopped
-from ..methods import get_method
-from .jobs import page_dials, page_job
+from ..geometry import Canvas
+from ..images import load_image
+from ..methods import Request, get_method
+from ..readiness import DOWNLOAD, MISSING, READY, Model
+from .cache import CacheFolder
+from .controls import GROUPS, TOGGLED, method_defaults, named, shown
+from .lifecycle import State, finished
 from .messages import for_person
-from .run import Done, Job, Runner, Waiting
+from .runner import Runner
 from .server import ServerConfig
 
-#: The plain-word choices of ``preserve_color``, as the page shows them.
-COLOURS = [
-    ("Painting's colours", "none"),
-    ("Photo's colours (keep the photo's colour, take the painting's light and texture)", "luminance"),
-    ("Photo's colours (match the colour histogram)", "histogram"),
-]
+#: Outputs of the Run button, in order: picture, loss plot, before/after, PNG, status line, Stop button.
+OUTPUTS = ("output", "losses", "compare", "download", "status", "stop")
 
 
-def visible(method_name: str) -> dict[str, bool]:
-    """Which groups of controls, and which dials, the page shows for a method (``app.py`` names them so)."""
-    method = get_method(method_name)
-    optimize, texture, painting = (method.kind == k for k in ("optimize", "texture", "cyclegan"))
-    shown = {
-        "content_inputs": not texture,
-        "style_inputs": not painting,
-        "painter_controls": painting,
-        "size_controls": optimize,
-        "texture_controls": texture,
-        "steps_controls": not painting,
-        "colour_controls": optimize,
-        "style_loss_controls": "style_loss" in method.own,
-        "losses": not painting,
-        "advanced": not painting,
-        "content_advanced": optimize,
-    }
-    dials = {d.name for d in page_dials(method)}
-    shown.update({name: name in dials for name in DIALS})
-    return shown
+def banner(networks: list[Model], painters: list[Model]) -> str:
+    """The start-up banner: what can run on this server, what cannot, and how it could."""
+    models = networks + painters
+    ready = [m.label for m in models if m.state == READY]
+    later = [m.label for m in models if m.state == DOWNLOAD]
+    missing = [m for m in models if m.state == MISSING]
+    parts = []
+    if ready:
+        parts.append("**Ready here:** " + ", ".join(ready) + ".")
+    if later:
+        parts.append("**Downloaded on first use:** " + ", ".join(later) + " (the first run takes longer).")
+    if missing:
+        parts.append("**Not available on this server:** " + ", ".join(m.label for m in missing) + ".")
+    if not any(m.runnable for m in networks):
+        parts.append("The optimization methods cannot run here until a network is added.")
+    text = " ".join(parts)
+    if missing:  # folded: a person can skip it, whoever runs the server finds what to do
+        hints = "".join(f"<li>{m.label}: {m.hint}.</li>" for m in missing)
+        summary = "How to add them (for whoever runs this server)"
+        text += f"\n\n<details><summary>{summary}</summary><ul>{hints}</ul></details>"
+    return text
 
 
-def describe(method_name: str) -> str:
-    return get_method(method_name).description
+def files_in(values: Mapping[str, Any]) -> list[str]:
+    """Every file path among a run's values (the uploads it reads)."""
+    found: list[str] = []
+    for value in values.values():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str) and Path(item).is_absolute():
+                found.append(item)
+    return found
+
+
+def change_method(name: str) -> list[Any]:
+    """The page after the method menu changed: the description, then each of the ``TOGGLED`` controls
+    (shown or not, with the method's starting value where it has one), each of the ``GROUPS``, the plot."""
+    method = get_method(name)
+    show, starting = shown(method), method_defaults(method)
+    return [
+        method.description,
+        *(gr.update(visible=show[n], **({"value": starting[n]} if n in starting else {})) for n in TOGGLED),
+        *(gr.update(visible=show[g]) for g in GROUPS),
+        gr.update(visible=show["losses"]),
+    ]
 
 
 # ----------------------------------------------------------------------------- examples
@@ -139,29 +157,25 @@ def loss_frame(history: list[tuple[int, dict[str, float]]]) -> pd.DataFrame | No
     return frame.astype({"step": "int64", "term": "str", "loss": "float64"})
 
 
-def scales_caption(job: Job) -> str:
+def scales_caption(request: Request) -> str:
     """Where the coarse-to-fine scales change: the loss curve jumps there, as the picture grows."""
-    if job.settings is None:
-        return ""
-    canvas = (job.width, job.height) if job.kind == "texture" else job.content.size  # type: ignore[union-attr]
-    settings = job.settings.replace(size=max(canvas)) if job.kind == "texture" else job.settings
-    sizes, steps, _ = plan_scales(canvas, settings)
-    if len(sizes) == 1:
-        return f"{sizes[0][0]}×{sizes[0][1]} px, {steps[0]} steps"
+    scales = request.plan.scales if request.plan is not None else ()
+    if len(scales) <= 1:
+        return "".join(f"{s.canvas.width}×{s.canvas.height} px, {s.steps} steps" for s in scales)
     parts, first = [], 1
-    for (w, h), n in zip(sizes, steps):
-        parts.append(f"steps {first}–{first + n - 1} at {w}×{h} px")
-        first += n
+    for scale in scales:
+        parts.append(
+            f"steps {first}–{first + scale.steps - 1} at {scale.canvas.width}×{scale.canvas.height} px"
+        )
+        first += scale.steps
     return "Coarse to fine: " + ", ".join(parts) + ". The curve jumps where the picture grows."
 
 
-def before(job: Job, size: tuple[int, int]) -> Image.Image:
+def before(request: Request, canvas: Canvas) -> Image.Image:
     """The 'before' half of the comparison at the result's size: the photo, or for a texture the style,
     cropped to the result's shape rather than squashed into it."""
-    source = job.content if job.content is not None else job.styles[0]
-    if source.size == size:
-        return source
-    return ImageOps.fit(source, size, Image.Resampling.LANCZOS)
+    source = load_image(request.compare_with)
+    return source if Canvas.of(source) == canvas else ImageOps.fit(source, canvas, Image.Resampling.LANCZOS)
 
 
 def save_png(image: Image.Image, method: str, folder: Path) -> str:
@@ -172,119 +186,83 @@ def save_png(image: Image.Image, method: str, folder: Path) -> str:
     return str(path)
 
 
+@dataclass
 class Page:
-    """The page's handlers, bound to the server's runner, configuration and cache folder."""
+    """The page's handlers, bound to the server's runner, configuration, cache folder and controls."""
 
-    def __init__(self, runner: Runner, config: ServerConfig, results: Path) -> None:
-        self.runner, self.config, self.results = runner, config, results
+    runner: Runner
+    config: ServerConfig
+    cache: CacheFolder
+    widgets: Mapping[str, Any]  #: the controls by name (nst.ui.controls)
 
     def stop(self, request: gr.Request) -> Any:
-        if self.runner.request_stop(request.session_hash or ""):
-            return "Stopping after the current step…"
-        return gr.skip()
+        """Stop this page's run after its current step; the status line then says it is stopping."""
+        self.runner.request_stop(request.session_hash or "")
+        return gr.update(interactive=False)
 
     async def run(
-        self, controls: Mapping[Any, Any], request: gr.Request, progress: gr.Progress = gr.Progress()
+        self, values: Mapping[Any, Any], request: gr.Request, progress: gr.Progress = gr.Progress()
     ) -> AsyncIterator[tuple]:
         """Stream (picture, loss plot, before/after, PNG, status, Stop button) for the Run button."""
-        named = {getattr(c, "elem_id", c): v for c, v in controls.items()}
-        started = time.perf_counter()
-        try:
-            job = page_job(named, self.config)
-        except Exception as exc:
-            yield self._failed(exc)
-            return
-        session = request.session_hash or uuid.uuid4().hex
-        stop = self.runner.stops[session] = asyncio.Event()
-        history: list[tuple[int, dict[str, float]]] = []
-        latest: Image.Image | None = None
-        plot = gr.update(value=None, caption=scales_caption(job), x_lim=[1, max(2, job.steps)])
+        controls = named(values, self.widgets)
         yield (
             gr.skip(),
-            plot,
-            None,
-            None,
-            "Painting…" if job.kind == "cyclegan" else "Loading the network…",
-            gr.update(interactive=True),
+            gr.skip(),
+            gr.skip(),
+            gr.skip(),
+            State("preparing", what="pictures").sentence(),
+            gr.skip(),
         )
-        stream = self.runner.stream(job)
-        done: Done | None = None
         try:
-            async for item in stream:
-                if isinstance(item, Done):
-                    done = item
-                    break
-                if isinstance(item, Waiting):
-                    what = "Painting" if job.kind == "cyclegan" else "Loading the network and preparing"
-                    yield (
-                        gr.skip(),
-                        gr.skip(),
-                        gr.skip(),
-                        gr.skip(),
-                        f"{what}… {item.seconds:.0f} s",
-                        gr.skip(),
-                    )
-                    if stop.is_set():
-                        break
-                    continue
-                step, total = item.step, item.total
-                history.extend(
-                    (step - len(item.losses) + 1 + i, losses) for i, losses in enumerate(item.losses)
+            method = get_method(controls.get("method"))
+            with self.cache.holding(files_in(controls)):
+                job = await self.runner.prepare(
+                    method.request_from(controls, device=self.config.device), self.config.limits
                 )
-                latest = item.image if item.image is not None else latest
-                progress((step, total), unit="steps", desc=f"Step {step} of {total}")
-                status = (
-                    f"Step {step} of {total} · {time.perf_counter() - started:.0f} s · "
-                    f"loss {item.losses[-1]['total']:.3g}"
-                )
-                yield (
-                    item.image if item.image is not None else gr.skip(),
-                    loss_frame(history),
-                    gr.skip(),
-                    gr.skip(),
-                    status,
-                    gr.skip(),
-                )
-                if stop.is_set():
-                    break
-        except Stopped:
-            pass
         except Exception as exc:
             yield self._failed(exc)
             return
-        finally:
-            await stream.aclose()
-            self.runner.stops.pop(session, None)
-        if done is None:  # stopped: the last picture shown is the result
-            if latest is None:
-                yield (
-                    gr.skip(),
-                    gr.skip(),
-                    None,
-                    None,
-                    "Stopped before the first picture.",
-                    gr.update(interactive=False),
-                )
-                return
-            done = Done(
-                latest,
-                time.perf_counter() - started,
-                history[-1][0] if history else 0,
-                True,
-                str(self.config.device or self.config.device_type),
-            )
-        path = save_png(done.image, job.method, self.results)
-        verb = "Stopped" if done.stopped else "Done"
-        status = (
-            f"{verb}: {done.image.width}×{done.image.height} px, {done.steps} step(s) in {done.seconds:.1f} s "
-            f"on {done.device}. Download the PNG below." + "".join(f" Note: {n}." for n in done.notes)
-        )
+        history: list[tuple[int, dict[str, float]]] = []
+        plot = gr.update(value=None, caption=scales_caption(job), x_lim=[1, max(2, job.steps)])
+        yield gr.skip(), plot, None, None, gr.skip(), gr.update(interactive=True)
+        try:
+            async with contextlib.aclosing(
+                self.runner.stream(job, request.session_hash or uuid.uuid4().hex)
+            ) as run:
+                async for update in run:
+                    history.extend(update.losses)
+                    state = update.state
+                    if state.final:
+                        break
+                    if state.phase == "running" and state.steps > 1:
+                        progress(
+                            (state.step, state.steps),
+                            unit="steps",
+                            desc=f"Step {state.step} of {state.steps}",
+                        )
+                    yield (
+                        update.image if update.image is not None else gr.skip(),
+                        loss_frame(history) if update.losses else gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                        state.sentence(),
+                        gr.skip(),
+                    )
+        except Exception as exc:
+            yield self._failed(exc)
+            return
+        result = update.result
+        if result is None:  # stopped in line or before the first step
+            yield gr.skip(), gr.skip(), None, None, state.sentence(), gr.update(interactive=False)
+            return
+        image = result.image
+        status = finished(state, image.width, image.height, result.steps, result.seconds, result.device)
         yield (
-            done.image,
+            image,
             loss_frame(history),
-            (before(job, done.image.size), done.image),
-            path,
-            status,
+            (before(job, Canvas.of(image)), image),
+            save_png(image, method.name, self.cache.path / "results"),
+            status + "".join(f" Note: {n}." for n in result.notes),
             gr.update(interactive=False),
         )
 
@@ -292,4 +270,4 @@ class Page:
     def _failed(exc: BaseException) -> tuple:
         sentence = for_person(exc)
         gr.Warning(sentence)
-        return (gr.skip(), gr.skip(), None, None, f"⚠️ {sentence}", gr.update(interactive=False))
+        return gr.skip(), gr.skip(), None, None, f"⚠️ {sentence}", gr.update(interactive=False)

@@ -20,8 +20,10 @@ from typing import Any
 import gradio as gr
 import torch
 
+from .. import catalogue
 from ..errors import SettingsError
-from ..weights import default_backbone
+from ..requests import Limits
+from ..settings import default_backbone
 from .cache import CacheFolder
 from .uploads import parse_size
 
@@ -41,6 +43,8 @@ class RunDefaults:
 #: lost the photo's detail). GPU: 512 px, 300 steps over 2 scales (seconds).
 CPU_DEFAULTS = RunDefaults(size=256, steps=40, scales=2)
 GPU_DEFAULTS = RunDefaults(size=512, steps=300, scales=2)
+#: Smallest tile a client may ask for: a 16 px tile with its 80 px halo computes 121 times the pixels it answers for.
+MIN_SERVER_TILE = 256
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -104,6 +108,12 @@ class ServerConfig:
         """The page's and the API's starting size, steps and scales on this device (capped by the limits)."""
         base = GPU_DEFAULTS if self.device_type == "cuda" else CPU_DEFAULTS
         return RunDefaults(min(base.size, self.max_size), min(base.steps, self.max_steps), base.scales)
+
+    @property
+    def limits(self) -> Limits:
+        """What every request on this server is checked against, besides the package's own limits."""
+        offered = tuple(e.name for e in catalogue.entries(available_only=True) if e.kind == "painting")
+        return Limits(self.max_size, self.max_steps, MIN_SERVER_TILE, offered)
 
     @property
     def max_bytes(self) -> int:

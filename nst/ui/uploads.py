@@ -12,7 +12,9 @@ the Blocks' input validation hook, which runs first for every route: named API c
 page's own events called by index, the queue), and lets a payload through only when:
 
 * its path, after symlinks, is a regular file inside the upload folder; every other path gets
-  the same sentence, so nothing about the server's files can be learnt from the answer;
+  the same sentence, so nothing about the server's files can be learnt from the answer (a path in
+  the upload folder whose file is gone was an upload that expired, and is told so); a file let
+  through is touched, so its age in the cache counts from this use (:mod:`nst.ui.cache`);
 * it is a ``data:`` URL no larger than the upload limit, whose bytes are written unchanged to
   the upload folder, so the package's check-before-decode sees the original file;
 * a list holds no more files than the parameter takes.
@@ -40,6 +42,10 @@ NO_LINKS = (
     "{what}: this server does not download images from links; download the image and send the file itself"
 )
 NOT_A_FILE = "{what}: expected an uploaded image file, got {kind}"
+EXPIRED = (
+    "{what}: this upload is no longer on the server (uploads are deleted once unused for a while); "
+    "upload it again"
+)
 DATA_URL_FOLDER = "data-urls"
 
 
@@ -128,8 +134,12 @@ class UploadGate:
         elif path.startswith(("http://", "https://")):
             raise gr.Error(NO_LINKS.format(what=what), print_exception=False)
         real = Path(os.path.realpath(path))
-        if not real.is_relative_to(self.folder) or not real.is_file():
+        if not real.is_relative_to(self.folder) or (real.exists() and not real.is_file()):
             raise gr.Error(REFUSED.format(what=what), print_exception=False)
+        try:
+            os.utime(real)  # used now: its age in the cache starts again
+        except OSError:
+            raise gr.Error(EXPIRED.format(what=what), print_exception=False) from None
         orig_name = payload.get("orig_name")
         return {
             "path": str(real),
