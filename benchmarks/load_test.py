@@ -10,19 +10,24 @@ status each caller saw while waiting (queued, with its position), the server's r
 before and after, and the files in the server's cache folder right after the run and once they
 are older than the app's NST_CACHE_SECONDS, into benchmarks/results/load-cpu.md.
 
-Then cancels: ``--cancels`` times a long run (VGG19 at 384 px, about a second a step here) is
-cancelled through ``job.cancel()`` once it streams, while another thread times
-``GET /gradio_api/info`` every 20 ms: the server must keep answering while the run stops (target:
-under 200 ms), and the next run must start within about one step. ``--app-dir`` measures another
-checkout's ``app.py`` with the same script (before/after).
+Then leaving: ``--cancels`` times a long run (VGG19 at 384 px, about a second a step here) is left once
+at its steps through ``job.cancel()``, and as many times by closing its event stream below
+gradio_client (a hang-up: a closed tab, a killed script), on a quiet server and while ``--background``
+clients keep sending short runs, while another thread times ``GET /gradio_api/info`` every 20 ms: the
+server must keep answering while the run stops (target: under 200 ms), and the machine must be free
+within about one step of the client leaving (the server logs that time itself). ``--app-dir``
+measures another checkout's ``app.py`` with the same script (before/after; an app.py that does not log
+it shows NaN there).
 
-    python benchmarks/load_test.py [--requests 60] [--concurrency 12] [--cache-seconds 10] [--cancels 5]
+    python benchmarks/load_test.py [--requests 60] [--concurrency 12] [--cache-seconds 10] [--cancels 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -47,7 +52,7 @@ import httpx  # noqa: E402
 from measure import machine, rss_mb  # noqa: E402
 
 from nst import catalogue  # noqa: E402
-from support.http import free_port  # noqa: E402
+from support.http import body_for, fn_index, free_port, join_queue, upload  # noqa: E402
 from support.painters import fill_hub_cache, tiny_state  # noqa: E402
 
 
@@ -64,12 +69,38 @@ def photos(folder: Path, n: int) -> list[tuple[Path, np.ndarray]]:
     return out
 
 
-def cancel_once(client, url: str, content, style) -> dict:
-    """Cancel a long run once it streams; meanwhile time the server's answers to GET /gradio_api/info."""
-    job = client.submit(content, style, size=384, steps=2000, scales=1, api_name="/gatys")
-    deadline = time.monotonic() + 120
-    while not job.outputs() and time.monotonic() < deadline:
-        time.sleep(0.05)
+LONG = dict(size=384, steps=2000, scales=1)
+
+
+def freed(log_path: Path) -> list[float]:
+    """Every "freed the machine X s after its client left" the server has logged so far."""
+    found = re.findall(r"freed the machine ([\d.]+) s after its client left", log_path.read_text())
+    return [float(x) for x in found]
+
+
+def hang_up_when_running(url: str, content: Path, style: Path) -> None:
+    """Start a long /gatys run below gradio_client, as the page does, and close the event stream once the run
+    is at its steps: a closed tab, a killed script, a dropped connection."""
+    values = {"content": upload(url, content), "style": upload(url, style), **LONG}
+    session = join_queue(url, fn_index(url, "gatys"), body_for(url, "gatys", values))
+    with httpx.stream(
+        "GET", f"{url}gradio_api/queue/data", params={"session_hash": session}, timeout=300
+    ) as s:
+        for line in s.iter_lines():
+            if line.startswith("data: ") and '"process_generating"' in line:
+                output = json.loads(line[len("data: ") :]).get("output") or {}
+                info = (output.get("data") or [None, {}])[1] or {}
+                if info.get("state") == "running":
+                    return
+
+
+def leave_once(client, url: str, content: Path, style: Path, how: str, log_path: Path) -> dict:
+    """Leave a long run once it is at its steps, by ``job.cancel()`` or by hanging up; meanwhile time the
+    server's answers to GET /gradio_api/info. How soon the run freed the machine is the server's own figure
+    (its log); the next 1-step run's answer is timed here."""
+    from gradio_client import handle_file
+
+    before = len(freed(log_path))
     latencies: list[float] = []
     done = threading.Event()
 
@@ -82,19 +113,63 @@ def cancel_once(client, url: str, content, style) -> dict:
 
     poller = threading.Thread(target=poll)
     poller.start()
-    time.sleep(0.2)
-    cancelled = time.perf_counter()
-    try:
+    if how == "cancel":
+        job = client.submit(handle_file(str(content)), handle_file(str(style)), **LONG, api_name="/gatys")
+        deadline = time.monotonic() + 300
+        while not any(o[1].get("state") == "running" for o in job.outputs()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = time.perf_counter()
         job.cancel()
-        error = ""
-    except Exception as exc:  # an older app.py: the cancel itself timed out
-        error = type(exc).__name__
-    client.predict(content, style, size=32, steps=1, scales=1, api_name="/gatys")
-    next_run = time.perf_counter() - cancelled
-    time.sleep(0.5)
+    else:
+        hang_up_when_running(url, content, style)
+        left = time.perf_counter()
+    deadline = time.monotonic() + 300
+    while len(freed(log_path)) <= before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    client.predict(
+        handle_file(str(content)), handle_file(str(style)), size=32, steps=1, scales=1, api_name="/gatys"
+    )
+    next_run = time.perf_counter() - left
     done.set()
     poller.join()
-    return {"worst_info_ms": 1000 * max(latencies), "next_run_s": next_run, "error": error}
+    seconds = freed(log_path)[before:]
+    return {
+        "how": how,
+        "freed_s": seconds[0] if seconds else float("nan"),
+        "next_run_s": next_run,
+        "worst_info_ms": 1000 * max(latencies, default=0.0),
+    }
+
+
+def leaving(
+    client, url: str, pics, log_path: Path, repeats: int, background: int, painter: dict
+) -> list[dict]:
+    """Cancels and hang-ups, alternately, ``repeats`` of each, while ``background`` clients keep sending short
+    runs (0: a quiet server)."""
+    from gradio_client import Client, handle_file
+
+    stop = threading.Event()
+
+    def keep_busy(k: int) -> None:
+        own = Client(url, verbose=False, analytics_enabled=False)
+        path = str(pics[k % len(pics)][0])
+        while not stop.is_set():
+            own.predict(handle_file(path), **painter, strength=0.0, api_name="/cyclegan")
+            own.predict(handle_file(path), handle_file(path), size=48, steps=2, api_name="/gatys")
+
+    busy = [threading.Thread(target=keep_busy, args=(k,), daemon=True) for k in range(background)]
+    for thread in busy:
+        thread.start()
+    try:
+        return [
+            {**leave_once(client, url, pics[3][0], pics[4][0], how, log_path), "background": background}
+            for _ in range(repeats)
+            for how in ("cancel", "hang-up")
+        ]
+    finally:
+        stop.set()
+        for thread in busy:
+            thread.join(timeout=120)
 
 
 def main() -> None:
@@ -115,7 +190,13 @@ def main() -> None:
         help="the server's NST_CACHE_SECONDS: temporary files older than this are deleted",
     )
     ap.add_argument(
-        "--cancels", type=int, default=5, help="long runs to cancel while timing the server's answers"
+        "--cancels",
+        type=int,
+        default=3,
+        help="long runs to cancel, and as many to hang up on, quiet and under load, timing the server",
+    )
+    ap.add_argument(
+        "--background", type=int, default=6, help="clients sending short runs while runs are left"
     )
     ap.add_argument("--app-dir", type=Path, default=ROOT, help="the checkout whose app.py is measured")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "load-cpu.md"))
@@ -210,13 +291,16 @@ def main() -> None:
                     job = local.client.submit(
                         handle_file(str(path)), handle_file(str(path)), size=48, steps=2, api_name=method
                     )
-                # What the caller sees while it waits: its place in the queue, then processing.
+                # What the caller sees while it waits: its place in line (the runner's, in each update's
+                # info; an older app.py: Gradio's queue rank), then processing.
                 while not job.done():
                     status = job.status()
-                    if status.code == Status.IN_QUEUE:
+                    places = [o[1].get("position", 0) for o in job.outputs() if o[1].get("state") == "queued"]
+                    if status.code == Status.IN_QUEUE and status.rank is not None:
+                        places.append(status.rank + 1)
+                    if places:
                         row["queued"] = True
-                        if status.rank is not None:
-                            row["rank"] = max(row["rank"] or 0, status.rank + 1)
+                        row["rank"] = max([row["rank"] or 0, *places])
                     if time.perf_counter() - t > args.timeout:
                         break
                     time.sleep(0.05)
@@ -249,10 +333,9 @@ def main() -> None:
         files_later = len(cache_files() - examples)
         still = Client(url, verbose=False, analytics_enabled=False)
         still.predict(handle_file(str(pics[2][0])), **painter, strength=0.0, api_name="/cyclegan")
-        cancels = [
-            cancel_once(still, url, handle_file(str(pics[3][0])), handle_file(str(pics[4][0])))
-            for _ in range(args.cancels)
-        ]
+        cancels = leaving(still, url, pics, log_path, args.cancels, 0, painter) + leaving(
+            still, url, pics, log_path, args.cancels, args.background, painter
+        )
         alive = server.poll() is None
     finally:
         server.terminate()
@@ -295,16 +378,22 @@ def main() -> None:
         f"{files_after} ({bytes_after / 1e3:.0f} kB) → {files_later} ({args.cache_seconds} s) | {alive} |",
     ]
     if cancels:
-        worst = [c["worst_info_ms"] for c in cancels]
-        nexts = [c["next_run_s"] for c in cancels]
         lines += [
             "",
-            f"Cancels ({args.app_dir}): {len(cancels)} long runs (384 px, VGG19, about 1 s a step here) "
-            "cancelled once streaming; the slowest `/gradio_api/info` answer during each cancel: "
-            + ", ".join(f"{w:.0f}" for w in worst)
-            + f" ms (max {max(worst):.0f} ms); the next 1-step run "
-            "answered after " + ", ".join(f"{n:.1f}" for n in nexts) + " s.",
+            f"Leaving a run ({args.app_dir}): long runs (384 px, VGG19) left once at their steps, by "
+            "`job.cancel()` or by closing the event stream (hang-up), on a quiet server and with "
+            f"{args.background} clients sending short runs meanwhile. *Freed*: the server's own log, from the "
+            "client leaving to the machine free for the next run; *next run*: a 1-step run's answer, timed by "
+            "the client; *info*: the slowest `GET /gradio_api/info` meanwhile.",
+            "",
+            "| how | background clients | freed s | next run s | info ms |",
+            "|---|---|---|---|---|",
         ]
+        for c in sorted(cancels, key=lambda c: (c["how"], c["background"])):
+            lines.append(
+                f"| {c['how']} | {c['background']} | {c['freed_s']:.2f} | {c['next_run_s']:.1f} | "
+                f"{c['worst_info_ms']:.0f} |"
+            )
     if errors:
         lines += ["", "Errors: " + "; ".join(errors)]
     if mixed:

@@ -286,10 +286,10 @@ MUTATIONS = [
         ("tests/test_app_lifecycle.py::test_a_stop_reaches_a_run_in_another_process",),
     ),
     Mutation(
-        "the painter menu defaults to the first painter, runnable or not (issue 19, 5)",
-        "nst/ui/controls.py",
-        "        value=(runnable or [m.name for m in context.painters] or [None])[0],",
-        "        value=([m.name for m in context.painters] or [None])[0],",
+        "painters in catalogue order: the menu starts on one that cannot run (issue 19, 5)",
+        "nst/readiness.py",
+        "    return sorted(found, key=lambda m: ORDER[m.state])",
+        "    return found",
         ("tests/test_app_lifecycle.py::test_the_banner_the_log_and_the_painter_menu_say_what_can_run",),
     ),
     Mutation(

@@ -1,15 +1,18 @@
 """Screenshots of the page as a person sees it, with the real weights in ../shared, for looking at by eye.
 
 Starts ``app.py`` with the VGG16 weights from ``../shared`` (and, so the CycleGAN method has a painter to
-show, the vintage generator from ``../shared`` standing in for Monet), drives Debian's Chromium with
-Playwright and writes into ``--out`` (default ``benchmarks/results/screenshots``):
+show, the vintage generator from ``../shared`` standing in for Monet; Van Gogh stays missing, so the
+banner and the painter menu show both cases), drives Debian's Chromium with Playwright and writes into
+``--out`` (default ``benchmarks/results/screenshots``), at 1400x1000 (desktop) and 390x844 (phone):
 
-* desktop-1-start.png, desktop-2-result.png: 1400x1000, an example photo and style, Run, the result;
-* phone-1-start.png, phone-2-result.png: 390x844, the same on a phone;
-* error.png: the same server without VGG weights, after Run;
-* cyclegan.png: the CycleGAN method after a run.
+* ``<device>-1-start.png``: the page as it opens, with the start-up banner;
+* ``<device>-2-running.png``: a run in progress (``--size`` px, ``--steps`` steps, slow enough to watch);
+* ``<device>-3-stopped.png``: the same run after Stop: its best picture at full size;
+* ``<device>-4-done.png``: a run at the page's own CPU defaults, finished;
+* ``cyclegan.png``: the CycleGAN method after a run, its painter menu open;
+* ``error.png``: the same server without VGG weights: its banner, and the sentence after Run.
 
-    python benchmarks/screenshots.py [--out DIR] [--size 256] [--steps 60]
+    python benchmarks/screenshots.py [--out DIR] [--size 512] [--steps 200]
 """
 
 from __future__ import annotations
@@ -45,11 +48,19 @@ def run_and_wait(page, timeout_s: float) -> None:
     expect(page.locator("#status")).to_contain_text("Done", timeout=timeout_s * 1000)
 
 
+def pick_examples(page, photo: str, style: str) -> None:
+    from playwright.sync_api import expect
+
+    page.locator(".nst-examples").nth(0).get_by_text(photo).click()
+    page.locator(".nst-examples").nth(1).get_by_text(style).click()
+    expect(page.locator("#style img")).to_be_visible()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "screenshots")
-    ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--size", type=int, default=512, help="the watched and stopped run's size")
+    ap.add_argument("--steps", type=int, default=200, help="the watched and stopped run's steps")
     args = ap.parse_args()
     from playwright.sync_api import expect, sync_playwright
 
@@ -74,20 +85,29 @@ def main() -> None:
                 page.set_default_timeout(60_000)
                 page.goto(app.url)
                 expect(page.locator("#run")).to_be_visible()
-                page.locator(".nst-examples").nth(0).get_by_text("chelsea").click()
-                page.locator(".nst-examples").nth(1).get_by_text("swirls").click()
-                expect(page.locator("#style img")).to_be_visible()
                 page.screenshot(path=str(args.out / f"{name}-1-start.png"), full_page=name == "desktop")
+                pick_examples(page, "chelsea", "swirls")
                 set_number(page, "size", args.size)
                 set_number(page, "steps", args.steps)
+                page.locator("#run").click()
+                expect(page.locator("#status")).to_contain_text("Step 12 of", timeout=300_000)
+                expect(page.locator("#output img")).to_be_visible()
+                page.locator("#status").scroll_into_view_if_needed()
+                page.screenshot(path=str(args.out / f"{name}-2-running.png"), full_page=name == "desktop")
+                page.locator("#stop").click()
+                expect(page.locator("#status")).to_contain_text("Stopped at step", timeout=120_000)
+                page.screenshot(path=str(args.out / f"{name}-3-stopped.png"), full_page=True)
+                page.reload()
+                pick_examples(page, "chelsea", "swirls")
                 run_and_wait(page, 600)
-                page.screenshot(path=str(args.out / f"{name}-2-result.png"), full_page=True)
+                page.screenshot(path=str(args.out / f"{name}-4-done.png"), full_page=True)
                 page.close()
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(app.url)
             choose(page, "CycleGAN painter")
             page.locator(".nst-examples").nth(0).get_by_text("coffee").click()
             run_and_wait(page, 120)
+            page.locator("#painter input").click()
             page.screenshot(path=str(args.out / "cyclegan.png"), full_page=True)
             page.close()
             browser.close()
@@ -99,9 +119,8 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(bare.url)
-            page.locator(".nst-examples").nth(0).get_by_text("chelsea").click()
-            page.locator(".nst-examples").nth(1).get_by_text("swirls").click()
-            expect(page.locator("#style img")).to_be_visible()
+            page.locator("#banner summary").click()  # the folded how-to, for whoever runs the server
+            pick_examples(page, "chelsea", "swirls")
             page.locator("#run").click()
             expect(page.locator("#status")).to_contain_text("operator", timeout=60_000)
             page.screenshot(path=str(args.out / "error.png"))

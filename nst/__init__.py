@@ -15,6 +15,7 @@ _PUBLIC = {
     "NSTError": "errors",
     "ResourceError": "errors",
     "SettingsError": "errors",
+    "Stopped": "errors",
     "WeightsError": "errors",
     "Settings": "settings",
     "Canvas": "geometry",

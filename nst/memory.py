@@ -28,7 +28,7 @@ import torch
 from .errors import ResourceError, SettingsError
 from .geometry import Canvas
 from .layers import channels, layer_stride
-from .settings import MAX_SIZE, MAX_STYLES, Settings
+from .settings import MAX_SIZE, Settings
 from .tiles import ALIGN, halo
 
 #: Largest output (longest side) per device type. On a CPU a 4096 px step takes minutes.
@@ -177,10 +177,8 @@ def pass_tile(canvas: Canvas, settings: Settings, device: torch.device, halo_px:
 
 
 def check_memory(canvas: Canvas, settings: Settings, n_styles: int, device: torch.device) -> None:
-    """Refuse, before any work, a size above the device's limit, more than MAX_STYLES styles, or a picture
-    of ``canvas`` (before the photo is decoded: a square of ``size``, its upper bound) whose own state
-    leaves no room for a tile."""
+    """Refuse, before any work, a size above the device's limit, or a picture of ``canvas`` (before the
+    photo is decoded: a square of ``size``, its upper bound) whose own state with ``n_styles`` style
+    images leaves no room for a tile."""
     check_size(canvas, device)
-    if n_styles > MAX_STYLES:
-        raise SettingsError(f"style: {n_styles} style images given; at most {MAX_STYLES}")
     plan_scale(canvas, settings, device, halo(settings.backbone, settings.taps()), n_styles)

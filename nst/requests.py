@@ -104,11 +104,6 @@ def _several(sources: Any) -> tuple[Any, ...]:
     return tuple(sources) if isinstance(sources, (list, tuple)) else (sources,)
 
 
-def _count_styles(n: int) -> None:
-    if n > MAX_STYLES:
-        raise SettingsError(f"style: {n} style images given; at most {MAX_STYLES} at once")
-
-
 def _load_styles(sources: Sequence[ImageSource], settings: Settings) -> tuple[Image.Image, ...]:
     """The style images, each shrunk as it is decoded to the largest size the run uses it at."""
     names = ["style image"] + [f"extra style image {k + 1}" for k in range(len(sources) - 1)]
@@ -165,8 +160,75 @@ class _Prepared:
         return out
 
 
+class _Optimization(_Prepared):
+    """What the two optimizations share: one or more styles, settings, a VGG, and the engine's loop."""
+
+    style: ImageSource | None
+    extra_styles: Sequence[ImageSource]
+    settings: Settings
+    device: str | None
+    vgg_weights: str | os.PathLike | None
+
+    @classmethod
+    def from_values(cls, method: Any, values: Mapping[str, Any], **fixed: Any) -> Any:
+        """The request of ``method`` from a front end's values by name (page controls, API parameters)."""
+        taken = {i.name: values.get(i.name) for i in method.inputs()}
+        return cls(**taken, settings=method.settings(method.pick(values)), **fixed)  # type: ignore[call-arg]
+
+    @property
+    def styles(self) -> tuple[ImageSource | None, ...]:
+        return (self.style, *_several(self.extra_styles))
+
+    @property
+    def steps(self) -> int:
+        return self.settings.steps
+
+    def _check_styles(self, settings: Settings) -> tuple[ImageSource, ...]:
+        """The style images given (each one named when missing), as many as a run takes, with a blend that fits."""
+        styles = self.styles
+        for k, source in enumerate(styles):
+            _given(source, "style image" if k == 0 else f"extra style image {k}")
+        if len(styles) > MAX_STYLES:
+            raise SettingsError(f"style: {len(styles)} style images given; at most {MAX_STYLES} at once")
+        settings.blend_weights(len(styles))  # refuses a blend of the wrong length before any work
+        return styles  # type: ignore[return-value]
+
+    def _optimize(
+        self,
+        content: Image.Image | None,
+        styles: Sequence[Image.Image],
+        on_step: StepCallback | None,
+        stop: threading.Event | None,
+        on_phase: PhaseCallback | None,
+        image_every: int,
+        finish: Any = None,
+    ) -> StyleResult:
+        """The engine's loop over the planned scales, on the network these settings read."""
+        assert self.plan is not None
+        check_stop(stop)
+        settings = self.settings
+        net = _network(
+            settings, settings.taps(with_content=content is not None), self.device, self.vgg_weights, on_phase
+        )
+        return run_scales(
+            settings,
+            net,
+            content,
+            styles,
+            self.plan.scales,
+            pick_device(self.device),
+            notes=self.plan.notes,
+            regions=self.plan.regions,
+            callback=on_step,
+            on_phase=on_phase,
+            image_every=image_every,
+            stop=stop,
+            finish=finish,
+        )
+
+
 @dataclass(frozen=True)
-class StylizeRequest(_Prepared):
+class StylizeRequest(_Optimization):
     """A photo repainted in the style of one or more paintings (Gatys et al. and its extensions)."""
 
     content: ImageSource | None
@@ -182,20 +244,6 @@ class StylizeRequest(_Prepared):
 
     INPUTS: ClassVar[tuple[Input, ...]] = inputs.STYLIZE
 
-    @classmethod
-    def from_values(cls, method: Any, values: Mapping[str, Any], **fixed: Any) -> StylizeRequest:
-        """The request of ``method`` from a front end's values by name (page controls, API parameters)."""
-        taken = {i.name: values.get(i.name) for i in method.inputs()}
-        return cls(**taken, settings=method.settings(method.pick(values)), **fixed)
-
-    @property
-    def styles(self) -> tuple[ImageSource | None, ...]:
-        return (self.style, *_several(self.extra_styles))
-
-    @property
-    def steps(self) -> int:
-        return self.settings.steps
-
     @property
     def compare_with(self) -> Any:
         """The picture a result is shown beside: the photo."""
@@ -205,14 +253,11 @@ class StylizeRequest(_Prepared):
         """Check everything, then decode every image at the size the run uses (see the module docstring)."""
         if self.prepared:
             return self
-        settings, styles, masks = self.settings, self.styles, _several(self.masks)
+        settings, masks = self.settings, _several(self.masks)
         _given(self.content, "content image")
-        for k, source in enumerate(styles):
-            _given(source, "style image" if k == 0 else f"extra style image {k}")
+        styles = self._check_styles(settings)
         limits.check_size("size", settings.size)
         limits.check(settings)
-        _count_styles(len(styles))
-        settings.blend_weights(len(styles))  # refuses a blend of the wrong length before any work
         check_memory(Canvas(settings.size, settings.size), settings, len(styles), pick_device(self.device))
         content = load_image(self.content, "content image", settings.size)
         style_images = _load_styles(styles, settings)
@@ -253,37 +298,32 @@ class StylizeRequest(_Prepared):
         after the current step. Stopped before the first step, it raises :class:`~nst.errors.Stopped`; later,
         the best picture so far at full size is the result."""
         request = self.prepare()
-        plan, settings = request.plan, request.settings
-        assert plan is not None
         content: Image.Image = request.content  # type: ignore[assignment]
         styles: list[Image.Image] = list(request.styles)  # type: ignore[arg-type]
-        run_content, run_styles, callback = content, styles, on_step
-        if settings.preserve_color == "luminance":
-            run_content = color.luminance_image(content)
-            run_styles = [color.matched_luminance_image(s, content) for s in styles]
-            callback = _with_content_colors(on_step, content)
-        elif settings.preserve_color == "histogram":
-            run_styles = [color.match_color_image(s, content) for s in styles]
-        check_stop(stop)
-        net = _network(settings, settings.taps(), request.device, request.vgg_weights, on_phase)
+        preserve_color = request.settings.preserve_color
+        if preserve_color == "histogram":
+            return request._optimize(
+                content,
+                [color.match_color_image(s, content) for s in styles],
+                on_step,
+                stop,
+                on_phase,
+                image_every,
+            )
+        if preserve_color != "luminance":
+            return request._optimize(content, styles, on_step, stop, on_phase, image_every)
 
         def put_content_colors_back(x: Any) -> Any:
             return color.combine_luminance(x, image_to_tensor(resize_to(content, Canvas.of(x)), x.device))
 
-        return run_scales(
-            settings,
-            net,
-            run_content,
-            run_styles,
-            plan.scales,
-            pick_device(request.device),
-            notes=plan.notes,
-            regions=plan.regions,
-            callback=callback,
-            on_phase=on_phase,
-            image_every=image_every,
-            stop=stop,
-            finish=put_content_colors_back if settings.preserve_color == "luminance" else None,
+        return request._optimize(
+            color.luminance_image(content),
+            [color.matched_luminance_image(s, content) for s in styles],
+            _with_content_colors(on_step, content),
+            stop,
+            on_phase,
+            image_every,
+            put_content_colors_back,
         )
 
 
@@ -307,7 +347,7 @@ CONTENT_ONLY = {
 
 
 @dataclass(frozen=True)
-class TextureRequest(_Prepared):
+class TextureRequest(_Optimization):
     """A ``width`` x ``height`` texture with the statistics of a painting (or a blend of several), from
     noise (Gatys, Ecker, Bethge 2015): the optimization of a stylization without its content. Its
     ``size`` is the canvas's long side; ``init`` "content" means noise here."""
@@ -323,19 +363,6 @@ class TextureRequest(_Prepared):
 
     INPUTS: ClassVar[tuple[Input, ...]] = inputs.TEXTURE
 
-    @classmethod
-    def from_values(cls, method: Any, values: Mapping[str, Any], **fixed: Any) -> TextureRequest:
-        taken = {i.name: values.get(i.name) for i in method.inputs()}
-        return cls(**taken, settings=method.settings(method.pick(values)), **fixed)
-
-    @property
-    def styles(self) -> tuple[ImageSource | None, ...]:
-        return (self.style, *_several(self.extra_styles))
-
-    @property
-    def steps(self) -> int:
-        return self.settings.steps
-
     @property
     def compare_with(self) -> Any:
         """The picture a result is shown beside: the painting."""
@@ -344,9 +371,7 @@ class TextureRequest(_Prepared):
     def prepare(self, limits: Limits = Limits()) -> TextureRequest:
         if self.prepared:
             return self
-        styles = self.styles
-        for k, source in enumerate(styles):
-            _given(source, "style image" if k == 0 else f"extra style image {k}")
+        styles = self._check_styles(self.settings)
         canvas = check_texture_canvas(self.width, self.height)
         limits.check_size("width", canvas.width)
         limits.check_size("height", canvas.height)
@@ -357,8 +382,6 @@ class TextureRequest(_Prepared):
             raise SettingsError("style_weight and hist_weight are both 0: a texture needs a style loss")
         settings = self.settings.replace(size=canvas.size)
         limits.check(settings)
-        _count_styles(len(styles))
-        settings.blend_weights(len(styles))
         check_memory(canvas, settings, len(styles), pick_device(self.device))
         style_images = _load_styles(styles, settings)
         scales, notes = plan_scales(canvas, settings)
@@ -384,25 +407,7 @@ class TextureRequest(_Prepared):
     ) -> StyleResult:
         """The texture; ``on_step`` and ``stop`` work as in :meth:`StylizeRequest.run`."""
         request = self.prepare()
-        assert request.plan is not None
-        settings = request.settings
-        check_stop(stop)
-        net = _network(
-            settings, settings.taps(with_content=False), request.device, request.vgg_weights, on_phase
-        )
-        return run_scales(
-            settings,
-            net,
-            None,
-            list(request.styles),  # type: ignore[arg-type]
-            request.plan.scales,
-            pick_device(request.device),
-            notes=request.plan.notes,
-            callback=on_step,
-            on_phase=on_phase,
-            image_every=image_every,
-            stop=stop,
-        )
+        return request._optimize(None, list(request.styles), on_step, stop, on_phase, image_every)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

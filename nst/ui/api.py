@@ -58,7 +58,6 @@ class ApiParam:
 
 def parameters(method: Method, config: ServerConfig, painters: list[Model]) -> list[ApiParam]:
     """The parameters of ``method``'s endpoint, in the method's order."""
-    runnable = [m.name for m in painters if m.runnable] or [m.name for m in painters]
     server = {
         "size": config.defaults.size,
         "steps": config.defaults.steps,
@@ -67,7 +66,7 @@ def parameters(method: Method, config: ServerConfig, painters: list[Model]) -> l
         "width": config.defaults.size,
         "height": config.defaults.size,
         "max_size": config.max_size,
-        "painter": runnable[0] if runnable else None,
+        "painter": painters[0].name if painters else None,  # in readiness order: one that can run, if any
     }
     settings = {info.name: info for info in fields_info()}
     inputs = {i.name: i for i in method.inputs()}

@@ -80,14 +80,22 @@ def _dial(name: str) -> Control:
 
 
 def _painters(context: Context, help: str) -> gr.Dropdown:
-    """Ready painters first, the others marked; the default is the first that can run here."""
+    """The painters in readiness order (those that can run here first), the others marked; the first is chosen."""
     marks = {"ready": "", "download": " (downloaded on first use)", "missing": " (not installed here)"}
-    runnable = [m.name for m in context.painters if m.runnable]
     return gr.Dropdown(
         [(m.label.removesuffix(" painter") + marks[m.state], m.name) for m in context.painters],
-        value=(runnable or [m.name for m in context.painters] or [None])[0],
+        value=context.painters[0].name if context.painters else None,
         label="Painter",
         info=help,
+    )
+
+
+def _side(name: str, label: str) -> Control:
+    """A texture's width or height."""
+    return Control(
+        name,
+        "dials",
+        lambda c, h: gr.Slider(16, c.config.max_size, c.config.defaults.size, step=16, label=label),
     )
 
 
@@ -151,16 +159,8 @@ CONTROLS: tuple[Control, ...] = (
             64, c.config.max_size, c.config.defaults.size, step=32, label="Output size (px)", info=h
         ),
     ),
-    Control(
-        "width",
-        "dials",
-        lambda c, h: gr.Slider(16, c.config.max_size, c.config.defaults.size, step=16, label="Width (px)"),
-    ),
-    Control(
-        "height",
-        "dials",
-        lambda c, h: gr.Slider(16, c.config.max_size, c.config.defaults.size, step=16, label="Height (px)"),
-    ),
+    _side("width", "Width (px)"),
+    _side("height", "Height (px)"),
     Control(
         "steps",
         "dials",

@@ -247,6 +247,7 @@ class Runner:
         loop = asyncio.get_running_loop()
         items: asyncio.Queue = asyncio.Queue()
         closed = threading.Event()
+        left: list[float] = []  #: when the consumer left before the end
         signal = StopSignal(self.folder)
         if session is not None:
             self._sessions.setdefault(session, set()).add(signal)
@@ -276,6 +277,10 @@ class Runner:
                 generator.close()  # waits here, in this thread, for the worker to end
                 self._free()
                 signal.clear()
+                if left:  # what the load test reads: how soon a client's leaving freed the machine
+                    log.info(
+                        "a run freed the machine %.2f s after its client left", time.monotonic() - left[0]
+                    )
                 send("end", None)
 
         context = contextvars.copy_context()  # ZeroGPU reads the Gradio request from it
@@ -341,9 +346,10 @@ class Runner:
                     yield Update(state, pending, image)
                     pending, last_sent = [], now
         finally:
-            closed.set()
             if not over:  # the consumer left before the end: stop the run
+                left.append(time.monotonic())
                 signal.set()
+            closed.set()
             if session is not None:
                 signals = self._sessions.get(session, set())
                 signals.discard(signal)
