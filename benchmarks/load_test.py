@@ -25,7 +25,6 @@ it shows NaN there).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -33,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -87,14 +87,14 @@ def hang_up_when_running(url: str, content: Path, style: Path) -> None:
         "GET", f"{url}gradio_api/queue/data", params={"session_hash": session}, timeout=300
     ) as s:
         for line in s.iter_lines():
-            if line.startswith("data: ") and '"process_generating"' in line:
-                output = json.loads(line[len("data: ") :]).get("output") or {}
-                info = (output.get("data") or [None, {}])[1] or {}
-                if info.get("state") == "running":
-                    return
+            # The info's state, whole in the first update and as a diff ("replace", ["state"], ...) after it.
+            if line.startswith("data: ") and '"process_generating"' in line and '"running"' in line:
+                return
 
 
-def leave_once(client, url: str, content: Path, style: Path, how: str, log_path: Path) -> dict:
+def leave_once(
+    client, url: str, content: Path, style: Path, how: str, log_path: Path, logs_freed: bool = True
+) -> dict:
     """Leave a long run once it is at its steps, by ``job.cancel()`` or by hanging up; meanwhile time the
     server's answers to GET /gradio_api/info. How soon the run freed the machine is the server's own figure
     (its log); the next 1-step run's answer is timed here."""
@@ -107,7 +107,10 @@ def leave_once(client, url: str, content: Path, style: Path, how: str, log_path:
     def poll() -> None:
         while not done.is_set():
             t = time.perf_counter()
-            httpx.get(f"{url}gradio_api/info", timeout=60)
+            try:
+                httpx.get(f"{url}gradio_api/info", timeout=60)
+            except httpx.HTTPError:  # the server went away: the run's own error says why
+                return
             latencies.append(time.perf_counter() - t)
             time.sleep(0.02)
 
@@ -123,7 +126,7 @@ def leave_once(client, url: str, content: Path, style: Path, how: str, log_path:
     else:
         hang_up_when_running(url, content, style)
         left = time.perf_counter()
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + (300 if logs_freed else 0)  # an older app.py does not log it
     while len(freed(log_path)) <= before and time.monotonic() < deadline:
         time.sleep(0.05)
     client.predict(
@@ -142,7 +145,7 @@ def leave_once(client, url: str, content: Path, style: Path, how: str, log_path:
 
 
 def leaving(
-    client, url: str, pics, log_path: Path, repeats: int, background: int, painter: dict
+    client, url: str, pics, log_path: Path, repeats: int, background: int, painter: dict, logs_freed: bool
 ) -> list[dict]:
     """Cancels and hang-ups, alternately, ``repeats`` of each, while ``background`` clients keep sending short
     runs (0: a quiet server)."""
@@ -162,7 +165,10 @@ def leaving(
         thread.start()
     try:
         return [
-            {**leave_once(client, url, pics[3][0], pics[4][0], how, log_path), "background": background}
+            {
+                **leave_once(client, url, pics[3][0], pics[4][0], how, log_path, logs_freed),
+                "background": background,
+            }
             for _ in range(repeats)
             for how in ("cancel", "hang-up")
         ]
@@ -263,6 +269,7 @@ def main() -> None:
         rss_before = rss_mb(server.pid)
         local = threading.local()
         results: list[dict] = []
+        odd: list[str] = []  #: updates a client saw that were not (image, info)
         lock = threading.Lock()
 
         def one(i: int) -> None:
@@ -295,7 +302,12 @@ def main() -> None:
                 # info; an older app.py: Gradio's queue rank), then processing.
                 while not job.done():
                     status = job.status()
-                    places = [o[1].get("position", 0) for o in job.outputs() if o[1].get("state") == "queued"]
+                    seen = list(job.outputs())
+                    odd.extend(repr(o)[:120] for o in seen if not (isinstance(o, tuple) and len(o) == 2))
+                    infos = [
+                        o[1] for o in seen if isinstance(o, tuple) and len(o) == 2 and isinstance(o[1], dict)
+                    ]
+                    places = [i.get("position", 0) for i in infos if i.get("state") == "queued"]
                     if status.code == Status.IN_QUEUE and status.rank is not None:
                         places.append(status.rank + 1)
                     if places:
@@ -313,7 +325,10 @@ def main() -> None:
                     row["mixed"] = nearest != k
                 row["ok"] = True
             except Exception as exc:  # counted and reported, never silently dropped
-                row["error"] = f"{type(exc).__name__}: {exc}"[:200]
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                row["error"] = f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"[
+                    :240
+                ]
             row["seconds"] = time.perf_counter() - t
             with lock:
                 results.append(row)
@@ -333,8 +348,9 @@ def main() -> None:
         files_later = len(cache_files() - examples)
         still = Client(url, verbose=False, analytics_enabled=False)
         still.predict(handle_file(str(pics[2][0])), **painter, strength=0.0, api_name="/cyclegan")
-        cancels = leaving(still, url, pics, log_path, args.cancels, 0, painter) + leaving(
-            still, url, pics, log_path, args.cancels, args.background, painter
+        logs_freed = args.app_dir.resolve() == ROOT
+        cancels = leaving(still, url, pics, log_path, args.cancels, 0, painter, logs_freed) + leaving(
+            still, url, pics, log_path, args.cancels, args.background, painter, logs_freed
         )
         alive = server.poll() is None
     finally:
@@ -396,6 +412,11 @@ def main() -> None:
             )
     if errors:
         lines += ["", "Errors: " + "; ".join(errors)]
+    if odd:
+        lines += [
+            "",
+            f"Updates that were not (image, info), as gradio_client handed them over: {sorted(set(odd))}",
+        ]
     if mixed:
         lines += ["", "Mixed up: " + ", ".join(mixed)]
     if server_errors:

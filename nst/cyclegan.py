@@ -46,7 +46,7 @@ from .downloads import offline
 from .errors import ResourceError, SettingsError, WeightsError
 from .generator import SIZE_MULTIPLE, ResnetGenerator, load_generator_file, norm_stats
 from .geometry import Canvas
-from .images import ImageSource, image_to_tensor, load_image, tensor_to_image
+from .images import ImageSource, image_to_tensor, load_image, resize_to, tensor_to_image
 from .inputs import DEFAULT_PAINTER, DEFAULT_TILE_SIZE, MAX_BRUSH_SCALE, MIN_WORK_SIDE
 from .model_cache import ModelCache
 
@@ -249,13 +249,13 @@ def check_options(strength: Any, brush_scale: Any, tile_size: Any = None) -> tup
     )
 
 
-def work_size(width: int, height: int, brush_scale: float) -> tuple[int, int]:
-    """The size the generator paints at: the image shrunk by ``brush_scale``.
+def work_canvas(canvas: Canvas, brush_scale: float) -> Canvas:
+    """The shape the generator paints at: the image's shrunk by ``brush_scale``.
 
     The scale is capped so the short side stays at least ``MIN_WORK_SIDE`` px.
     """
-    scale = max(1.0, min(brush_scale, min(width, height) / MIN_WORK_SIDE))
-    return round(width / scale), round(height / scale)
+    scale = max(1.0, min(brush_scale, canvas.short / MIN_WORK_SIDE))
+    return Canvas(round(canvas.width / scale), round(canvas.height / scale))
 
 
 def load_photo(source: ImageSource, max_size: int | None = None, what: str = "content image") -> Image.Image:
@@ -396,18 +396,12 @@ def translate(
     return ((y[:, :, :height, :width] + 1) / 2).clamp(0, 1)
 
 
-def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS)
-
-
 def _finish(original: Image.Image, painted: torch.Tensor, strength: float) -> Image.Image:
     """Bring the painting (1, 3, h, w) to the original's size and blend it in by ``strength``."""
-    width, height = original.size
+    canvas = Canvas.of(original)
     painted = painted.cpu()
-    if painted.shape[-2:] != (height, width):
-        painted = F.interpolate(painted, size=(height, width), mode="bicubic", align_corners=False).clamp(
-            0, 1
-        )
+    if Canvas.of(painted) != canvas:
+        painted = F.interpolate(painted, size=canvas.hw, mode="bicubic", align_corners=False).clamp(0, 1)
     if strength < 1.0:
         photo = image_to_tensor(original)
         painted = photo + strength * (painted - photo)
@@ -427,19 +421,19 @@ def paint_images(
     through the network together. Batching pays on a GPU (one launch for several images); instance
     norm works per image, so each result is the same as painting it alone. Tiled (large) images run one
     at a time. ``progress(done, total)`` counts network runs."""
-    sizes = [work_size(*im.size, brush_scale) for im in images]
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, size in enumerate(sizes):
-        groups.setdefault(size, []).append(i)
+    canvases = [work_canvas(Canvas.of(im), brush_scale) for im in images]
+    groups: dict[Canvas, list[int]] = {}
+    for i, canvas in enumerate(canvases):
+        groups.setdefault(canvas, []).append(i)
     chunks = []
-    for (w, h), members in groups.items():
-        step = 1 if tile_size is not None and max(w, h) > tile_size else batch_size
+    for canvas, members in groups.items():
+        step = 1 if tile_size is not None and canvas.size > tile_size else batch_size
         chunks += [members[k : k + step] for k in range(0, len(members), step)]
 
     results: list[Image.Image | None] = [None] * len(images)
     for done, chunk in enumerate(chunks):
-        w, h = sizes[chunk[0]]
-        batch = torch.cat([image_to_tensor(_resized(images[i], (w, h))) for i in chunk])
+        canvas = canvases[chunk[0]]
+        batch = torch.cat([image_to_tensor(resize_to(images[i], canvas)) for i in chunk])
         # One chunk: report its tiles; several: report chunks.
         painted = translate(net, batch, tile_size, progress if len(chunks) == 1 else None)
         for row, i in enumerate(chunk):

@@ -6,11 +6,14 @@ reaches it there."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
 import pickle
+import threading
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -43,6 +46,13 @@ def test_a_held_file_is_never_swept_and_its_age_counts_from_its_last_use(tmp_pat
     assert cache.sweep() == 0 and used.exists(), "1.8 s old, but 0.6 s since the run let go of it"
     time.sleep(0.6)
     assert cache.sweep() == 1 and not used.exists(), "unused for longer than its age: gone"
+    outside = tmp_path / "not-the-cache.txt"
+    outside.write_text("the server's own file")
+    before = outside.stat().st_ctime_ns
+    time.sleep(0.05)
+    with cache.holding([str(outside), "/etc/hostname"]):  # paths a client wrote into text fields
+        pass
+    assert outside.stat().st_ctime_ns == before, "a file outside the cache is never touched"
 
 
 def test_a_burst_queued_behind_a_long_run_gets_its_pictures(tmp_path, vgg19_file):
@@ -221,3 +231,50 @@ def test_a_stop_reaches_a_run_in_another_process(vgg19_env, content_path, style_
         child.join(timeout=60)
         if child.is_alive():
             child.kill()
+
+
+class Held:
+    """A request whose run waits for ``release``: something to keep the machine busy with."""
+
+    steps = 1
+
+    def __init__(self, release: threading.Event) -> None:
+        self.release = release
+
+    def gpu_seconds(self) -> int:
+        return 30
+
+    def run(self, on_step, stop, *, on_phase=None, image_every=1):
+        from nst.engine import Preparing, StyleResult
+
+        on_phase(Preparing("network"))
+        self.release.wait(30)
+        return StyleResult(Image.new("RGB", (32, 32)), None, steps=1)
+
+
+def test_a_full_line_refuses_a_new_run_in_words_before_decoding_it(tmp_path):
+    """One run at work and one waiting, with room for one: a third is told the server is busy, at once, both
+    when it asks to be checked (its pictures not yet decoded) and when it asks for its place."""
+    from nst.errors import ResourceError
+    from nst.ui.runner import Runner
+
+    runner = Runner("cpu", tmp_path, concurrency=1, capacity=1)
+    release = threading.Event()
+
+    async def scenario() -> list[str]:
+        first, second = runner.stream(Held(release)), runner.stream(Held(release))
+        while (await anext(first)).state.phase != "preparing":
+            pass
+        assert (await anext(second)).state.position == 1, "in line, next"
+        with pytest.raises(ResourceError, match="the server is busy: 1 runs are waiting"):
+            await anext(runner.stream(Held(release)))
+        never = types.SimpleNamespace(prepare=lambda limits: pytest.fail("a refused run is not decoded"))
+        with pytest.raises(ResourceError, match="the server is busy"):
+            await runner.prepare(never, Limits())
+        release.set()
+        phases = [update.state.phase async for update in first][-1:] + [u.state.phase async for u in second][
+            -1:
+        ]
+        return phases
+
+    assert asyncio.run(scenario()) == ["done", "done"]

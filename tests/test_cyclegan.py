@@ -16,6 +16,7 @@ from nst.generator import (
     load_generator_file,
     norm_stats,
 )
+from nst.geometry import Canvas
 from nst.images import image_to_tensor
 from support.painters import reference_output, tiny_generator
 from support.pictures import as_array, texture
@@ -66,8 +67,8 @@ def test_brush_scale_paints_small_and_enlarges(tiny_file):
     expected = F.interpolate(expected, size=(64, 80), mode="bicubic", align_corners=False).clamp(0, 1)
     diff = np.abs(as_array(out) - np.round(expected[0].permute(1, 2, 0).numpy() * 255))
     assert diff.max() <= 1
-    assert cyclegan.work_size(80, 64, 2) == (40, 32)
-    assert cyclegan.work_size(400, 20, 4) == (320, 16), "the short side never goes below 16 px"
+    assert cyclegan.work_canvas(Canvas(80, 64), 2) == (40, 32)
+    assert cyclegan.work_canvas(Canvas(400, 20), 4) == (320, 16), "the short side never goes below 16 px"
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
-from PIL import Image
 
 from ..engine import StyleResult
 from ..methods import METHODS, Method
@@ -138,19 +137,17 @@ def handler(
         try:
             with cache.holding(files_in(values)):
                 job = await runner.prepare(method.request_from(values, device=config.device), config.limits)
-            latest: Image.Image | None = None
+            latest: str | None = None
             losses: dict[str, float] = {}
             async with contextlib.aclosing(runner.stream(job, request.session_hash)) as run:
                 async for update in run:
-                    latest = update.image or latest
-                    losses = update.losses[-1][1] if update.losses else losses
                     result = update.result
+                    picture = result.image if result else update.image
+                    latest = cache.picture(picture, method.name) if picture is not None else latest
+                    losses = update.losses[-1][1] if update.losses else losses
                     # Every update carries the latest preview (None before the first one), so a client
                     # iterating over a job always gets an image path or None, never a Gradio update dict.
-                    yield (
-                        (result.image if result else latest),
-                        info(method.name, update.state, losses, result),
-                    )
+                    yield latest, info(method.name, update.state, losses, result)
         except Exception as exc:
             raise api_error(exc) from exc
 

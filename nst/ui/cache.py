@@ -26,9 +26,12 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+from PIL import Image
 
 from ..errors import SettingsError
 
@@ -55,10 +58,22 @@ class CacheFolder:
         except OSError:
             pass  # gone, or not ours: nothing to keep
 
+    def picture(self, image: Image.Image, name: str = "picture") -> str:
+        """``image`` as a PNG file of its own in this folder, to hand to Gradio. Given a PIL image, Gradio
+        writes it to a path made of its content's hash, in place: two identical pictures at once (two people
+        running the same example, deterministic as the engine is) rewrote the file one of them was being
+        served, whose download broke off. A file is copied into Gradio's cache atomically instead."""
+        folder = self.path / "results"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"nst-{name}-{uuid.uuid4().hex[:12]}.png"
+        image.save(path, format="PNG")
+        return str(path)
+
     @contextlib.contextmanager
     def holding(self, paths: Iterable[str]) -> Iterator[None]:
-        """Keep ``paths`` while the block runs (a run reading them); when it ends, their age starts again."""
-        real = [os.path.realpath(p) for p in paths]
+        """Keep ``paths`` while the block runs (a run reading them); when it ends, their age starts again.
+        Only files in this folder count: a path a client wrote into a text field is neither kept nor touched."""
+        real = [r for r in map(os.path.realpath, paths) if Path(r).is_relative_to(self.path)]
         with self._held_lock:
             self._held.update(real)
         try:

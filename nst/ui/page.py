@@ -178,14 +178,6 @@ def before(request: Request, canvas: Canvas) -> Image.Image:
     return source if Canvas.of(source) == canvas else ImageOps.fit(source, canvas, Image.Resampling.LANCZOS)
 
 
-def save_png(image: Image.Image, method: str, folder: Path) -> str:
-    """The PNG download, written into the cache folder, which deletes it in its time."""
-    folder.mkdir(exist_ok=True)
-    path = folder / f"nst-{method}-{uuid.uuid4().hex[:8]}.png"
-    image.save(path, format="PNG")
-    return str(path)
-
-
 @dataclass
 class Page:
     """The page's handlers, bound to the server's runner, configuration, cache folder and controls."""
@@ -241,7 +233,9 @@ class Page:
                             desc=f"Step {state.step} of {state.steps}",
                         )
                     yield (
-                        update.image if update.image is not None else gr.skip(),
+                        self.cache.picture(update.image, "preview")
+                        if update.image is not None
+                        else gr.skip(),
                         loss_frame(history) if update.losses else gr.skip(),
                         gr.skip(),
                         gr.skip(),
@@ -257,11 +251,12 @@ class Page:
             return
         image = result.image
         status = finished(state, image.width, image.height, result.steps, result.seconds, result.device)
+        picture = self.cache.picture(image, method.name)  # the result, the after half and the PNG download
         yield (
-            image,
+            picture,
             loss_frame(history),
-            (before(job, Canvas.of(image)), image),
-            save_png(image, method.name, self.cache.path / "results"),
+            (self.cache.picture(before(job, Canvas.of(image)), "before"), picture),
+            picture,
             status + "".join(f" Note: {n}." for n in result.notes),
             gr.update(interactive=False),
         )

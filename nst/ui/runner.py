@@ -153,7 +153,14 @@ class Runner:
             with self._preparing:
                 return request.prepare(limits)
 
+        self._check_room()  # a flood is refused before its images are decoded
         return await asyncio.to_thread(work)
+
+    def _check_room(self) -> None:
+        if len(self._waiting) >= self.capacity:
+            raise ResourceError(
+                f"the server is busy: {len(self._waiting)} runs are waiting; try again in a few minutes"
+            )
 
     # ------------------------------------------------------------------ stopping
 
@@ -238,10 +245,7 @@ class Runner:
         stopped). Closing it (or cancelling the task that iterates it) ends the run within one step and
         returns at once. ``session`` lets :meth:`request_stop` reach the run."""
         with self._turns:
-            if len(self._waiting) >= self.capacity:
-                raise ResourceError(
-                    f"the server is busy: {len(self._waiting)} runs are waiting; try again in a few minutes"
-                )
+            self._check_room()
             ticket = object()
             self._waiting.append(ticket)
         loop = asyncio.get_running_loop()
