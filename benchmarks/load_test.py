@@ -70,6 +70,12 @@ def photos(folder: Path, n: int) -> list[tuple[Path, np.ndarray]]:
 
 
 LONG = dict(size=384, steps=2000, scales=1)
+#: An update of a run at its steps: its state, or (an older app.py, which reports none) a step past 0.
+AT_STEPS = re.compile(r'"running"|\["step"\],\s*[1-9]|"step":\s*[1-9]')
+
+
+def at_steps(info: dict) -> bool:
+    return info.get("state", "running" if info.get("step", 0) > 0 else "") == "running"
 
 
 def freed(log_path: Path) -> list[float]:
@@ -87,8 +93,9 @@ def hang_up_when_running(url: str, content: Path, style: Path) -> None:
         "GET", f"{url}gradio_api/queue/data", params={"session_hash": session}, timeout=300
     ) as s:
         for line in s.iter_lines():
-            # The info's state, whole in the first update and as a diff ("replace", ["state"], ...) after it.
-            if line.startswith("data: ") and '"process_generating"' in line and '"running"' in line:
+            # The info's state (or, from an older app.py, its step), whole in the first update and as a diff
+            # ("replace", ["state"], ...) after it.
+            if line.startswith("data: ") and '"process_generating"' in line and AT_STEPS.search(line):
                 return
 
 
@@ -119,7 +126,7 @@ def leave_once(
     if how == "cancel":
         job = client.submit(handle_file(str(content)), handle_file(str(style)), **LONG, api_name="/gatys")
         deadline = time.monotonic() + 300
-        while not any(o[1].get("state") == "running" for o in job.outputs()) and time.monotonic() < deadline:
+        while not any(at_steps(o[1]) for o in job.outputs()) and time.monotonic() < deadline:
             time.sleep(0.05)
         left = time.perf_counter()
         job.cancel()

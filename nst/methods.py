@@ -118,8 +118,12 @@ class Method:
         return {k: v for k, v in values.items() if k in names}
 
     def request_from(self, values: Mapping[str, Any], **fixed: Any) -> Request:
-        """This method's request from a front end's values by name (``fixed``: the device)."""
-        return self.request.from_values(self, values, **fixed)
+        """This method's request from a front end's values by name (the page's controls, an API call's
+        parameters): its inputs, and its settings from the settings and dials it takes (``fixed``: the device)."""
+        taken = {i.name: values.get(i.name) for i in self.inputs()}
+        if self.setting_names():
+            taken["settings"] = self.settings(self.pick(values))
+        return self.request(**taken, **fixed)  # type: ignore[arg-type]
 
 
 #: Starting values of the extension methods' own settings, chosen by looking at pictures (README, "Methods").

@@ -22,7 +22,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -168,12 +168,6 @@ class _Optimization(_Prepared):
     settings: Settings
     device: str | None
     vgg_weights: str | os.PathLike | None
-
-    @classmethod
-    def from_values(cls, method: Any, values: Mapping[str, Any], **fixed: Any) -> Any:
-        """The request of ``method`` from a front end's values by name (page controls, API parameters)."""
-        taken = {i.name: values.get(i.name) for i in method.inputs()}
-        return cls(**taken, settings=method.settings(method.pick(values)), **fixed)  # type: ignore[call-arg]
 
     @property
     def styles(self) -> tuple[ImageSource | None, ...]:
@@ -428,10 +422,6 @@ class PaintRequest(_Prepared):
     plan: Plan | None = field(default=None, init=False, repr=False, compare=False)
 
     INPUTS: ClassVar[tuple[Input, ...]] = inputs.PAINT
-
-    @classmethod
-    def from_values(cls, method: Any, values: Mapping[str, Any], **fixed: Any) -> PaintRequest:
-        return cls(**{i.name: values.get(i.name) for i in method.inputs()}, **fixed)
 
     @property
     def steps(self) -> int:
