@@ -135,6 +135,7 @@ def build_demo() -> gr.Blocks:
             api_visibility="private",
             concurrency_limit=None,  # every run waits in the runner's line, which knows its place
             show_progress="minimal",
+            show_progress_on=output,  # the status line says the state itself, in words
         )
         running.then(lambda: gr.update(interactive=False), None, stop, queue=False, api_visibility="private")
         stop.click(page.stop, None, stop, queue=False, api_visibility="private", api_name="page_stop")

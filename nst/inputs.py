@@ -58,7 +58,7 @@ TEXTURE = (
 
 PAINT = (
     Input("content", "image", "photo to repaint", required=True),
-    Input("painter", "choice", "catalogue painter (python -m nst cyclegan --list)"),
+    Input("painter", "choice", "the painter whose style to use, one of those this server offers"),
     Input("strength", "float", "0 = the photo unchanged, 1 = the generator's painting, between = a blend"),
     Input(
         "brush_scale",

@@ -27,7 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--output", metavar="OUT", help="where to write the result (.png, .jpg, .webp)")
     p.add_argument("--list", action="store_true", help="list the catalogue of painters and exit")
-    p.add_argument("--painter", default=DEFAULT_PAINTER, help=f"{HELP['painter']} [{DEFAULT_PAINTER}]")
+    p.add_argument(
+        "--painter",
+        default=DEFAULT_PAINTER,
+        help=f"the painter whose style to use (--list shows them) [{DEFAULT_PAINTER}]",
+    )
     p.add_argument(
         "--weights",
         metavar="FILE",
