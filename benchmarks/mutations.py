@@ -128,8 +128,8 @@ MUTATIONS = [
     Mutation(
         "histogram colour mode leaves the styles' colours",
         "nst/requests.py",
-        "run_styles = [color.match_color_image(s, content) for s in styles]",
-        "run_styles = list(styles)",
+        "[color.match_color_image(s, content) for s in styles]",
+        "list(styles)",
         ("tests/test_wiring.py::test_histogram_colour_mode_keeps_the_contents_colours",),
     ),
     Mutation(
