@@ -166,7 +166,7 @@ class Runner:
 
     def request_stop(self, session: str) -> bool:
         """Stop every run of ``session`` (after its current step); False when it has none."""
-        signals = self._sessions.get(session, set())
+        signals = list(self._sessions.get(session, ()))  # a copy: a run of the session may end meanwhile
         for signal in signals:
             signal.set()
         return bool(signals)
