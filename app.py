@@ -25,7 +25,7 @@ from nst import readiness
 from nst.methods import METHODS
 from nst.ui import api
 from nst.ui.controls import GROUPS, TOGGLED, Context, in_group, shown
-from nst.ui.page import OUTPUTS, Page, banner, change_method, example_gallery
+from nst.ui.page import Page, banner, change_method, example_gallery
 from nst.ui.runner import Runner
 from nst.ui.server import ServerConfig, launch, stop_on_sigterm
 from nst.ui.uploads import UploadGate
@@ -120,7 +120,6 @@ def build_demo() -> gr.Blocks:
         groups = [content_group, style_group, painter_group, dials_group, advanced_group]
         assert len(groups) == len(GROUPS)
         page = Page(RUNNER, CONFIG, CACHE, widgets)
-        outputs = dict(zip(OUTPUTS, [output, losses, compare, download, status, stop]))
         widgets["method"].change(
             change_method,
             widgets["method"],
@@ -131,7 +130,7 @@ def build_demo() -> gr.Blocks:
         running = run.click(
             page.run,
             set(widgets.values()),
-            list(outputs.values()),
+            [output, losses, compare, download, status, stop],  # as Page.run streams them
             api_visibility="private",
             concurrency_limit=None,  # every run waits in the runner's line, which knows its place
             show_progress="minimal",

@@ -187,33 +187,45 @@ class _Optimization(_Prepared):
         settings.blend_weights(len(styles))  # refuses a blend of the wrong length before any work
         return styles  # type: ignore[return-value]
 
-    def _optimize(
+    def _engine_inputs(self, on_step: StepCallback | None) -> tuple[Any, list[Image.Image], Any, Any]:
+        """What the engine optimizes for this prepared request: (content or None, styles, step callback,
+        finish: a change to the picture before it is made one, or None)."""
+        raise NotImplementedError
+
+    def run(
         self,
-        content: Image.Image | None,
-        styles: Sequence[Image.Image],
-        on_step: StepCallback | None,
-        stop: threading.Event | None,
-        on_phase: PhaseCallback | None,
-        image_every: int,
-        finish: Any = None,
+        on_step: StepCallback | None = None,
+        stop: threading.Event | None = None,
+        *,
+        on_phase: PhaseCallback | None = None,
+        image_every: int = 25,
     ) -> StyleResult:
-        """The engine's loop over the planned scales, on the network these settings read."""
-        assert self.plan is not None
+        """The picture (preparing the request first when needed). ``on_step`` sees every step (losses, and
+        the image every ``image_every`` steps) and may stop the run by returning True; ``stop``, set from
+        another thread, ends it while targets are built or after the current step. Stopped before the
+        first step, it raises :class:`~nst.errors.Stopped`; later, the best picture so far at full size is
+        the result."""
+        request = self.prepare()  # type: ignore[attr-defined]
+        content, styles, callback, finish = request._engine_inputs(on_step)
         check_stop(stop)
-        settings = self.settings
+        settings, plan = request.settings, request.plan
         net = _network(
-            settings, settings.taps(with_content=content is not None), self.device, self.vgg_weights, on_phase
+            settings,
+            settings.taps(with_content=content is not None),
+            request.device,
+            request.vgg_weights,
+            on_phase,
         )
         return run_scales(
             settings,
             net,
             content,
             styles,
-            self.plan.scales,
-            pick_device(self.device),
-            notes=self.plan.notes,
-            regions=self.plan.regions,
-            callback=on_step,
+            plan.scales,
+            pick_device(request.device),
+            notes=plan.notes,
+            regions=plan.regions,
+            callback=callback,
             on_phase=on_phase,
             image_every=image_every,
             stop=stop,
@@ -279,44 +291,25 @@ class StylizeRequest(_Optimization):
     def gpu_seconds(self) -> int:
         return gpu_seconds(self.prepare().plan.scales[-1].canvas, self.settings)  # type: ignore[union-attr]
 
-    def run(
-        self,
-        on_step: StepCallback | None = None,
-        stop: threading.Event | None = None,
-        *,
-        on_phase: PhaseCallback | None = None,
-        image_every: int = 25,
-    ) -> StyleResult:
-        """The picture. ``on_step`` sees every step (losses, and the image every ``image_every`` steps) and may
-        stop the run by returning True; ``stop``, set from another thread, ends it while targets are built or
-        after the current step. Stopped before the first step, it raises :class:`~nst.errors.Stopped`; later,
-        the best picture so far at full size is the result."""
-        request = self.prepare()
-        content: Image.Image = request.content  # type: ignore[assignment]
-        styles: list[Image.Image] = list(request.styles)  # type: ignore[arg-type]
-        preserve_color = request.settings.preserve_color
+    def _engine_inputs(self, on_step: StepCallback | None) -> tuple[Any, list[Image.Image], Any, Any]:
+        """The photo and paintings as ``preserve_color`` has the engine see them: as they are, the paintings
+        recoloured to the photo's colours (histogram), or luminance only, the photo's colours put back on
+        every preview and on the result (luminance)."""
+        content: Image.Image = self.content  # type: ignore[assignment]
+        styles: list[Image.Image] = list(self.styles)  # type: ignore[arg-type]
+        preserve_color = self.settings.preserve_color
         if preserve_color == "histogram":
-            return request._optimize(
-                content,
-                [color.match_color_image(s, content) for s in styles],
-                on_step,
-                stop,
-                on_phase,
-                image_every,
-            )
+            return content, [color.match_color_image(s, content) for s in styles], on_step, None
         if preserve_color != "luminance":
-            return request._optimize(content, styles, on_step, stop, on_phase, image_every)
+            return content, styles, on_step, None
 
         def put_content_colors_back(x: Any) -> Any:
             return color.combine_luminance(x, image_to_tensor(resize_to(content, Canvas.of(x)), x.device))
 
-        return request._optimize(
+        return (
             color.luminance_image(content),
             [color.matched_luminance_image(s, content) for s in styles],
             _with_content_colors(on_step, content),
-            stop,
-            on_phase,
-            image_every,
             put_content_colors_back,
         )
 
@@ -391,17 +384,9 @@ class TextureRequest(_Optimization):
     def gpu_seconds(self) -> int:
         return gpu_seconds(Canvas(self.width, self.height), self.settings)
 
-    def run(
-        self,
-        on_step: StepCallback | None = None,
-        stop: threading.Event | None = None,
-        *,
-        on_phase: PhaseCallback | None = None,
-        image_every: int = 25,
-    ) -> StyleResult:
-        """The texture; ``on_step`` and ``stop`` work as in :meth:`StylizeRequest.run`."""
-        request = self.prepare()
-        return request._optimize(None, list(request.styles), on_step, stop, on_phase, image_every)  # type: ignore[arg-type]
+    def _engine_inputs(self, on_step: StepCallback | None) -> tuple[Any, list[Image.Image], Any, Any]:
+        """No content: the paintings alone, from noise."""
+        return None, list(self.styles), on_step, None  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

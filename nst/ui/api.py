@@ -30,7 +30,7 @@ from .cache import CacheFolder
 from .components import lenient_number, upload_files, upload_image
 from .lifecycle import State
 from .messages import api_error
-from .page import files_in
+from .page import checked
 from .runner import Runner
 from .server import ServerConfig
 from .uploads import UploadGate
@@ -135,8 +135,7 @@ def handler(
     async def endpoint(*args: Any) -> AsyncIterator[tuple]:
         values, request = dict(zip(names, args[:-1])), args[-1]
         try:
-            with cache.holding(files_in(values)):
-                job = await runner.prepare(method.request_from(values, device=config.device), config.limits)
+            job = await checked(method, values, runner, config, cache)
             latest: str | None = None
             losses: dict[str, float] = {}
             async with contextlib.aclosing(runner.stream(job, request.session_hash)) as run:

@@ -22,8 +22,7 @@ import pandas as pd
 from PIL import Image, ImageOps
 
 from ..geometry import Canvas
-from ..images import load_image
-from ..methods import Request, get_method
+from ..methods import Method, Request, get_method
 from ..readiness import DOWNLOAD, MISSING, READY, Model
 from .cache import CacheFolder
 from .controls import GROUPS, TOGGLED, method_defaults, named, shown
@@ -31,9 +30,6 @@ from .lifecycle import State, finished
 from .messages import for_person
 from .runner import Runner
 from .server import ServerConfig
-
-#: Outputs of the Run button, in order: picture, loss plot, before/after, PNG, status line, Stop button.
-OUTPUTS = ("output", "losses", "compare", "download", "status", "stop")
 
 
 def banner(networks: list[Model], painters: list[Model]) -> str:
@@ -67,6 +63,15 @@ def files_in(values: Mapping[str, Any]) -> list[str]:
             if isinstance(item, str) and Path(item).is_absolute():
                 found.append(item)
     return found
+
+
+async def checked(
+    method: Method, values: Mapping[str, Any], runner: Runner, config: ServerConfig, cache: CacheFolder
+) -> Request:
+    """A run as the page and the API start one: ``method``'s request from the values by name, checked and
+    its pictures decoded on arrival (before it waits in line), the uploads it names held meanwhile."""
+    with cache.holding(files_in(values)):
+        return await runner.prepare(method.request_from(values, device=config.device), config.limits)
 
 
 def change_method(name: str) -> list[Any]:
@@ -174,7 +179,7 @@ def scales_caption(request: Request) -> str:
 def before(request: Request, canvas: Canvas) -> Image.Image:
     """The 'before' half of the comparison at the result's size: the photo, or for a texture the style,
     cropped to the result's shape rather than squashed into it."""
-    source = load_image(request.compare_with)
+    source = request.compare_with  # decoded by prepare()
     return source if Canvas.of(source) == canvas else ImageOps.fit(source, canvas, Image.Resampling.LANCZOS)
 
 
@@ -207,10 +212,7 @@ class Page:
         )
         try:
             method = get_method(controls.get("method"))
-            with self.cache.holding(files_in(controls)):
-                job = await self.runner.prepare(
-                    method.request_from(controls, device=self.config.device), self.config.limits
-                )
+            job = await checked(method, controls, self.runner, self.config, self.cache)
         except Exception as exc:
             yield self._failed(exc)
             return
