@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,9 @@ pytest.importorskip("gradio")
 
 
 def files(folder: Path) -> set[Path]:
-    return {p for p in folder.rglob("*") if p.is_file() and p.name != MARKER}
+    """The files in the cache folder now. os.walk, unlike rglob, passes over a folder the server's sweep
+    removes while it is being listed (rglob raised FileNotFoundError on a busy machine)."""
+    return {Path(root) / name for root, _, names in os.walk(folder) for name in names if name != MARKER}
 
 
 def png(seed: int, folder: Path) -> Path:
