@@ -164,10 +164,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     _, local_url, share_url = launch(
         demo,
         CACHE,
+        CONFIG,
         server_name=args.host,
         server_port=args.port,
         share=args.share,
-        max_file_size=CONFIG.max_file_size,
         css=CSS,
         quiet=True,
         prevent_thread_lock=True,

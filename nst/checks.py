@@ -51,23 +51,36 @@ def as_float(value: Any, name: str, low: float = 0.0, high: float = math.inf) ->
     return x
 
 
-def as_int(value: Any, name: str, low: int, high: int) -> int:
+def _number(x: int | float) -> str:
+    """A number as a message shows it: a whole number of 25 digits or more by its length only."""
+    if isinstance(x, int) and len(str(abs(x))) > 24:
+        return f"a {len(str(abs(x)))}-digit number"
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def as_int(value: Any, name: str, low: int, high: int, where: str = "") -> int:
+    """A whole number in [low, high]; ``where`` says whose range it is (" on this server")."""
     if isinstance(value, bool):
         raise SettingsError(f"{name}: expected a whole number, got {value!r}")
+    text = value.strip() if isinstance(value, str) else None
     if isinstance(value, int):  # exact, however many digits
         x = value
+    elif text is not None and text.lstrip("+-").isdigit() and text.isascii():
+        x = int(text)  # "999...9": a whole number, merely too large
     else:
         try:
             f = float(value)
         except OverflowError:
-            raise SettingsError(f"{name}: must be between {low} and {high}, got {shown(value)}") from None
+            raise SettingsError(
+                f"{name}: must be between {low} and {high}{where}, got {shown(value)}"
+            ) from None
         except (TypeError, ValueError):
             raise SettingsError(f"{name}: expected a whole number, got {shown(value)}") from None
         if not math.isfinite(f) or f != int(f):
             raise SettingsError(f"{name}: expected a whole number, got {shown(value)}")
         x = int(f)
     if not low <= x <= high:
-        raise SettingsError(f"{name}: must be between {low} and {high}, got {shown(x)}")
+        raise SettingsError(f"{name}: must be between {low} and {high}{where}, got {_number(x)}")
     return x
 
 
@@ -75,5 +88,5 @@ def as_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     choices = tuple(choices)
     v = str(value).strip().lower() if value is not None else ""
     if v not in choices:
-        raise SettingsError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+        raise SettingsError(f"{name}: {shown(value)} is not one of {', '.join(choices)}")
     return v

@@ -5,9 +5,22 @@ Every odd input is either converted in a documented way or refused with an
 
 * EXIF orientation is applied, so photos from phones come out upright.
 * Animated GIF/WebP/APNG: the first frame is used.
-* Grayscale, CMYK, palette, and 16-bit/32-bit/float images are converted to 8-bit RGB
-  (16-bit values are scaled, not clipped).
-* Transparency (RGBA, LA, palette with a transparent index) is composited onto white.
+* Every pixel mode PIL opens becomes 8-bit RGB: grayscale, palette, CMYK (naively, without
+  its ICC profile), YCbCr, LAB (PIL's ICC conversion), HSV.
+* Integer pictures (modes ``I`` and ``I;16*``: 16- and 32-bit TIFFs and PNGs) are scaled, not
+  clipped, and keep their exposure: the narrowest of the ranges in ``_INTEGER_RANGES`` (8-bit,
+  16-bit, 31-bit, 32-bit unsigned, or 16/32-bit signed where there are negative values) that
+  holds every pixel spans black to white. So 8-bit values kept in a 32-bit image (an ``L``
+  image converted to ``I``) look as they did, a full-range int32 TIFF spans black to white,
+  and a picture is never stretched to its own darkest and brightest pixels, which would
+  brighten a dark photo. Unsigned 32-bit TIFFs are read as unsigned (PIL reads them as signed).
+* Float pictures (mode ``F``) are read as 0..1, or 0..255 or 0..65535 when their brightest
+  pixel shows they were saved so, and clipped to that range; NaN or infinite values have no
+  colour, so such a picture is refused.
+* Transparency (RGBA, LA, PA, premultiplied RGBa and La, palette with a transparent index) is
+  composited onto white.
+* PIL reads no TIFF with several channels of 32-bit floats or integers, or 64-bit samples:
+  those are refused as unreadable.
 * Undecodable, empty or truncated files, images with fewer than ``MIN_SIDE`` pixels on a
   side, more than ``MAX_INPUT_PIXELS`` pixels (decompression bombs), or an aspect ratio
   beyond ``MAX_ASPECT`` are refused.
@@ -15,6 +28,7 @@ Every odd input is either converted in a documented way or refused with an
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
@@ -26,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 from .geometry import Canvas
@@ -78,30 +92,60 @@ def _check_dims(width: int, height: int, what: str) -> None:
         )
 
 
-def _high_bit_depth_to_rgb(im: Image.Image) -> Image.Image:
+#: Black and white points of integer pictures, narrowest first: the first range that holds every
+#: pixel spans black to white (see the module docstring for why).
+_INTEGER_RANGES = (
+    (0, 2**8 - 1),
+    (0, 2**16 - 1),
+    (-(2**15), 2**15 - 1),
+    (0, 2**31 - 1),
+    (-(2**31), 2**31 - 1),
+    (0, 2**32 - 1),
+)
+
+
+def _unsigned_32_bit(im: Image.Image) -> bool:
+    """Whether ``im`` is a TIFF of unsigned 32-bit integers: PIL reads those into its signed mode
+    ``I``, so values from 2**31 up arrive negative. (TIFF samples are unsigned unless tagged.)"""
+    tags = getattr(im, "tag_v2", None)
+    return im.mode == "I" and tags is not None and tags.get(258) == (32,) and tags.get(339, (1,)) == (1,)
+
+
+def _high_bit_depth_to_rgb(im: Image.Image, what: str) -> Image.Image:
     """Scale 16/32-bit integer and float single-channel images into 8 bits instead of clipping."""
-    arr = np.asarray(im).astype(np.float64)
-    finite = arr[np.isfinite(arr)]
-    peak = float(finite.max()) if finite.size else 0.0
+    arr = np.asarray(im)
     if im.mode == "F":
-        scale = 1.0 if peak <= 1.0 else (255.0 if peak <= 255.0 else 65535.0)
+        if not np.isfinite(arr).all():
+            kind = "NaN (not-a-number)" if np.isnan(arr).any() else "infinite"
+            raise ImageError(
+                f"{what} has {kind} pixel values, which have no colour; "
+                "replace them with numbers (for example 0) and save it again"
+            )
+        peak = float(arr.max())
+        low, high = 0, (1.0 if peak <= 1.0 else 255.0 if peak <= 255.0 else 65535.0)
     else:
-        scale = 255.0 if peak <= 255.0 else 65535.0
-    arr = np.nan_to_num(arr, nan=0.0, posinf=scale, neginf=0.0)
-    arr8 = np.clip(np.rint(arr / scale * 255.0), 0, 255).astype(np.uint8)
-    return Image.fromarray(arr8, mode="L").convert("RGB")
+        if _unsigned_32_bit(im):
+            arr = arr.view(np.uint32)
+        darkest, brightest = arr.min(), arr.max()
+        low, high = next((lo, hi) for lo, hi in _INTEGER_RANGES if lo <= darkest and brightest <= hi)
+    grey = np.clip((arr.astype(np.float64) - low) / (high - low), 0.0, 1.0)
+    return Image.fromarray(np.rint(grey * 255.0).astype(np.uint8), mode="L").convert("RGB")
 
 
-def to_rgb(im: Image.Image) -> Image.Image:
-    """Convert any PIL mode to 8-bit RGB, compositing transparency onto white."""
+def to_rgb(im: Image.Image, what: str = "the image") -> Image.Image:
+    """Convert any PIL mode to 8-bit RGB, compositing transparency onto white.
+
+    ``what`` names the image in the message that refuses a float picture with NaN or infinity.
+    """
     if im.mode == "RGB":
         return im
     if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        return _high_bit_depth_to_rgb(im)
+        return _high_bit_depth_to_rgb(im, what)
     if im.mode == "P" and "transparency" in im.info:
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = im.convert("RGBA")
+        # PIL converts premultiplied La only to LA.
+        rgba = (im.convert("LA") if im.mode == "La" else im).convert("RGBA")
         background = Image.new("RGBA", rgba.size, _WHITE + (255,))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return im.convert("RGB")
@@ -164,11 +208,14 @@ def load_image(source: ImageSource, what: str | None = None, max_size: int | Non
     if isinstance(source, np.ndarray):
         im = _from_array(source)
         _check_dims(*im.size, name)
-        return _shrunk(to_rgb(im), max_size)
+        return _shrunk(to_rgb(im, name), max_size)
     if isinstance(source, Image.Image):
         _check_dims(*source.size, name)
         source.load()
-        return _shrunk(to_rgb(ImageOps.exif_transpose(source) or source), max_size)
+        # exif_transpose copies even an upright image, and a copy loses the TIFF tags to_rgb reads.
+        upright = source.getexif().get(ExifTags.Base.Orientation, 1) == 1
+        turned = source if upright else ImageOps.exif_transpose(source) or source
+        return _shrunk(to_rgb(turned, name), max_size)
     if isinstance(source, (bytes, bytearray)):
         if not source:
             raise ImageError(f"{name} is empty (0 bytes)")
@@ -195,8 +242,9 @@ def load_image(source: ImageSource, what: str | None = None, max_size: int | Non
                     # long side does whichever way EXIF rotates the picture).
                     im.draft("RGB", (max_size, max_size))
                 im.load()
-                im = ImageOps.exif_transpose(im) or im
-                rgb = _shrunk(to_rgb(im), max_size)
+                # In place: a copy would lose the TIFF tags that to_rgb reads.
+                ImageOps.exif_transpose(im, in_place=True)
+                rgb = _shrunk(to_rgb(im, name), max_size)
                 rgb.load()
                 return rgb.copy()
     except ImageError:
@@ -287,10 +335,19 @@ def check_save_path(path: str | os.PathLike, inputs: Sequence[ImageSource | None
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".nst-", suffix=".tmp"):
             pass
     except OSError as exc:
-        raise ImageError(
-            f"cannot save '{path}': folder '{folder}' is not writable ({exc.strerror or exc})"
-        ) from None
+        why = _NOT_WRITABLE.get(exc.errno or 0, "the system does not let files be made there")
+        raise ImageError(f"cannot save '{path}': {why} (folder '{folder}'); choose another folder") from None
     return fmt
+
+
+#: Why a file cannot be made in a folder, by errno, in words (``/proc`` answers ENOENT).
+_NOT_WRITABLE = {
+    errno.EACCES: "you have no permission to write in that folder",
+    errno.EPERM: "you have no permission to write in that folder",
+    errno.EROFS: "that folder is on a read-only file system",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "your disk quota is used up",
+}
 
 
 def _new_file_mode(path: Path) -> int:

@@ -22,7 +22,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -64,6 +64,20 @@ class Limits:
     max_steps: int | None = None
     min_tile: int | None = None
     painters: tuple[str, ...] | None = None
+
+    def check_values(self, values: Mapping[str, Any]) -> None:
+        """A front end's values by name against this server's bounds, before the package's own wider ones
+        are applied: a size above the server's limit is told the range this server takes, not 32 to 8192."""
+        bounds = {
+            "size": (MIN_SIZE, self.max_size),
+            "width": (MIN_SCALE_SIZE, self.max_size),
+            "height": (MIN_SCALE_SIZE, self.max_size),
+            "max_size": (inputs.MIN_WORK_SIDE, self.max_size),
+            "steps": (1, self.max_steps),
+        }
+        for name, (low, high) in bounds.items():
+            if high is not None and values.get(name) is not None:
+                as_int(values[name], name, low, high, " on this server")
 
     def check_size(self, name: str, size: int) -> None:
         if self.max_size is not None and size > self.max_size:

@@ -112,6 +112,7 @@ def app_module(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NST_CACHE_DIR", str(tmp_path_factory.mktemp("nst-cache")))
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        mp.setenv("NST_MAX_FILE_SIZE", "2mb")
         for name in (
             "NST_BACKBONE",
             "NST_DEVICE",
@@ -119,6 +120,7 @@ def app_module(tmp_path_factory):
             "NST_MAX_STEPS",
             "NST_CONCURRENCY",
             "NST_CACHE_SECONDS",
+            "NST_MAX_REQUEST_SIZE",
         ):
             mp.delenv(name, raising=False)
         mp.syspath_prepend(str(Path(__file__).resolve().parents[1]))
@@ -129,9 +131,12 @@ def app_module(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(app_module):
-    """The app's page and API on a local port (uploads limited to 2 MB), for one test module."""
+    """The app's page and API on a local port, launched as app.py does (uploads limited to 2 MB, request
+    bodies to 3.7 MB), for one test module."""
+    from nst.ui.server import launch
+
     demo = app_module.build_demo()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, max_file_size="2mb")
+    _, url, _ = launch(demo, app_module.CACHE, app_module.CONFIG, prevent_thread_lock=True, quiet=True)
     try:
         yield url
     finally:

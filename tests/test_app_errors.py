@@ -79,15 +79,23 @@ def test_optimization_runs_on_converted_uploads(client, vgg19_env, tmp_path):
 
 
 PARAMETER_CASES = [
-    ("/gatys", "size", 0, r"^size: must be between 32 and 8192, got 0"),
-    ("/gatys", "size", -5, r"^size: must be between 32 and 8192"),
-    ("/gatys", "size", 10**30, r"^size: must be between 32 and 8192"),
-    ("/gatys", "size", 4000, r"^size: 4000 px is above this server's limit of 1024 px$"),
+    ("/gatys", "size", 0, r"^size: must be between 32 and 1024 on this server, got 0$"),
+    ("/gatys", "size", -5, r"^size: must be between 32 and 1024 on this server, got -5$"),
+    ("/gatys", "size", 10**30, r"^size: must be between 32 and 1024 on this server, got a 31-digit number$"),
+    (
+        "/gatys",
+        "size",
+        "9" * 400,
+        r"^size: must be between 32 and 1024 on this server, got a 400-digit number$",
+    ),
+    ("/gatys", "size", 5000, r"^size: must be between 32 and 1024 on this server, got 5000$"),
+    ("/gatys", "size", 10000, r"^size: must be between 32 and 1024 on this server, got 10000$"),
+    ("/gatys", "size", 4000, r"^size: must be between 32 and 1024 on this server, got 4000$"),
     ("/gatys", "size", "abc", r"^size: expected a whole number, got 'abc'"),
     ("/gatys", "size", [1], r"^size: expected a whole number"),
     ("/gatys", "size", None, r"^size: expected a whole number, got None"),
-    ("/gatys", "steps", 10**9, r"^steps: must be between 1 and 10000"),
-    ("/gatys", "steps", 5000, r"^steps: 5000 is above this server's limit of 2000$"),
+    ("/gatys", "steps", 10**9, r"^steps: must be between 1 and 2000 on this server, got 1000000000$"),
+    ("/gatys", "steps", 5000, r"^steps: must be between 1 and 2000 on this server, got 5000$"),
     ("/gatys", "tile_size", 16, r"^tile_size: this server takes tiles of at least 256 px"),
     ("/gatys", "tile_size", "big", r"^tile_size: expected a whole number, got 'big'"),
     ("/texture", "tile_size", 10**9, r"^tile_size: must be between 16 and 8192"),
@@ -102,9 +110,15 @@ PARAMETER_CASES = [
     ("/gatys", "learning_rate", "fast", r"^learning_rate: expected a number"),
     ("/gatys", "learning_rate", 1e9, r"^learning_rate: must be at most"),
     ("/gatys", "style_scale", 0, r"^style_scale: must be at least"),
-    ("/gatys", "backbone", "resnet50", r"resnet50.*(not in the list of choices|not one of)"),
+    ("/gatys", "backbone", "resnet50", r"^backbone: 'resnet50' is not one of vgg16, vgg19$"),
+    (
+        "/gatys",
+        "backbone",
+        "r" * 5000,
+        r"^backbone: 'r{20,40}\.\.\.r' \(5002 characters\) is not one of vgg16, vgg19$",
+    ),
     ("/gatys", "backbone", None, r"^backbone: None is not one of"),
-    ("/gatys", "optimizer", "sgd", r"sgd.*(not in the list of choices|not one of)"),
+    ("/gatys", "optimizer", "sgd", r"^optimizer: 'sgd' is not one of lbfgs, adam$"),
     ("/gatys", "style_layers", "conv9_9", r"^style_layers: 'conv9_9' is not a layer of vgg19"),
     ("/gatys", "style_layers", 5, r"^style_layers: '5' is not a layer"),
     ("/gatys", "content_layers", "", r"^content_layers: at least one layer is needed"),
@@ -113,24 +127,45 @@ PARAMETER_CASES = [
     ("/gatys", "style_blend", "-1", r"^style_blend: must not be negative"),
     ("/histogram", "hist_weight", -3, r"^hist_weight: must not be negative"),
     ("/histogram", "hist_layers", "relu9_1", r"^hist_layers: 'relu9_1' is not a layer"),
-    ("/mmd", "style_loss", "gram2", r"gram2.*(not in the list of choices|not one of)"),
+    ("/mmd", "style_loss", "gram2", r"^style_loss: 'gram2' is not one of "),
     ("/mmd", "mmd_poly_c", -1, r"^mmd_poly_c: must not be negative"),
     ("/photorealistic", "photo_weight", "lots", r"^photo_weight: expected a number"),
-    ("/texture", "width", 0, r"^width: must be between 16 and \d+, got 0$"),
-    ("/texture", "height", 10**12, r"^height: must be between 16 and \d+, got 1000000000000$"),
+    ("/texture", "width", 0, r"^width: must be between 16 and 1024 on this server, got 0$"),
+    (
+        "/texture",
+        "height",
+        10**12,
+        r"^height: must be between 16 and 1024 on this server, got 1000000000000$",
+    ),
     ("/texture", "width", "wide", r"^width: expected a whole number, got 'wide'"),
     ("/texture", "height", None, r"^height: expected a whole number, got None"),
-    ("/texture", "steps", 0, r"^steps: must be between 1 and"),
+    ("/texture", "steps", 0, r"^steps: must be between 1 and 2000 on this server, got 0$"),
     ("/cyclegan", "strength", -1, r"^strength: must not be negative, got -1$"),
     ("/cyclegan", "strength", "full", r"^strength: expected a number, got 'full'"),
     ("/cyclegan", "strength", None, r"^strength: expected a number, got None"),
     ("/cyclegan", "brush_scale", 1e9, r"^brush_scale: must be at most 4, got 1e\+09$"),
     ("/cyclegan", "brush_scale", [2], r"^brush_scale: expected a number"),
-    ("/cyclegan", "max_size", -3, r"^max_size: must be between 16 and \d+, got -3$"),
+    ("/cyclegan", "max_size", -3, r"^max_size: must be between 16 and 1024 on this server, got -3$"),
     ("/cyclegan", "max_size", "big", r"^max_size: expected a whole number, got 'big'"),
-    ("/cyclegan", "painter", "../../etc/passwd", r"\.\./\.\./etc/passwd.*not in the list of choices"),
-    ("/cyclegan", "painter", "/etc/passwd", r"/etc/passwd.*not in the list of choices"),
-    ("/cyclegan", "painter", "cezanne", r"cezanne.*not in the list of choices"),
+    (
+        "/cyclegan",
+        "painter",
+        "../../etc/passwd",
+        r"^painter: '\.\./\.\./etc/passwd' is not in the CycleGAN catalogue; choose one of monet, vangogh",
+    ),
+    ("/cyclegan", "painter", "/etc/passwd", r"^painter: '/etc/passwd' is not in the CycleGAN catalogue"),
+    (
+        "/cyclegan",
+        "painter",
+        "m" * 5000,
+        r"^painter: 'm{20,40}\.\.\.m' \(5002 characters\) is not in the CycleGAN catalogue",
+    ),
+    (
+        "/cyclegan",
+        "painter",
+        "cezanne",
+        r"^painter: cezanne is not offered on this server; choose one of monet, vangogh$",
+    ),
     ("/cyclegan", "painter", None, r"^painter: None is not in the CycleGAN catalogue"),
 ]
 
@@ -173,7 +208,11 @@ def test_nan_and_infinity_sent_as_raw_json_are_refused_by_name(
 ):
     content, style = upload(server, content_path), upload(server, style_path)
     cases = [
-        ("gatys", {"content": content, "style": style, "size": value}, r"size: expected a whole number"),
+        (
+            "gatys",
+            {"content": content, "style": style, "size": value},
+            r"^size: expected a whole number, got -?(nan|inf)$",
+        ),
         (
             "gatys",
             {"content": content, "style": style, "size": 48, "steps": 1, "style_weight": value},
@@ -184,7 +223,11 @@ def test_nan_and_infinity_sent_as_raw_json_are_refused_by_name(
             {"content": content, "style": style, "size": 48, "steps": 1, "seed": value},
             r"seed: expected a whole number",
         ),
-        ("texture", {"style": style, "width": value, "steps": 1}, r"width: expected a whole number"),
+        (
+            "texture",
+            {"style": style, "width": value, "steps": 1},
+            r"^width: expected a whole number",
+        ),
         (
             "cyclegan",
             {"content": content, "strength": value},
@@ -193,7 +236,7 @@ def test_nan_and_infinity_sent_as_raw_json_are_refused_by_name(
         (
             "cyclegan",
             {"content": content, "strength": 0, "max_size": value},
-            r"max_size: expected a whole number",
+            r"^max_size: expected a whole number",
         ),
     ]
     for api, values, pattern in cases:
@@ -238,7 +281,7 @@ def test_bad_uploads_get_clear_messages_and_the_server_keeps_answering(
     for path, message in cases:
         with pytest.raises(AppError, match=message):
             client.predict(handle_file(path), handle_file(style_path), **FAST, api_name="/gatys")
-    with pytest.raises(AppError, match="size: 4000 px is above this server's limit"):
+    with pytest.raises(AppError, match="size: must be between 32 and 1024 on this server, got 4000"):
         client.predict(
             handle_file(style_path), handle_file(style_path), size=4000, steps=1, api_name="/gatys"
         )

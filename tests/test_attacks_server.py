@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from nst import cyclegan, requests
+from nst.ui.cache import MARKER
 from support.http import (
     GENERIC,
     body_for,
@@ -78,13 +79,19 @@ def test_server_files_are_refused_with_one_sentence_whatever_the_path(
     server, app_module, monkeypatch, tmp_path, uploads
 ):
     """A file payload naming a path on the server, with or without ``meta``, gets the same sentence whether
-    the path is an image, unreadable, missing, empty, a symlink out of the upload folder or a ``..`` escape;
-    on every endpoint and on the page's own Run event by index. The package never opens any of them."""
+    the path is an image, unreadable, missing, empty, a symlink out of the upload folder, a ``..`` escape,
+    a name with a NUL byte or too long to look up, or one of the server's own files in the upload folder
+    (its marker, a stop signal); on every endpoint and on the page's own Run event by index. The package
+    never opens any of them."""
     secret = tmp_path / "secret.png"
     Image.new("RGB", (32, 32), "red").save(secret)
     inside = Path(uploads[0]["path"]).parent
     link = inside / "link.png"
     link.symlink_to(secret)
+    cache = app_module.CACHE.path
+    stop = cache / "stops" / "signal-of-a-run"
+    stop.parent.mkdir(exist_ok=True)
+    stop.touch()
     recorder = Recorder(requests.load_image)
     monkeypatch.setattr(requests, "load_image", recorder)
     monkeypatch.setattr(cyclegan, "load_image", recorder)
@@ -97,6 +104,10 @@ def test_server_files_are_refused_with_one_sentence_whatever_the_path(
         f"{inside}/{os.path.relpath(secret, inside)}",
         str(tmp_path),
         "/dev/zero",
+        f"{inside}/photo\0.png",
+        f"{inside}/{'a' * 5000}.png",
+        str(cache / MARKER),
+        str(stop),
     ]
     messages = set()
     for path in paths:
@@ -160,10 +171,40 @@ def test_links_are_never_fetched(server, monkeypatch, uploads):
             ):
                 text = refused(*cyclegan_photo(server, payload))
                 assert text.startswith("content image: this server does not download images from links"), text
+            payload = {"url": link, "path": link, "meta": {"_type": "gradio.FileData"}}
+            for api, values, what in (
+                ("photorealistic", {"content": payload, "style": uploads[1]}, "content image"),
+                ("photorealistic", {"content": uploads[0], "style": payload}, "style image"),
+                ("texture", {"style": payload, "width": 32, "height": 32}, "style image"),
+                (
+                    "gatys",
+                    {**dict(zip(("content", "style"), uploads)), "extra_styles": [payload]},
+                    "extra style image 1",
+                ),
+                ("gatys", {**dict(zip(("content", "style"), uploads)), "masks": [payload]}, "mask 1"),
+            ):
+                text = refused(*raw_call(server, api, {**values, **FAST}))
+                assert text.startswith(f"{what}: this server does not download images from links"), (
+                    api,
+                    text,
+                )
+            run, names = page_run_index(server)
+            data = event_inputs(server, run)
+            data[names.index("content")], data[names.index("style")] = payload, uploads[1]
+            assert "does not download images from links" in page_events(server, run, data)
     finally:
         local.shutdown()
         local.server_close()
     assert hits == [] and fetched == []
+
+
+def page_events(server: str, index: int, data: list) -> str:
+    """Join the queue with the page's event ``index`` and ``data``; the completion message, as text."""
+    session = join_queue(server, index, data)
+    with httpx.stream(
+        "GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=60
+    ) as s:
+        return "".join(line for line in s.iter_lines() if "process_completed" in line)
 
 
 def test_text_lists_and_numbers_where_a_file_belongs_get_a_sentence(server):
@@ -179,10 +220,12 @@ def _png_data_url(image: Image.Image, **save) -> str:
 
 
 def test_data_urls_are_bounded_by_the_upload_limit_and_checked_before_decoding(server, app_module):
-    noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (1000, 1000, 3), dtype=np.uint8))
-    big = _png_data_url(noise, compress_level=0)  # 3 MB of pixels: above the 2 MB limit of this server
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (850, 850, 3), dtype=np.uint8))
+    big = _png_data_url(noise, compress_level=0)  # 2.1 MB of pixels: above the 2 MB limit of this server
     text = refused(*cyclegan_photo(server, {"url": big, "path": None, "meta": {"_type": "gradio.FileData"}}))
-    assert "above this server's upload limit of 2.1 MB" in text, text
+    assert text == (
+        "content image: 2.1 MB is above this server's upload limit of 2 MB; send a smaller image"
+    ), text
     bomb = _png_data_url(Image.new("L", (10_000, 10_000)))  # 100 megapixels in a few kilobytes
     cache = app_module.CACHE.path
     webp_before = set(cache.rglob("*.webp"))
@@ -200,6 +243,90 @@ def test_data_urls_are_bounded_by_the_upload_limit_and_checked_before_decoding(s
         assert np.array_equal(np.asarray(im.convert("RGB")), np.asarray(small)), (
             "the photo itself (strength 0)"
         )
+
+
+def test_data_urls_are_taken_in_file_lists_as_for_single_files(server, app_module, uploads, vgg19_env):
+    """A data: URL is a file wherever a file goes: the same image as a second style or as masks gives the
+    same picture as its upload; one data: URL above the limit in a list is refused before any is decoded;
+    a data: URL that names no image type is refused by name."""
+    small = Image.fromarray(np.random.default_rng(2).integers(0, 255, (24, 32, 3), dtype=np.uint8))
+    inline = {"url": _png_data_url(small), "path": None, "meta": {"_type": "gradio.FileData"}}
+    path = Path(app_module.CACHE.path) / "test-small.png"
+    small.save(path)
+    uploaded = upload(server, path)
+    base = {"content": uploads[0], "style": uploads[1], **FAST, "steps": 2}
+    pictures = {}
+    for label, extra in (("inline", inline), ("upload", uploaded)):
+        for field in ("extra_styles", "masks"):
+            values = {**base, "extra_styles": [extra]}
+            if field == "masks":
+                values["masks"] = [extra, extra]
+            event, data = raw_call(server, "gatys", values)
+            assert event == "complete", (label, field, data)
+            with Image.open(data[0]["path"]) as im:
+                pictures[label, field] = np.asarray(im.convert("RGB"))
+    for field in ("extra_styles", "masks"):
+        assert np.array_equal(pictures["inline", field], pictures["upload", field]), field
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (850, 850, 3), dtype=np.uint8))
+    big = {"url": _png_data_url(noise, compress_level=0), "path": None, "meta": {"_type": "gradio.FileData"}}
+    folder = Path(app_module.CACHE.path) / "data-urls"
+    before = set(folder.rglob("*")) if folder.exists() else set()
+    text = refused(*raw_call(server, "gatys", {**base, "extra_styles": [inline, inline, big]}))
+    assert (
+        text
+        == "extra style image 3: 2.1 MB is above this server's upload limit of 2 MB; send a smaller image"
+    )
+    assert (set(folder.rglob("*")) if folder.exists() else set()) == before, "a data: URL was decoded first"
+    text_url = {"url": "data:text/plain;base64,aGVsbG8=", "path": None, "meta": {"_type": "gradio.FileData"}}
+    text = refused(*raw_call(server, "gatys", {**base, "masks": [text_url, inline]}))
+    assert text == (
+        "mask 1: a data: URL must name an image type, as in data:image/png;base64,...; got 'text/plain'"
+    ), text
+
+
+def test_too_few_or_too_many_values_are_told_what_the_endpoint_takes(server, uploads):
+    full = body_for(server, "gatys", {"content": uploads[0], "style": uploads[1], **FAST})
+    names = [p["parameter_name"] for p in parameters(server, "gatys")]
+    for data in (full[:3], full + [1, 2, 3], []):
+        text = refused(*raw_call(server, "gatys", body=json.dumps({"data": data})))
+        assert text == (
+            f"/gatys takes {len(names)} values, in this order: {', '.join(names)}; this request sent "
+            f"{len(data)}. gradio_client's Client.predict sends them all, with the defaults for those not given"
+        ), text
+
+
+def test_choices_are_matched_as_documented_and_long_ones_cut(server, uploads, vgg19_env):
+    """Painter and setting names in any case, with spaces around (README); a wrong one names the parameter
+    and is not echoed back whole."""
+    for painter in ("MONET", "Monet  ", " vanGogh"):
+        event, data = cyclegan_photo(server, uploads[0], painter=painter)
+        assert event == "complete", (painter, data)
+    for optimizer in ("ADAM", " Adam "):
+        event, data = raw_call(
+            server, "gatys", {"content": uploads[0], "style": uploads[1], **FAST, "optimizer": optimizer}
+        )
+        assert event == "complete", (optimizer, data)
+    text = refused(*cyclegan_photo(server, uploads[0], painter="m" * 5000))
+    assert text.startswith("painter: 'mmm") and "(5002 characters)" in text and len(text) < 260, text
+
+
+def test_a_click_on_an_example_without_a_value_is_answered(server, caplog):
+    """The page's example click sent with its index alone picks that example (it raised KeyError: 'value')."""
+    config = httpx.get(f"{server}config", timeout=30).json()
+    select = next(d["id"] for d in config["dependencies"] if any(t[1] == "select" for t in d["targets"]))
+    session = os.urandom(8).hex()
+    r = httpx.post(
+        f"{server}gradio_api/queue/join",
+        timeout=30,
+        json={"data": [], "fn_index": select, "session_hash": session, "event_data": {"index": 0}},
+    )
+    r.raise_for_status()
+    with httpx.stream(
+        "GET", f"{server}gradio_api/queue/data", params={"session_hash": session}, timeout=30
+    ) as s:
+        done = "".join(line for line in s.iter_lines() if "process_completed" in line)
+    assert '"success":true' in done and "astronaut" in done, done
+    assert "KeyError" not in caplog.text
 
 
 def test_file_lists_are_capped(server, uploads):
@@ -435,11 +562,15 @@ def test_huge_numbers_in_raw_json_are_named(server, uploads):
     content, style = uploads
     digits = "9" * 400
     cases = [
-        ("gatys", "size", r"size: must be between 32 and 8192"),
+        ("gatys", "size", "size: must be between 32 and 1024 on this server, got a 400-digit number"),
         ("gatys", "style_weight", "style_weight: must be at most 1e+09"),
-        ("gatys", "seed", "seed: must be between 0 and"),
-        ("texture", "width", "width: "),
-        ("cyclegan", "max_size", "max_size: "),
+        ("gatys", "seed", "seed: must be between 0 and 9223372036854775807, got a 400-digit number"),
+        ("texture", "width", "width: must be between 16 and 1024 on this server, got a 400-digit number"),
+        (
+            "cyclegan",
+            "max_size",
+            "max_size: must be between 16 and 1024 on this server, got a 400-digit number",
+        ),
     ]
     for api, name, start in cases:
         values = (

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from nst.ui.server import launch
 from support.browser import ARGS, chromium_path
 
 
@@ -44,7 +45,7 @@ def browser():
 @pytest.fixture(scope="module")
 def page_url(app_module):
     demo = app_module.build_demo()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
+    _, url, _ = launch(demo, app_module.CACHE, app_module.CONFIG, prevent_thread_lock=True, quiet=True)
     try:
         yield url
     finally:

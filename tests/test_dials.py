@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nst.cli import main
-from nst.dials import BY_SETTING, DIALS, settings_from_dials
+from nst.dials import BY_SETTING, DIALS, settings_from_dials, settings_from_values
 from nst.errors import SettingsError
 from nst.methods import HIST_WEIGHT, PHOTO_WEIGHT
 from nst.settings import Settings
@@ -27,6 +27,36 @@ def test_style_strength_is_a_log_scale_over_the_useful_range():
     assert weight(0) == pytest.approx(1.0) and weight(10) == pytest.approx(100.0)
     ratios = [weight(s + 1) / weight(s) for s in range(10)]
     assert max(ratios) == pytest.approx(min(ratios)), "equal slider steps, equal ratios"
+
+
+#: Each dial at two positions that are neither its default nor 0, and the setting the mapping in
+#: nst.dials's docstring gives there, worked out by hand (10 ** exponent): a changed slope moves both.
+SLOPES = {
+    "style_strength": ("style_weight", [(2.0, 2.51188643150958), (7.5, 31.6227766016838)]),  # 10 ** (s / 5)
+    "content_fidelity": (  # 10 ** ((f - 5) / 5)
+        "content_weight",
+        [(1.0, 0.158489319246111), (8.5, 5.01187233627272)],
+    ),
+    "smoothness": ("tv_weight", [(1.0, 0.1), (6.0, 31.6227766016838)]),  # 10 ** ((s - 3) / 2)
+    "hist_strength": ("hist_weight", [(2.0, 2.51188643150958), (9.0, 63.0957344480193)]),  # 10 ** (h / 5)
+    "realism": ("photo_weight", [(3.0, 31.6227766016838), (6.0, 1000.0)]),  # 10 ** (r / 2)
+}
+
+
+def test_every_dial_is_pinned_here():
+    assert set(SLOPES) == set(DIALS), "a new dial needs its two points in SLOPES"
+
+
+@pytest.mark.parametrize("name", sorted(SLOPES))
+def test_each_dials_slope_is_pinned_at_two_points(name):
+    setting, points = SLOPES[name]
+    assert DIALS[name].default not in [value for value, _ in points]
+    for value, expected in points:
+        assert settings_from_dials({name: value}) == {setting: pytest.approx(expected, rel=1e-9)}, value
+    # The same through the front ends' path, onto the Settings field.
+    assert getattr(settings_from_values({name: points[0][0]}), setting) == pytest.approx(
+        points[0][1], rel=1e-9
+    )
 
 
 def test_zero_turns_smoothing_histogram_and_photorealism_off():

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
 import numpy as np
 import pytest
 
 import nst
 from nst.cli import build_parser
 from nst.cli._common import flag, settings_from_args
+from nst.errors import SettingsError
 from nst.methods import METHODS
 from nst.requests import StylizeRequest
 from nst.settings import Settings, fields_info
-from nst.ui.server import ServerConfig
+from nst.ui.runner import Runner
+from support.http import raw_call, upload
 
 
 @dataclass(frozen=True)
@@ -87,18 +90,60 @@ def test_the_cli_flag_of_the_same_name_sets_it(name, content_path, style_path, t
     assert getattr(settings, name) != getattr(Settings.from_dict(base), name)
 
 
+@pytest.fixture
+def captured(app_module, monkeypatch) -> list:
+    """The requests the server's endpoints build, caught where a run would be checked: none runs."""
+    seen: list = []
+
+    async def prepare(self, request, limits):
+        seen.append(request)
+        raise SettingsError("captured before the run")
+
+    monkeypatch.setattr(Runner, "prepare", prepare)
+    return seen
+
+
 @pytest.mark.parametrize("name", list(ALTERNATIVES))
-def test_an_api_parameter_of_the_same_name_sets_it(name, content_path, style_path, style_b):
+def test_an_api_parameter_of_the_same_name_sets_it(name, server, captured, content_path, style_path, style_b):
+    """Through HTTP, as a client sends it: the endpoint's parameter of that name reaches the run's settings
+    (a parameter dropped from an endpoint's signature, or wired to another setting, fails here)."""
     alternative = ALTERNATIVES[name]
     base = {"backbone": "vgg19", **RUN, **alternative.base, **(alternative.api_base or {})}
     value = alternative.api_value or alternative.value
     method = next(m for m in METHODS.values() if m.request is StylizeRequest and name in m.parameters())
-    values = {"content": str(content_path), "style": str(style_path), **base, name: value}
+    values = {
+        "content": upload(server, content_path),
+        "style": upload(server, style_path),
+        **base,
+        name: value,
+    }
     if alternative.styles == 2:
-        values["extra_styles"] = [str(style_b)]
-    job = method.request_from(values).prepare(ServerConfig.from_env({}).limits)
-    assert getattr(job.settings, name) == getattr(Settings.from_dict({**base, name: value}), name)
-    assert getattr(job.settings, name) != getattr(method.settings(base), name)
+        values["extra_styles"] = [upload(server, style_b)]
+    event, data = raw_call(server, method.name, values)
+    assert event == "error" and "captured before the run" in str(data), (event, data)
+    settings = captured[-1].settings
+    assert getattr(settings, name) == getattr(Settings.from_dict({**base, name: value}), name)
+    assert getattr(settings, name) != getattr(method.settings(base), name)
+
+
+def test_every_endpoint_lists_its_methods_parameters_described_by_the_package(server):
+    """/info, as a client reads it: each method's endpoint takes exactly the method's parameters, in order,
+    each described by the package's own help (no word of links), and together they take every setting."""
+    info = httpx.get(f"{server}gradio_api/info", timeout=30).json()["named_endpoints"]
+    taken: set[str] = set()
+    for method in METHODS.values():
+        helps = {**{i.name: i.help for i in fields_info()}, **{i.name: i.help for i in method.inputs()}}
+        params = info[f"/{method.name}"]["parameters"]
+        assert [p["parameter_name"] for p in params] == method.parameters(), method.name
+        for p in params:
+            description = p["python_type"]["description"]
+            assert description == helps[p["parameter_name"]] and description, (
+                method.name,
+                p["parameter_name"],
+            )
+            assert "URL" not in description and "http" not in str(p.get("example_input")), p
+        taken.update(method.parameters())
+    assert {i.name for i in fields_info()} <= taken
 
 
 def run(settings: Settings, content_path, styles) -> tuple[np.ndarray, list[str]]:
@@ -116,5 +161,7 @@ def test_changing_it_changes_the_run(
     styles = [style_path, style_b][: alternative.styles]
     before, notes_before = run(Settings.from_dict(base), content_path, styles)
     after, notes_after = run(expected(name, alternative, base), content_path, styles)
-    if before.shape == after.shape and notes_before == notes_after:
-        assert np.abs(before - after).mean() > 0.05, f"{name}={alternative.value} left the picture as it was"
+    changed = (
+        before.shape != after.shape or notes_before != notes_after or np.abs(before - after).mean() > 0.05
+    )
+    assert changed, f"{name}={alternative.value} left the picture, its size and its notes as they were"

@@ -202,3 +202,27 @@ def test_region_weights_restrict_the_output_and_empty_regions_are_dropped():
         bn_distance(x[:, 5:15], style).item(), rel=1e-5
     )
     assert region_target(kind, Samples(style), torch.zeros(20)) is None
+
+
+@pytest.mark.parametrize("name", ["gram", "mmd-linear", "mmd-poly", "mmd-gauss", "bn", "hist"])
+def test_blend_masses_count_by_their_ratio_and_the_heavier_part_wins(name):
+    """A target from a blend of two feature sets: 9/1 is 0.9/0.1 (its normalizer too), and an output
+    drawn like one set is nearer the blend where that set weighs 0.9 than where it weighs 0.1."""
+    gen = torch.Generator().manual_seed(9)
+
+    def draw(m: int, centre: float, spread: float) -> torch.Tensor:
+        return torch.relu(torch.randn(4, m, generator=gen) * spread + centre)
+
+    a, b = draw(30, 2.0, 0.5), draw(40, 0.5, 1.5)
+    like_a, like_b = draw(36, 2.0, 0.5), draw(36, 0.5, 1.5)  # other draws of the same two distributions
+    kind = make_kind(name)
+
+    def loss(x: torch.Tensor, masses: tuple[float, float]) -> float:
+        region = region_target(kind, mixture_samples([(a, None, masses[0]), (b, None, masses[1])]), None)
+        return region.scale * kind.loss(x, None, region.target).item()
+
+    for x in (like_a, like_b):
+        # float32 features, as the engine's: the two targets differ by rounding only
+        assert loss(x, (9.0, 1.0)) == pytest.approx(loss(x, (0.9, 0.1)), rel=1e-4)
+    assert loss(like_a, (0.9, 0.1)) < 0.5 * loss(like_a, (0.1, 0.9))
+    assert loss(like_b, (0.1, 0.9)) < 0.5 * loss(like_b, (0.9, 0.1))

@@ -27,7 +27,7 @@ from ..methods import METHODS, Method
 from ..readiness import Model
 from ..settings import MAX_STYLES, fields_info
 from .cache import CacheFolder
-from .components import lenient_number, upload_files, upload_image
+from .components import described, lenient_number, upload_files, upload_image
 from .lifecycle import State
 from .messages import api_error
 from .page import checked
@@ -93,19 +93,22 @@ def component(param: ApiParam, gate: UploadGate) -> gr.components.Component:
     label, info = param.name, param.help or None
     default = None if param.default is inspect.Parameter.empty else param.default
     if param.kind == "image":
-        return gate.register(
-            upload_image("style" if param.name == "style" else "content", label=label, sources=["upload"]),
-            *FILES[param.name],
-        )
-    if param.kind == "images":
-        return gate.register(upload_files(label=label), *FILES[param.name])
-    if param.kind in ("int", "optional-int"):
-        return lenient_number(gr.Number(value=default, precision=0, label=label, info=info))
-    if param.kind in ("float", "optional-float"):
-        return lenient_number(gr.Number(value=default, label=label, info=info))
-    if param.kind == "choice":
-        return gr.Dropdown(choices=list(param.choices or ()), value=default, label=label, info=info)
-    return gr.Textbox(value=default, label=label, info=info)
+        example = "style" if param.name == "style" else "content"
+        made = gate.register(upload_image(example, label=label, sources=["upload"]), *FILES[param.name])
+    elif param.kind == "images":
+        made = gate.register(upload_files(label=label), *FILES[param.name])
+    elif param.kind in ("int", "optional-int"):
+        made = lenient_number(gr.Number(value=default, precision=0, label=label, info=info))
+    elif param.kind in ("float", "optional-float"):
+        made = lenient_number(gr.Number(value=default, label=label, info=info))
+    elif param.kind == "choice":
+        # Any text reaches the package, which matches it as documented (any case, spaces around) and names
+        # the parameter when nothing matches; Gradio's own check did neither.
+        choices = list(param.choices or ())
+        made = gr.Dropdown(choices=choices, value=default, label=label, info=info, allow_custom_value=True)
+    else:
+        made = gr.Textbox(value=default, label=label, info=info)
+    return described(made, param.help)
 
 
 def info(
@@ -177,7 +180,7 @@ def add_endpoints(
             params = parameters(method, config, painters)
             inputs = []
             for p in params:
-                key = (p.name, p.kind, repr(p.default), p.choices)
+                key = (p.name, p.kind, repr(p.default), p.choices, p.help)
                 if key not in shared:
                     shared[key] = component(p, gate)
                 inputs.append(shared[key])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from gradio.data_classes import ListFiles
 
 #: The image the API page's "Use via API" snippet shows: the project's own example files (run from a clone).
 EXAMPLE_FILES = {"content": "examples/content/chelsea.jpg", "style": "examples/styles/swirls.jpg"}
@@ -33,10 +34,25 @@ def upload_image(example: str = "content", **kwargs: Any) -> gr.Image:
 
 
 def upload_files(**kwargs: Any) -> gr.File:
-    """Several image files (more styles, masks), as paths."""
+    """Several image files (more styles, masks), as paths, handed over as they came: Gradio's check of the
+    file's suffix refused a data: URL's file and an image named without a known suffix, in words that named
+    no parameter; the package decodes each file and says which one it cannot read."""
     files = gr.File(file_count="multiple", file_types=["image"], type="filepath", **kwargs)
+    files.preprocess = lambda payload: (  # type: ignore[method-assign]
+        None
+        if payload is None
+        else [str(f.path) for f in (payload if isinstance(payload, ListFiles) else [payload])]
+    )
     files.example_payload = lambda: [_example(EXAMPLE_FILES["style"])]  # type: ignore[method-assign]
     return files
+
+
+def described(component: gr.components.Component, text: str) -> gr.components.Component:
+    """``component`` with ``text`` as its parameter's description on the API page and in ``/info``
+    (Gradio's own says of an image "a local filepath or publicly available URL"; no URL is fetched here)."""
+    schema = component.api_info_as_input if hasattr(component, "api_info_as_input") else component.api_info
+    component.api_info_as_input = lambda: {**schema(), "additional_description": text}  # type: ignore[attr-defined]
+    return component
 
 
 def lenient_number(number: gr.Number) -> gr.Number:

@@ -70,8 +70,10 @@ async def checked(
 ) -> Request:
     """A run as the page and the API start one: ``method``'s request from the values by name, checked and
     its pictures decoded on arrival (before it waits in line), the uploads it names held meanwhile."""
+    limits = config.limits
+    limits.check_values(values)
     with cache.holding(files_in(values)):
-        return await runner.prepare(method.request_from(values, device=config.device), config.limits)
+        return await runner.prepare(method.request_from(values, device=config.device), limits)
 
 
 def change_method(name: str) -> list[Any]:
@@ -101,8 +103,10 @@ def pick_example(gallery: gr.Gallery) -> Any:
     the gallery's own list. The click's other data comes from the client and is never used as a path."""
     paths = [item["image"]["path"] for item in gallery.value or []]
 
-    def pick(event: gr.SelectData) -> Any:
-        index = event.index
+    def pick(event: gr.EventData) -> Any:
+        # Read from the event's raw data: gr.SelectData raised KeyError on a click sent without a "value".
+        data = event._data if isinstance(event._data, dict) else {}
+        index = data.get("index")
         if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(paths):
             return paths[index]
         return gr.skip()

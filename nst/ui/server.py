@@ -19,12 +19,15 @@ from typing import Any
 
 import gradio as gr
 import torch
+from starlette.middleware import Middleware
 
 from .. import catalogue
 from ..errors import SettingsError
+from ..inputs import MAX_STYLES
 from ..requests import Limits
 from ..settings import default_backbone
 from .cache import CacheFolder
+from .request_limit import RequestLimit, request_limit
 from .uploads import parse_size
 
 
@@ -66,6 +69,7 @@ class ServerConfig:
     max_size: int  #: NST_MAX_SIZE
     max_steps: int  #: NST_MAX_STEPS
     max_file_size: str  #: NST_MAX_FILE_SIZE, as Gradio reads it
+    max_request_bytes: int  #: NST_MAX_REQUEST_SIZE; default: one upload inline as a data: URL, and 1 MB
     concurrency: int  #: NST_CONCURRENCY
     queue_size: int  #: NST_QUEUE_SIZE
     cache_seconds: int  #: NST_CACHE_SECONDS; 0 keeps files until the server stops
@@ -85,6 +89,13 @@ class ServerConfig:
             parse_size(max_file_size)
         except ValueError:
             raise SettingsError(f"NST_MAX_FILE_SIZE is {max_file_size!r}; expected e.g. 20mb") from None
+        max_request_size = env.get("NST_MAX_REQUEST_SIZE", "").strip()
+        try:
+            max_request_bytes = (
+                parse_size(max_request_size) if max_request_size else request_limit(parse_size(max_file_size))
+            )
+        except ValueError:
+            raise SettingsError(f"NST_MAX_REQUEST_SIZE is {max_request_size!r}; expected e.g. 30mb") from None
         cache_dir = env.get("NST_CACHE_DIR", "").strip()
         examples_dir = env.get("NST_EXAMPLES_DIR", "").strip()
         if examples_dir and not Path(examples_dir).is_dir():
@@ -95,6 +106,7 @@ class ServerConfig:
             max_size=_env_int(env, "NST_MAX_SIZE", 2048 if cuda else 1024),
             max_steps=_env_int(env, "NST_MAX_STEPS", 2000),
             max_file_size=max_file_size,
+            max_request_bytes=max_request_bytes,
             concurrency=_env_int(env, "NST_CONCURRENCY", 1),
             queue_size=_env_int(env, "NST_QUEUE_SIZE", 32),
             cache_seconds=_env_int(env, "NST_CACHE_SECONDS", 3600),
@@ -134,8 +146,9 @@ def kept_files(demo: gr.Blocks) -> set[str]:
     return {path for block in demo.blocks.values() for path in getattr(block, "keep_in_cache", ())}
 
 
-def launch(demo: gr.Blocks, cache: CacheFolder, **kwargs: Any) -> Any:
-    """``demo.launch(**kwargs)`` with the cache folder swept while the server runs and emptied when it stops."""
+def launch(demo: gr.Blocks, cache: CacheFolder, config: ServerConfig, **kwargs: Any) -> Any:
+    """``demo.launch(**kwargs)`` with the server's upload limit, every request body bounded
+    (:mod:`nst.ui.request_limit`), and the cache folder swept while the server runs and emptied when it stops."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -145,7 +158,14 @@ def launch(demo: gr.Blocks, cache: CacheFolder, **kwargs: Any) -> Any:
         finally:
             cache.stop(clear=True)
 
-    return demo.launch(app_kwargs={"lifespan": lifespan}, **kwargs)
+    bounded = Middleware(
+        RequestLimit, limit=config.max_request_bytes, upload_limit=config.max_bytes, upload_files=MAX_STYLES
+    )
+    return demo.launch(
+        app_kwargs={"lifespan": lifespan, "middleware": [bounded]},
+        max_file_size=config.max_file_size,
+        **kwargs,
+    )
 
 
 def stop_on_sigterm() -> None:

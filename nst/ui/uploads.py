@@ -11,21 +11,28 @@ size, around both the upload limit and the package's check-before-decode.
 the Blocks' input validation hook, which runs first for every route: named API calls, the
 page's own events called by index, the queue), and lets a payload through only when:
 
-* its path, after symlinks, is a regular file inside the upload folder; every other path gets
-  the same sentence, so nothing about the server's files can be learnt from the answer (a path in
-  the upload folder whose file is gone was an upload that expired, and is told so); a file let
-  through is touched, so its age in the cache counts from this use (:mod:`nst.ui.cache`);
-* it is a ``data:`` URL no larger than the upload limit, whose bytes are written unchanged to
-  the upload folder, so the package's check-before-decode sees the original file;
-* a list holds no more files than the parameter takes.
+* its path, after symlinks, is a file in one of the upload folder's subfolders, not the server's own
+  (the folder's marker, the stop signals); every other path, one with a NUL byte or a name too long
+  to look up included, gets the same sentence, so nothing about the server's files can be learnt
+  from the answer (a path in the upload folder whose file is gone was an upload that expired, and is
+  told so); a file let through is touched, so its age in the cache counts from this use
+  (:mod:`nst.ui.cache`);
+* it is a ``data:`` URL of an image type no larger than the upload limit, whose bytes are written
+  unchanged to the upload folder (with its type's suffix), so the package's check-before-decode sees
+  the original file;
+* a list holds no more files than the parameter takes, and every data: URL in it is within the limit
+  (all are measured before any is decoded; the request's own size is bounded before it is read, see
+  :mod:`nst.ui.request_limit`). Single files and lists go through the same checks.
 
-No link is ever fetched. What passes is rewritten as a plain upload payload (with ``meta``).
+No link is ever fetched. What passes is rewritten as a plain upload payload (with ``meta``). The same
+hook first refuses an event sent with too few or too many values, naming what it takes.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import mimetypes
 import os
 import uuid
 from dataclasses import dataclass
@@ -33,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+
+from ..errors import shown
 
 REFUSED = (
     "{what}: this file was not uploaded to this server. Send the image itself: upload it first "
@@ -47,6 +56,8 @@ EXPIRED = (
     "upload it again"
 )
 DATA_URL_FOLDER = "data-urls"
+#: The cache folder's subfolders that hold the server's own files, never an upload (see app.py).
+PRIVATE = ("stops",)
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,14 @@ class FileInput:
     most: int | None = None
 
 
+MB = 1024 * 1024
+
+
+def megabytes(n: float) -> str:
+    """Bytes in MB as a limit set as ``20mb`` reads (MB of 1024 x 1024 bytes): "20 MB", "26.7 MB"."""
+    return f"{n / MB:.1f}".removesuffix(".0") + " MB"
+
+
 def parse_size(text: str) -> int:
     """``20mb``, ``500kb``, ``1gb`` or a number of bytes, as Gradio's ``max_file_size`` reads it."""
     value = text.strip().lower()
@@ -65,6 +84,20 @@ def parse_size(text: str) -> int:
         if value.endswith(unit):
             return int(float(value[: -len(unit)]) * factor)
     return int(value)
+
+
+def count(block_fn: Any, inputs: list[Any]) -> None:
+    """Refuse an event whose values are too few or too many, naming what it takes (Gradio answered too few
+    with a message it does not show, and ignored extra ones)."""
+    names = [getattr(block, "label", None) or type(block).__name__ for block in block_fn.inputs]
+    if len(inputs) != len(names):
+        endpoint = f"/{block_fn.api_name}" if getattr(block_fn, "api_name", None) else "this event"
+        listed = ", ".join(names) if len(names) <= 40 else ", ".join(names[:40]) + ", ..."
+        raise gr.Error(
+            f"{endpoint} takes {len(names)} values, in this order: {listed}; this request sent {len(inputs)}. "
+            "gradio_client's Client.predict sends them all, with the defaults for those not given",
+            print_exception=False,
+        )
 
 
 class UploadGate:
@@ -93,6 +126,7 @@ class UploadGate:
         original = demo.validate_inputs
 
         def validate_inputs(block_fn: Any, inputs: list[Any]) -> None:
+            count(block_fn, inputs)
             original(block_fn, inputs)
             for i, block in enumerate(block_fn.inputs):
                 spec = self.inputs.get(block._id)
@@ -118,7 +152,11 @@ class UploadGate:
             raise gr.Error(
                 f"{spec.what}: {len(files)} files given; at most {spec.most}", print_exception=False
             )
-        return [self._one(f, f"{spec.what} {k + 1}") for k, f in enumerate(files)]
+        names = [f"{spec.what} {k + 1}" for k in range(len(files))]
+        for f, what in zip(files, names):  # every data: URL's size, before any is decoded
+            if isinstance(f, dict) and isinstance(f.get("url"), str) and f["url"].startswith("data:"):
+                self._check_data_size(f["url"], what)
+        return [self._one(f, what) for f, what in zip(files, names)]
 
     def _one(self, payload: Any, what: str) -> dict:
         if not isinstance(payload, dict):
@@ -133,8 +171,8 @@ class UploadGate:
             raise gr.Error(REFUSED.format(what=what), print_exception=False)
         elif path.startswith(("http://", "https://")):
             raise gr.Error(NO_LINKS.format(what=what), print_exception=False)
-        real = Path(os.path.realpath(path))
-        if not real.is_relative_to(self.folder) or (real.exists() and not real.is_file()):
+        real = self._upload(path)
+        if real is None:
             raise gr.Error(REFUSED.format(what=what), print_exception=False)
         try:
             os.utime(real)  # used now: its age in the cache starts again
@@ -147,24 +185,49 @@ class UploadGate:
             "meta": {"_type": "gradio.FileData"},
         }
 
+    def _upload(self, path: str) -> Path | None:
+        """``path`` after symlinks when it may be an upload: inside the folder, below one of its subfolders and
+        not in the server's own (the marker, the stop signals); None for any other path, including one the
+        system cannot even look up (a NUL byte, a name too long)."""
+        try:
+            real = Path(os.path.realpath(path))
+            inside = real.is_relative_to(self.folder) and real.parent != self.folder
+            if not inside or real.relative_to(self.folder).parts[0] in PRIVATE or real.is_dir():
+                return None
+            return real
+        except (OSError, ValueError):
+            return None
+
+    def _check_data_size(self, url: str, what: str) -> None:
+        size, limit = (len(url) - url.find(",") - 1) * 3 // 4, self.max_bytes
+        if size > limit:
+            raise gr.Error(
+                f"{what}: {megabytes(size)} is above this server's upload limit of {megabytes(limit)}; "
+                "send a smaller image",
+                print_exception=False,
+            )
+
     def _save_data_url(self, url: str, what: str) -> str:
-        """The bytes of a ``data:`` URL, unchanged, as a file in the upload folder (never decoded as an image here)."""
+        """The bytes of a ``data:`` URL, unchanged, as a file in the upload folder (never decoded as an image
+        here), named with its image type's suffix (file inputs check the suffix)."""
         header, _, data = url.partition(",")
         if ";base64" not in header:
             raise gr.Error(f"{what}: a data: URL must carry base64 data", print_exception=False)
-        limit = self.max_bytes
-        if len(data) * 3 // 4 > limit:
+        mime = header[len("data:") :].split(";")[0].strip().lower()
+        suffix = mimetypes.guess_extension(mime) if mime.startswith("image/") else None
+        if suffix is None:
             raise gr.Error(
-                f"{what}: {len(data) * 3 / 4 / 1e6:.1f} MB is above this server's upload limit of "
-                f"{limit / 1e6:.1f} MB",
+                f"{what}: a data: URL must name an image type, as in data:image/png;base64,...; "
+                f"got {shown(mime or 'none')}",
                 print_exception=False,
             )
+        self._check_data_size(url, what)
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
             raise gr.Error(f"{what}: the data: URL is not valid base64", print_exception=False) from None
         folder = self.folder / DATA_URL_FOLDER / uuid.uuid4().hex
         folder.mkdir(parents=True)
-        path = folder / "upload"
+        path = folder / f"upload{suffix}"
         path.write_bytes(raw)
         return str(path)
