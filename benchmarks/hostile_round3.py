@@ -21,6 +21,7 @@ import json
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -182,14 +183,18 @@ def main() -> None:
             for d in httpx.get(server.url + "config", timeout=30).json()["dependencies"]
             if d.get("targets") and d["targets"][0][1] == "select"
         )
-        record(
-            "the page's example pick without a value",
-            post,
-            base + "queue/join",
-            json.dumps(
-                {"data": [], "fn_index": gallery, "session_hash": "pick", "event_data": {"index": 0}}
-            ).encode(),
-        )
+
+        def pick() -> str:
+            session = "pick" + str(time.time())
+            join = {"data": [], "fn_index": gallery, "session_hash": session, "event_data": {"index": 0}}
+            httpx.post(base + "queue/join", json=join, timeout=30).raise_for_status()
+            with httpx.stream(
+                "GET", base + "queue/data", params={"session_hash": session}, timeout=60
+            ) as stream:
+                done = "".join(line for line in stream.iter_lines() if "process_completed" in line)
+            return done
+
+        record("the page's example pick without a value", pick)
 
         # 5. messages
         record(

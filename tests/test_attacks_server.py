@@ -632,3 +632,48 @@ def test_panoramas_and_small_scales_run_or_are_refused_by_name(server, tmp_path,
         {"content": uploads[0], "style": pano_up, "size": 64, "steps": 1, "style_scale": 0.05},
     )
     assert event == "complete", data
+
+
+# ----------------------------------------------------------------------------- a flood
+
+
+def test_a_flood_of_sixty_sessions_is_bounded_and_every_admitted_run_finishes(
+    server, app_module, uploads, monkeypatch, vgg19_env
+):
+    """Sixty clients at once while the machine is held: one runs, the line fills to its bound
+    (NST_QUEUE_SIZE) and the rest are told the server is busy; once the machine is free, every run
+    that was let in ends with its picture."""
+    runner = app_module.RUNNER
+    release = threading.Event()
+    original = runner.compute
+
+    def held(request, signal):
+        release.wait(120)
+        yield from original(request, signal)
+
+    monkeypatch.setattr(runner, "compute", held)
+    values = {"content": uploads[0], "style": uploads[1], "size": 32, "steps": 1}
+    answers: list[tuple[str | None, object]] = []
+
+    def client() -> None:
+        answers.append(raw_call(server, "gatys", values, timeout=300))
+
+    threads = [threading.Thread(target=client) for _ in range(60)]
+    for t in threads:
+        t.start()
+    try:
+        assert wait_until(lambda: len(answers) >= 60 - 1 - runner.capacity, 120), len(answers)
+        assert wait_until(lambda: len(runner._waiting) == runner.capacity, 60), len(runner._waiting)
+        refusals = [error_text(data) for event, data in answers]
+        assert all(r.startswith("the server is busy: 32 runs are waiting") for r in refusals), set(refusals)
+        assert len(answers) == 60 - 1 - runner.capacity
+    finally:
+        release.set()
+        for t in threads:
+            t.join(300)
+    done = [data for event, data in answers if event == "complete"]
+    assert len(done) == 1 + runner.capacity, [a for a in answers if a[0] != "complete"][:3]
+    for data in done:
+        with Image.open(data[0]["path"]) as im:
+            assert max(im.size) == 32 and data[1]["done"]
+    assert runner._waiting == [] and runner._running == 0
