@@ -43,7 +43,7 @@ from .checkpoints import check_file
 from .checks import as_float
 from .devices import cpu_bfloat16_is_faster, pick_device
 from .downloads import offline
-from .errors import ResourceError, SettingsError, WeightsError
+from .errors import ResourceError, SettingsError, WeightsError, shown
 from .generator import SIZE_MULTIPLE, ResnetGenerator, load_generator_file, norm_stats
 from .geometry import Canvas
 from .images import ImageSource, image_to_tensor, load_image, resize_to, tensor_to_image
@@ -184,7 +184,7 @@ def resolve_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
             return torch.bfloat16
         return torch.float32
     if key not in _PRECISIONS:
-        raise SettingsError(f"precision: {precision!r} is not one of auto, float32, float16, bfloat16")
+        raise SettingsError(f"precision: {shown(precision)} is not one of auto, float32, float16, bfloat16")
     dtype = _PRECISIONS[key]
     if dtype == torch.float16 and device.type == "cpu":
         raise SettingsError(
@@ -242,7 +242,7 @@ def check_options(strength: Any, brush_scale: Any, tile_size: Any = None) -> tup
     SettingsError naming the one that is not."""
     if tile_size is not None and (not isinstance(tile_size, numbers.Integral) or tile_size < MIN_TILE_SIZE):
         raise SettingsError(
-            f"tile_size: {tile_size!r} must be a whole number of pixels, at least {MIN_TILE_SIZE}"
+            f"tile_size: {shown(tile_size)} must be a whole number of pixels, at least {MIN_TILE_SIZE}"
         )
     return as_float(strength, "strength", 0.0, 1.0), as_float(
         brush_scale, "brush_scale", 1.0, MAX_BRUSH_SCALE
@@ -456,7 +456,7 @@ def paint_batch(
     from .requests import PaintRequest  # the request module builds on this one
 
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise SettingsError(f"batch size: {batch_size!r} must be a whole number, at least 1")
+        raise SettingsError(f"batch size: {shown(batch_size)} must be a whole number, at least 1")
     requests = [PaintRequest(c, painter, **options).prepare() for c in contents]
     first = requests[0]
     photos = [r.content for r in requests]

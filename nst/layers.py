@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import SettingsError
+from .errors import SettingsError, shown
 from .geometry import Canvas
 
 #: Channels per convolution, "M" for pooling: torchvision's configurations D (VGG16) and E (VGG19).
@@ -50,7 +50,7 @@ def layer_names(backbone: str) -> list[str]:
     Index ``i`` of this list names ``torchvision.models.<backbone>().features[i]``.
     """
     if backbone not in CONFIGS:
-        raise SettingsError(f"backbone: {backbone!r} is not known; choose one of {', '.join(BACKBONES)}")
+        raise SettingsError(f"backbone: {shown(backbone)} is not known; choose one of {', '.join(BACKBONES)}")
     names: list[str] = []
     block, conv = 1, 1
     for item in CONFIGS[backbone]:
@@ -114,6 +114,6 @@ def check_layers(backbone: str, layers: Iterable[str], setting: str) -> None:
     for layer in layers:
         if layer not in valid:
             raise SettingsError(
-                f"{setting}: {layer!r} is not a layer of {backbone}; valid layers are conv1_1 ... "
+                f"{setting}: {shown(layer)} is not a layer of {backbone}; valid layers are conv1_1 ... "
                 f"{valid[-2]} and relu1_1 ... {valid[-1]}"
             )

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import as_choice, as_float, as_int, split_list
-from .errors import SettingsError
+from .errors import SettingsError, shown
 from .geometry import Canvas
 from .inputs import MAX_STYLES
 from .layers import BACKBONES, POOLINGS, check_layers, layer_grid, tap_names
@@ -100,7 +100,7 @@ def _as_layers(value: Any, name: str) -> tuple[str, ...]:
     seen: set[str] = set()
     for layer in layers:
         if layer in seen:
-            raise SettingsError(f"{name}: {layer!r} is listed more than once; give each layer once")
+            raise SettingsError(f"{name}: {shown(layer)} is listed more than once; give each layer once")
         seen.add(layer)
     return layers
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 import torch
 from torch import nn
 
-from .errors import SettingsError
+from .errors import SettingsError, shown
 from .layers import CONFIGS, IMAGENET_MEAN, IMAGENET_STD, POOLINGS, check_layers, layer_names
 from .model_cache import ModelCache
 
@@ -32,7 +32,7 @@ def build_features(backbone: str, pooling: str = "max") -> nn.Sequential:
     """The uninitialised convolutional stack, laid out exactly as torchvision's ``features``."""
     layer_names(backbone)  # validates the name
     if pooling not in POOLINGS:
-        raise SettingsError(f"pooling: {pooling!r} is not known; choose 'avg' or 'max'")
+        raise SettingsError(f"pooling: {shown(pooling)} is not known; choose 'avg' or 'max'")
     layers: list[nn.Module] = []
     in_ch = 3
     for item in CONFIGS[backbone]:
