@@ -198,7 +198,7 @@ def main() -> None:
 
         # 5. messages
         record(
-            "data: URL of 25 MB (limit set as 20mb)",
+            "a 35 MB data: URL (limit set as 20mb)",
             api,
             "cyclegan",
             {"content": data_url(noise.resize((3400, 3400)), "PNG", compress_level=0), "strength": 0},

@@ -170,7 +170,8 @@ def _make_optimizer(settings: Settings, x: torch.Tensor, history: int) -> torch.
     if settings.optimizer == "adam":
         return torch.optim.Adam([x], lr=settings.lr)
     # One L-BFGS iteration (one function evaluation, no line search) per .step(), so a "step"
-    # is exactly one VGG forward/backward, as in the paper's implementation; history persists.
+    # is exactly one VGG forward/backward, as in the paper's implementation; history persists. A step
+    # whose loss explodes is taken back and retried shorter by the next one (nst.lbfgs's guard).
     return LBFGS(x, lr=settings.lr, history_size=history)
 
 
@@ -222,6 +223,7 @@ def optimize(
     # L-BFGS without line search (the paper's setup) occasionally overshoots for a step and
     # recovers on the next; the image returned is the best one evaluated, never a spike.
     best = {"total": math.inf, "x": x.detach().clone()}
+    standing: list[float] = []  # the losses where the run stands: of the last point the optimizer kept
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
@@ -240,6 +242,12 @@ def optimize(
             with torch.no_grad():
                 x.clamp_(0, 1)
         numbers = torch.stack([v.detach() for v in last]).tolist()
+        # A point L-BFGS's guard rejected (its loss exploded, or was NaN or infinite) cost a network
+        # pass, so it counts as a step, but the run is still where it was: that step reports the losses
+        # of the last point kept, and only a loss the optimizer kept can end the run as diverged.
+        if getattr(optimizer, "rejected", False) and standing:
+            numbers = standing
+        standing = numbers
         losses = dict(zip(names + ["total"], numbers))
         if not math.isfinite(losses["total"]):
             raise ResourceError(

@@ -165,11 +165,10 @@ def test_precision_choices(vgg19_env, content_path, style_path):
         autocast_dtype("fp16", cpu)
     with pytest.raises(SettingsError, match="precision: 'int8' is not one of"):
         Settings(precision="int8")
-    # bf16 network passes reach the same objective as fp32 (losses are always summed in fp32).
-    runs = {
-        p: nst.stylize(content_path, style_path, Settings(**FAST, precision=p, init="noise"))
-        for p in ("fp32", "bf16")
-    }
+    # bf16 network passes reach the same objective as fp32 (losses are always summed in fp32). From the
+    # content, where both take the same smooth path: from noise each overshoots at its own steps, and how far
+    # the guarded optimizer backs off then decides the end more than the precision does.
+    runs = {p: nst.stylize(content_path, style_path, Settings(**FAST, precision=p)) for p in ("fp32", "bf16")}
     f32, b16 = runs["fp32"].losses, runs["bf16"].losses
     assert b16[-1]["total"] < 0.7 * b16[0]["total"]
     assert b16[-1]["total"] == pytest.approx(f32[-1]["total"], rel=0.25)
