@@ -17,6 +17,8 @@ Every odd input is either converted in a documented way or refused with an
 * Float pictures (mode ``F``) are read as 0..1, or 0..255 or 0..65535 when their brightest
   pixel shows they were saved so, and clipped to that range; NaN or infinite values have no
   colour, so such a picture is refused.
+* A numpy array handed over from Python (HxW, HxWx3, HxWx4) follows the same two rules by its
+  dtype; integer values beyond 32 bits are refused.
 * Transparency (RGBA, LA, PA, premultiplied RGBa and La, palette with a transparent index) is
   composited onto white.
 * PIL reads no TIFF with several channels of 32-bit floats or integers, or 64-bit samples:
@@ -111,25 +113,40 @@ def _unsigned_32_bit(im: Image.Image) -> bool:
     return im.mode == "I" and tags is not None and tags.get(258) == (32,) and tags.get(339, (1,)) == (1,)
 
 
+def _not_finite(arr: np.ndarray, what: str) -> None:
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        kind = "NaN (not-a-number)" if np.isnan(arr).any() else "infinite"
+        raise ImageError(
+            f"{what} has {kind} pixel values, which have no colour; "
+            "replace them with numbers (for example 0) and save it again"
+        )
+
+
+def _to_8_bit(arr: np.ndarray, what: str) -> np.ndarray:
+    """Integer or float pixel values as 8-bit ones, scaled from their range (module docstring), never clipped
+    to 255: the same rule for a 16/32-bit or float file and for an array handed over from Python."""
+    _not_finite(arr, what)
+    if arr.dtype.kind == "b":
+        return arr.astype(np.uint8) * 255
+    if arr.dtype.kind == "f":
+        peak = float(arr.max(initial=0))
+        low, high = 0.0, (1.0 if peak <= 1.0 else 255.0 if peak <= 255.0 else 65535.0)
+    else:
+        darkest, brightest = int(arr.min(initial=0)), int(arr.max(initial=0))
+        fits = [(lo, hi) for lo, hi in _INTEGER_RANGES if lo <= darkest and brightest <= hi]
+        if not fits:
+            raise ImageError(f"{what} has pixel values from {darkest} to {brightest}, beyond 32 bits")
+        low, high = fits[0]
+    grey = np.clip((arr.astype(np.float64) - low) / (high - low), 0.0, 1.0)
+    return np.rint(grey * 255.0).astype(np.uint8)
+
+
 def _high_bit_depth_to_rgb(im: Image.Image, what: str) -> Image.Image:
     """Scale 16/32-bit integer and float single-channel images into 8 bits instead of clipping."""
     arr = np.asarray(im)
-    if im.mode == "F":
-        if not np.isfinite(arr).all():
-            kind = "NaN (not-a-number)" if np.isnan(arr).any() else "infinite"
-            raise ImageError(
-                f"{what} has {kind} pixel values, which have no colour; "
-                "replace them with numbers (for example 0) and save it again"
-            )
-        peak = float(arr.max())
-        low, high = 0, (1.0 if peak <= 1.0 else 255.0 if peak <= 255.0 else 65535.0)
-    else:
-        if _unsigned_32_bit(im):
-            arr = arr.view(np.uint32)
-        darkest, brightest = arr.min(), arr.max()
-        low, high = next((lo, hi) for lo, hi in _INTEGER_RANGES if lo <= darkest and brightest <= hi)
-    grey = np.clip((arr.astype(np.float64) - low) / (high - low), 0.0, 1.0)
-    return Image.fromarray(np.rint(grey * 255.0).astype(np.uint8), mode="L").convert("RGB")
+    if _unsigned_32_bit(im):
+        arr = arr.view(np.uint32)
+    return Image.fromarray(_to_8_bit(arr, what), mode="L").convert("RGB")
 
 
 def to_rgb(im: Image.Image, what: str = "the image") -> Image.Image:
@@ -157,12 +174,7 @@ def _from_array(arr: np.ndarray) -> Image.Image:
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
         raise ImageError(f"an image array must be HxW, HxWx3 or HxWx4; got shape {tuple(arr.shape)}")
     if arr.dtype != np.uint8:
-        arr = arr.astype(np.float64)
-        if not np.isfinite(arr).all():
-            raise ImageError("the image array contains NaN or infinite values")
-        if arr.max(initial=0) <= 1.0:
-            arr = arr * 255.0
-        arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+        arr = _to_8_bit(arr, "the image array")
     return Image.fromarray(arr)
 
 

@@ -227,3 +227,33 @@ def test_16bit_colour_tiff_keeps_its_colour(tmp_path, samples):
     path.write_bytes(tiff_bytes(arr, 1))
     out = np.asarray(load_image(path), dtype=float)
     assert np.abs(out - [63.75, 127.5, 255]).max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("dtype", "low", "high"),
+    [
+        (np.uint16, 0, 65535),
+        (np.int16, -32768, 32767),
+        (np.int32, -(2**31), 2**31 - 1),
+        (np.uint32, 0, 2**32 - 1),
+        (np.float32, 0.0, 65535.0),
+    ],
+    ids=["uint16", "int16", "int32", "uint32", "float-0-65535"],
+)
+def test_arrays_from_python_are_scaled_like_files(dtype, low, high):
+    """An array handed to load_image follows the files' rule: a full-range ramp spans black to white, its
+    quarter point is a quarter grey (it was clipped to 255: all but the darkest pixels white)."""
+    ramp = np.linspace(low, high, 64 * 32).reshape(32, 64)
+    arr = np.round(ramp).astype(dtype) if np.dtype(dtype).kind != "f" else ramp.astype(dtype)
+    grey = np.asarray(load_image(arr))[:, :, 0].reshape(-1)
+    assert grey[0] == 0 and grey[-1] == 255
+    assert abs(int(grey[len(grey) // 4]) - 64) <= 1, grey[len(grey) // 4]
+
+
+def test_arrays_beyond_32_bits_or_with_nan_are_refused():
+    with pytest.raises(
+        ImageError, match="the image array has pixel values from 0 to 1099511627776, beyond 32 bits"
+    ):
+        load_image(np.full((32, 32), 2**40, dtype=np.int64))
+    with pytest.raises(ImageError, match=r"the image array has NaN \(not-a-number\) pixel values"):
+        load_image(np.full((32, 32), np.nan, dtype=np.float32))
