@@ -333,6 +333,9 @@ class Runner:
                     )
                 elif kind == "done":
                     phase = "stopped" if item.stopped else "done"
+                    if item.stopped and state.phase != "stopping":  # the stop landed between two looks here
+                        yield Update(state.replace(phase="stopping", seconds=now - started), pending)
+                        pending = []
                     yield Update(state.replace(phase=phase, seconds=now - started), pending, None, item)
                     return
                 if state.phase == "queued":
