@@ -25,7 +25,7 @@ from nst import readiness
 from nst.methods import METHODS
 from nst.ui import api
 from nst.ui.controls import GROUPS, TOGGLED, Context, in_group, shown
-from nst.ui.page import Page, banner, change_method, example_gallery
+from nst.ui.page import Page, banner, change_method, checked_upload, example_gallery
 from nst.ui.runner import Runner
 from nst.ui.server import ServerConfig, launch, stop_on_sigterm
 from nst.ui.uploads import UploadGate
@@ -42,8 +42,15 @@ CACHE = CONFIG.open_cache()
 RUNNER = Runner(CONFIG.device, CACHE.path / "stops", CONFIG.concurrency, CONFIG.queue_size)
 #: The built-in example pictures, then the operator's (NST_EXAMPLES_DIR).
 EXAMPLE_FOLDERS = [HERE / "examples"] + ([CONFIG.examples_dir] if CONFIG.examples_dir else [])
+#: Scrolls the result into view when it is not (a phone, where it sits under the controls).
+SHOW_RESULT = """() => {
+  const result = document.getElementById("output");
+  const box = result && result.getBoundingClientRect();
+  if (box && (box.top < 0 || box.top > window.innerHeight * 0.5)) result.scrollIntoView({behavior: "smooth"});
+}"""
 CSS = """
 #output img, #compare img { object-fit: contain; }
+#compare { min-height: 240px; }
 .nst-note { font-size: 0.9em; opacity: 0.8; }
 """
 
@@ -71,27 +78,29 @@ def build_demo() -> gr.Blocks:
             f"**{CONFIG.device_type.upper()}**."
         )
         gr.Markdown(banner(networks, painters), elem_id="banner", elem_classes=["nst-note"])
+        # Phone first: a narrow screen stacks the two columns, so the order there is the photo and the style
+        # (or painter), the method, Run, the examples, then the result with its before/after and download,
+        # then the dials. On a desktop the result stands beside the controls.
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
-                place("method")
-                about = gr.Markdown(first.description, elem_classes=["nst-note"])
                 with gr.Row():
-                    with gr.Column(min_width=160, visible=show["content"]) as content_group:
+                    with gr.Column(min_width=120, visible=show["content"]) as content_group:
                         place("content")
-                        example_gallery(widgets["content"], EXAMPLE_FOLDERS, "content", "Example photos")
-                    with gr.Column(min_width=160, visible=show["style"]) as style_group:
+                    with gr.Column(min_width=120, visible=show["style"]) as style_group:
                         place("style")
-                        example_gallery(widgets["style"], EXAMPLE_FOLDERS, "styles", "Example styles")
                     with gr.Column(visible=show["painter"]) as painter_group:
                         place("painter")
+                place("method")
                 with gr.Row():
                     run = gr.Button("Run", variant="primary", elem_id="run")
                     stop = gr.Button("Stop", variant="secondary", elem_id="stop", interactive=False)
                 status = gr.Markdown("", elem_id="status")
-                with gr.Group(visible=show["dials"]) as dials_group:
-                    place("dials")
-                with gr.Accordion("Advanced", open=False, visible=show["advanced"]) as advanced_group:
-                    place("advanced")
+                about = gr.Markdown(first.description, elem_classes=["nst-note"])
+                with gr.Row():
+                    with gr.Column(min_width=120, visible=show["content"]) as content_examples:
+                        example_gallery(widgets["content"], EXAMPLE_FOLDERS, "content", "Example photos")
+                    with gr.Column(min_width=120, visible=show["style"]) as style_examples:
+                        example_gallery(widgets["style"], EXAMPLE_FOLDERS, "styles", "Example styles")
             with gr.Column(scale=4):
                 output = gr.Image(
                     label="Result",
@@ -102,20 +111,29 @@ def build_demo() -> gr.Blocks:
                     height=420,
                     buttons=["download", "share", "fullscreen"],
                 )
+                compare = gr.ImageSlider(
+                    label="Before / after",
+                    type="pil",
+                    format="png",
+                    elem_id="compare",
+                    interactive=False,
+                    height=320,
+                )
+                download = gr.File(label="PNG", elem_id="download", interactive=False, visible=False)
+                with gr.Accordion("Dials", open=False, visible=show["dials"], elem_id="dials") as dials_group:
+                    place("dials")
+                with gr.Accordion("Advanced", open=False, visible=show["advanced"]) as advanced_group:
+                    place("advanced")
                 losses = gr.LinePlot(
                     x="step",
                     y="loss",
                     color="term",
-                    label="Loss",
+                    label="Loss of the best picture so far",
                     x_title="step",
                     y_title="log10 loss",
                     x_axis_format="d",
                     elem_id="losses",
                 )
-                compare = gr.ImageSlider(
-                    label="Before / after", type="pil", format="png", elem_id="compare", interactive=False
-                )
-                download = gr.File(label="PNG", elem_id="download", interactive=False)
 
         groups = [content_group, style_group, painter_group, dials_group, advanced_group]
         assert len(groups) == len(GROUPS)
@@ -123,10 +141,12 @@ def build_demo() -> gr.Blocks:
         widgets["method"].change(
             change_method,
             widgets["method"],
-            [about, *(widgets[name] for name in TOGGLED), *groups, losses],
+            [about, *(widgets[name] for name in TOGGLED), *groups, content_examples, style_examples, losses],
             queue=False,
             api_visibility="private",
         )
+        for name, what in (("content", "content image"), ("style", "style image")):
+            widgets[name].upload(checked_upload(what), widgets[name], status, api_visibility="private")
         running = run.click(
             page.run,
             set(widgets.values()),
@@ -137,6 +157,8 @@ def build_demo() -> gr.Blocks:
             show_progress_on=output,  # the status line says the state itself, in words
         )
         running.then(lambda: gr.update(interactive=False), None, stop, queue=False, api_visibility="private")
+        # The picture forms below Run: on a phone it is out of sight, so the page goes to it.
+        run.click(None, None, None, js=SHOW_RESULT, api_visibility="private")
         stop.click(page.stop, None, stop, queue=False, api_visibility="private", api_name="page_stop")
         api.add_endpoints(RUNNER, CONFIG, gate, CACHE, painters)
     demo.queue(default_concurrency_limit=CONFIG.concurrency, max_size=CONFIG.queue_size)

@@ -17,7 +17,7 @@ from nst.dials import DIALS
 from nst.methods import METHODS
 from nst.settings import Settings, fields_info
 from nst.ui.controls import CONTROLS, shown
-from nst.ui.page import loss_frame
+from nst.ui.page import in_page_words, loss_frame
 from support.http import wait_until, worker_threads
 from support.page import START
 
@@ -106,11 +106,15 @@ def test_the_status_line_tells_each_state_of_a_run_stopped_at_its_coarse_scale(
     assert re.match(
         r"Stopped at step \d of 40: 64×51 px in [\d.]+ s on cpu, the best picture so far", final[4]
     )
-    sizes = {Image.open(path).size for path in (*final[2], final[0], final[3])}
+    sizes = {Image.open(path).size for path in (*final[2], final[0], final[3]["value"])}
     assert sizes == {(64, 51)}, (
         "the before/after pair, the picture and the PNG at full size, though stopped at 32 px"
     )
-    assert Path(final[3]).suffix == ".png" and Path(final[2][0]) != Path(final[2][1])
+    assert (
+        Path(final[3]["value"]).suffix == ".png"
+        and final[3]["visible"]
+        and Path(final[2][0]) != Path(final[2][1])
+    )
     assert final[5]["interactive"] is False, "Stop is off again"
     assert wait_until(lambda: not worker_threads(), 10)
 
@@ -174,7 +178,7 @@ def test_a_failure_is_a_sentence_in_the_status_line_not_a_stale_loading(page, co
 
 def test_the_photo_is_named_before_the_style_when_nothing_is_uploaded(page):
     status = drive(page, {**START})[-1][4]
-    assert status.startswith("⚠️ content image: no image was given"), status
+    assert status.startswith("⚠️ Photo: no image was given"), status
 
 
 def test_loss_curve_keeps_every_series_from_the_first_table():
@@ -186,6 +190,29 @@ def test_loss_curve_keeps_every_series_from_the_first_table():
     )
     assert set(frame["term"]) == {"content", "style", "total"} and list(frame["step"].unique()) == [2]
     assert frame.loc[frame["term"] == "content", "loss"].item() == pytest.approx(-1.0)
+
+
+def test_the_loss_curve_is_the_best_picture_so_far_and_starts_again_with_each_scale():
+    """An overshoot (step 3) is not plotted as a spike: each step shows the best point of its scale so far;
+    at a scale's first step (4) the curve takes that step's value, higher as it may be."""
+    totals = {1: 8.0, 2: 4.0, 3: 400.0, 4: 50.0, 5: 30.0, 6: 900.0, 7: 20.0}
+    history = [(k, {"style": v / 2, "total": v}) for k, v in totals.items()]
+    frame = loss_frame(history, [1, 4])
+    plotted = (
+        frame[frame["term"] == "total"].set_index("step")["loss"].map(lambda x: round(10**x, 6)).to_dict()
+    )
+    assert plotted == {1: 8.0, 2: 4.0, 3: 4.0, 4: 50.0, 5: 30.0, 6: 30.0, 7: 20.0}
+    style = frame[frame["term"] == "style"].set_index("step")["loss"].map(lambda x: round(10**x, 6)).to_dict()
+    assert style[3] == 2.0 and style[6] == 15.0, "the terms are those of the best point, not of the step"
+
+
+def test_errors_name_the_inputs_as_the_page_labels_them():
+    assert in_page_words("content image: no image was given") == "Photo: no image was given"
+    assert in_page_words("style image is 1x1 pixels; images must be at least 16") == (
+        "Style is 1x1 pixels; images must be at least 16"
+    )
+    assert in_page_words("extra style image 2: 3 MB is above") == "Extra style 2: 3 MB is above"
+    assert in_page_words("painter: cezanne is not offered") == "Painter: cezanne is not offered"
 
 
 def test_each_method_shows_its_own_controls():

@@ -58,6 +58,17 @@ def _shots(tmp_path: Path) -> Path:
     return folder
 
 
+def _open_dials(page) -> None:
+    """Unfold the dials (folded at first, under the result)."""
+    from playwright.sync_api import expect
+
+    if page.locator("#dials .label-wrap.open").count() == 0:
+        page.locator("#dials .label-wrap").click()
+    expect(page.locator("#dials .label-wrap.open")).to_have_count(1)
+    expect(page.locator("#style_strength")).to_be_visible()
+    page.wait_for_timeout(500)  # the fold's animation: a value typed meanwhile is lost
+
+
 def _set_number(page, elem_id: str, value: int) -> None:
     box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(str(value))
@@ -78,7 +89,9 @@ def test_upload_run_and_see_the_result(browser, page_url, vgg19_env, content_pat
     page.locator("#style input[type=file]").set_input_files(str(style_path))
     expect(page.locator("#content img")).to_be_visible()
     expect(page.locator("#style img")).to_be_visible()
+    _open_dials(page)
     _set_number(page, "size", 64)
+    expect(page.locator("#size input[type=range]")).to_have_value("64")
     _set_number(page, "steps", 10)
     expect(page.locator("#steps input[type=range]")).to_have_value("10")
     page.screenshot(path=str(shots / "browser-1-before.png"), full_page=True)
@@ -128,6 +141,7 @@ def test_controls_follow_the_method(browser, page_url, tmp_path):
     page.set_default_timeout(60_000)
     page.goto(page_url)
     expect(page.locator("#content")).to_be_visible()
+    _open_dials(page)
     expect(page.locator("#hist_strength")).to_be_hidden()
     _choose_method(page, METHODS["texture"].label)
     expect(page.locator("#content")).to_be_hidden()
@@ -186,4 +200,64 @@ def test_on_a_phone_run_comes_before_the_empty_result(browser, page_url, tmp_pat
     assert run_box["y"] < 2 * 844, f"Run is {run_box['y']:.0f} px down the page"
     expect(page.locator("#stop")).to_be_disabled()
     page.screenshot(path=str(_shots(tmp_path) / "browser-5-phone.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize(
+    ("device", "viewport"),
+    [("phone", {"width": 390, "height": 844}), ("desktop", {"width": 1366, "height": 900})],
+)
+def test_run_is_in_the_first_view_and_the_result_in_view_when_done(
+    browser, page_url, vgg19_env, content_path, style_path, tmp_path, device, viewport
+):
+    """Phone first: the photo, the style, the method and Run in the first view; after Run the page goes to the
+    result, which is in view when the status says Done, with a before/after slider at least 200 px high. On a
+    desktop the result stands beside the controls."""
+    from playwright.sync_api import expect
+
+    shots = _shots(tmp_path)
+    extra = {"device_scale_factor": 2, "is_mobile": True, "has_touch": True} if device == "phone" else {}
+    page = browser.new_page(viewport=viewport, **extra)
+    page.set_default_timeout(60_000)
+    page.goto(page_url)
+    expect(page.locator("#run")).to_be_in_viewport()
+    run, photo = page.locator("#run").bounding_box(), page.locator("#content").bounding_box()
+    assert run["y"] + run["height"] <= viewport["height"], run
+    page.screenshot(path=str(shots / f"browser-{device}-1-first-view.png"))
+    output = page.locator("#output").bounding_box()
+    if device == "phone":
+        assert photo["y"] < run["y"] < output["y"], "photo, then Run, then the result, one under the other"
+        assert output["y"] > page.locator("#method").bounding_box()["y"]
+    else:
+        assert output["x"] > photo["x"] + photo["width"] and output["y"] < run["y"], "the result beside"
+
+    page.locator("#content input[type=file]").set_input_files(str(content_path))
+    page.locator("#style input[type=file]").set_input_files(str(style_path))
+    expect(page.locator("#style img")).to_be_visible()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#run").click()
+    expect(page.locator("#status")).to_contain_text("Done", timeout=120_000)
+    page.wait_for_timeout(800)  # the smooth scroll
+    expect(page.locator("#output img")).to_be_in_viewport()
+    page.screenshot(path=str(shots / f"browser-{device}-2-done.png"))
+    slider = page.locator("#compare").bounding_box()
+    assert slider["height"] >= 200, slider
+    expect(page.locator("#download a[download]")).to_be_visible()
+    page.close()
+
+
+def test_an_unreadable_upload_is_told_at_once_in_the_pages_words(browser, page_url, tmp_path):
+    from playwright.sync_api import expect
+
+    shots = _shots(tmp_path)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a picture" * 10)
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    page.set_default_timeout(60_000)
+    page.goto(page_url)
+    page.locator("#content input[type=file]").set_input_files(str(bad))
+    expect(page.locator("#status")).to_contain_text("Photo", timeout=30_000)
+    text = page.locator("#status").inner_text()
+    assert text.startswith("⚠️ Photo") and "content image" not in text, text
+    page.screenshot(path=str(shots / "browser-phone-3-upload-error.png"))
     page.close()

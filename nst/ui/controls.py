@@ -120,7 +120,7 @@ CONTROLS: tuple[Control, ...] = (
             upload_image(
                 label="Photo",
                 sources=["upload", "webcam", "clipboard"],
-                height=220,
+                height=180,
                 webcam_options=gr.WebcamOptions(mirror=False),
             ),
             "content image",
@@ -130,7 +130,7 @@ CONTROLS: tuple[Control, ...] = (
         "style",
         "style",
         lambda c, h: c.gate.register(
-            upload_image("style", label="Style", sources=["upload", "clipboard"], height=220), "style image"
+            upload_image("style", label="Style", sources=["upload", "clipboard"], height=180), "style image"
         ),
     ),
     Control("painter", "painter", _painters),

@@ -9,10 +9,12 @@ line that says exactly which state the run is in (:mod:`nst.ui.lifecycle`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
+import re
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,9 @@ import gradio as gr
 import pandas as pd
 from PIL import Image, ImageOps
 
+from ..errors import ImageError
 from ..geometry import Canvas
+from ..images import load_image
 from ..methods import Method, Request, get_method
 from ..readiness import DOWNLOAD, MISSING, READY, Model
 from .cache import CacheFolder
@@ -78,13 +82,16 @@ async def checked(
 
 def change_method(name: str) -> list[Any]:
     """The page after the method menu changed: the description, then each of the ``TOGGLED`` controls
-    (shown or not, with the method's starting value where it has one), each of the ``GROUPS``, the plot."""
+    (shown or not, with the method's starting value where it has one), each of the ``GROUPS``, the example
+    photos and styles (shown with their input), the plot."""
     method = get_method(name)
     show, starting = shown(method), method_defaults(method)
     return [
         method.description,
         *(gr.update(visible=show[n], **({"value": starting[n]} if n in starting else {})) for n in TOGGLED),
         *(gr.update(visible=show[g]) for g in GROUPS),
+        gr.update(visible=show["content"]),
+        gr.update(visible=show["style"]),
         gr.update(visible=show["losses"]),
     ]
 
@@ -136,7 +143,7 @@ def example_gallery(component: gr.Image, folders: list[Path], kind: str, label: 
             label=label,
             columns=3,
             rows=rows,
-            height=40 + 96 * rows,
+            height=48 + 112 * rows,
             allow_preview=False,
             object_fit="cover",
             elem_classes=["nst-examples"],
@@ -147,23 +154,74 @@ def example_gallery(component: gr.Image, folders: list[Path], kind: str, label: 
 # ----------------------------------------------------------------------------- the run
 
 
-def loss_frame(history: list[tuple[int, dict[str, float]]]) -> pd.DataFrame | None:
-    """The loss curve as a long table (step, term, log10 of the weighted loss), numeric columns typed.
+#: The package's names of the page's inputs, and the page's own words for them (its labels).
+PAGE_WORDS = {
+    "extra style image": "Extra style",
+    "content image": "Photo",
+    "style image": "Style",
+    "painter:": "Painter:",
+}
+
+
+def in_page_words(sentence: str) -> str:
+    """A sentence about a run, naming the inputs as the page labels them ("Photo", not "content image")."""
+    for name, label in PAGE_WORDS.items():
+        sentence = re.sub(rf"(?<![\w-]){re.escape(name)}", label, sentence)
+    return sentence
+
+
+def checked_upload(what: str) -> Any:
+    """The handler of an upload to the image input ``what`` (the package's name for it): a file the package
+    cannot read is told at once, in the page's words, not when Run is pressed. Only the header and a small
+    decode are needed (``max_size``), so a big photo costs little here."""
+
+    async def check(path: str | None) -> Any:
+        if not path:
+            return gr.skip()
+        try:
+            await asyncio.to_thread(load_image, path, what, 64)
+        except ImageError as exc:
+            sentence = in_page_words(for_person(exc))
+            gr.Warning(sentence)
+            return f"⚠️ {sentence}"
+        return ""
+
+    return check
+
+
+def loss_frame(
+    history: list[tuple[int, dict[str, float]]], starts: Iterable[int] = (1,)
+) -> pd.DataFrame | None:
+    """The loss of the best picture so far, by step: a long table (step, term, log10 of the weighted loss),
+    numeric columns typed. ``starts`` are the first steps of the scales, where the best starts again.
+
+    Each step's evaluation is not plotted as it is: without a line search L-BFGS overshoots now and then
+    and comes back, which read as a saw-tooth of instability, while the picture a run returns is the best
+    one evaluated. So each step shows the terms of the best point of its scale so far.
 
     Two quirks of Gradio's plot are avoided: after an empty table it draws no lines (so None is
     sent instead), and it draws only the series present in the first table it gets (so steps
     where some term is zero, like the content loss at step 1 of a content start, are left out).
     """
-    rows = [
-        (step, term, math.log10(value))
-        for step, losses in history
-        if all(v > 0 and math.isfinite(v) for v in losses.values())
-        for term, value in losses.items()
-    ]
+    firsts, best, rows = set(starts), None, []
+    for step, losses in history:
+        if step in firsts or best is None or losses.get("total", math.inf) < best.get("total", math.inf):
+            best = losses
+        if all(v > 0 and math.isfinite(v) for v in best.values()):
+            rows += [(step, term, math.log10(value)) for term, value in best.items()]
     if not rows:
         return None
     frame = pd.DataFrame(rows, columns=["step", "term", "loss"])
     return frame.astype({"step": "int64", "term": "str", "loss": "float64"})
+
+
+def scale_starts(request: Request) -> list[int]:
+    """The first step of each of the run's scales."""
+    starts, first = [], 1
+    for scale in request.plan.scales if request.plan is not None else ():
+        starts.append(first)
+        first += scale.steps
+    return starts or [1]
 
 
 def scales_caption(request: Request) -> str:
@@ -177,7 +235,7 @@ def scales_caption(request: Request) -> str:
             f"steps {first}–{first + scale.steps - 1} at {scale.canvas.width}×{scale.canvas.height} px"
         )
         first += scale.steps
-    return "Coarse to fine: " + ", ".join(parts) + ". The curve jumps where the picture grows."
+    return "Coarse to fine: " + ", ".join(parts) + ". The curve starts again where the picture grows."
 
 
 def before(request: Request, canvas: Canvas) -> Image.Image:
@@ -221,8 +279,16 @@ class Page:
             yield self._failed(exc)
             return
         history: list[tuple[int, dict[str, float]]] = []
+        starts = scale_starts(job)
         plot = gr.update(value=None, caption=scales_caption(job), x_lim=[1, max(2, job.steps)])
-        yield gr.skip(), plot, None, None, gr.skip(), gr.update(interactive=True)
+        yield (
+            gr.skip(),
+            plot,
+            None,
+            gr.update(value=None, visible=False),
+            gr.skip(),
+            gr.update(interactive=True),
+        )
         try:
             async with contextlib.aclosing(
                 self.runner.stream(job, request.session_hash or uuid.uuid4().hex)
@@ -242,7 +308,7 @@ class Page:
                         self.cache.picture(update.image, "preview")
                         if update.image is not None
                         else gr.skip(),
-                        loss_frame(history) if update.losses else gr.skip(),
+                        loss_frame(history, starts) if update.losses else gr.skip(),
                         gr.skip(),
                         gr.skip(),
                         state.sentence(),
@@ -260,15 +326,15 @@ class Page:
         picture = self.cache.picture(image, method.name)  # the result, the after half and the PNG download
         yield (
             picture,
-            loss_frame(history),
+            loss_frame(history, starts),
             (self.cache.picture(before(job, Canvas.of(image)), "before"), picture),
-            picture,
+            gr.update(value=picture, visible=True),  # the PNG download, shown once there is one
             status + "".join(f" Note: {n}." for n in result.notes),
             gr.update(interactive=False),
         )
 
     @staticmethod
     def _failed(exc: BaseException) -> tuple:
-        sentence = for_person(exc)
+        sentence = in_page_words(for_person(exc))
         gr.Warning(sentence)
         return gr.skip(), gr.skip(), None, None, f"⚠️ {sentence}", gr.update(interactive=False)
