@@ -96,7 +96,7 @@ def build_demo() -> gr.Blocks:
                     stop = gr.Button("Stop", variant="secondary", elem_id="stop", interactive=False)
                 status = gr.Markdown("", elem_id="status")
                 about = gr.Markdown(first.description, elem_classes=["nst-note"])
-                with gr.Row():
+                with gr.Row(elem_id="examples"):
                     with gr.Column(min_width=120, visible=show["content"]) as content_examples:
                         example_gallery(widgets["content"], EXAMPLE_FOLDERS, "content", "Example photos")
                     with gr.Column(min_width=120, visible=show["style"]) as style_examples:

@@ -8,7 +8,8 @@ banner and the painter menu show both cases), drives Debian's Chromium with Play
 * ``<device>-1-start.png``: the page as it opens, with the start-up banner;
 * ``<device>-2-running.png``: a run in progress (``--size`` px, ``--steps`` steps, slow enough to watch);
 * ``<device>-3-stopped.png``: the same run after Stop: its best picture at full size;
-* ``<device>-4-done.png``: a run at the page's own CPU defaults, finished;
+* ``<device>-4-done.png``: a run at the page's own CPU defaults, finished (the page has gone to the result);
+* ``<device>-5-upload-error.png``: a damaged photo, told on upload;
 * ``cyclegan.png``: the CycleGAN method after a run, its painter menu open;
 * ``error.png``: the same server without VGG weights: its banner, and the sentence after Run.
 
@@ -34,6 +35,16 @@ from support.shared import VGG16, VINTAGE  # noqa: E402
 def choose(page, label: str) -> None:
     page.locator("#method input").click()
     page.get_by_role("option", name=label, exact=True).click()
+
+
+def open_dials(page) -> None:
+    """Unfold the dials (folded at first, under the result)."""
+    from playwright.sync_api import expect
+
+    if page.locator("#dials .label-wrap.open").count() == 0:
+        page.locator("#dials .label-wrap").click()
+    expect(page.locator("#dials .label-wrap.open")).to_have_count(1)
+    page.wait_for_timeout(500)  # the fold's animation: a value typed meanwhile is lost
 
 
 def set_number(page, elem_id: str, value: int) -> None:
@@ -88,23 +99,33 @@ def main() -> None:
                 expect(page.locator("#run")).to_be_visible()
                 page.screenshot(path=str(args.out / f"{name}-1-start.png"), full_page=name == "desktop")
                 pick_examples(page, "chelsea", "swirls")
+                open_dials(page)
                 set_number(page, "size", args.size)
                 set_number(page, "steps", args.steps)
+                page.evaluate("window.scrollTo(0, 0)")
                 page.locator("#run").click()
                 # The status line skips steps (an update at most every quarter second): wait for any past 10.
                 expect(page.locator("#status")).to_contain_text(
                     re.compile(r"Step [1-9]\d+ of"), timeout=300_000
                 )
                 expect(page.locator("#output img")).to_be_visible()
-                page.locator("#status").scroll_into_view_if_needed()
-                page.screenshot(path=str(args.out / f"{name}-2-running.png"), full_page=name == "desktop")
+                page.wait_for_timeout(800)  # the page goes to the forming picture
+                page.screenshot(path=str(args.out / f"{name}-2-running.png"))
                 page.locator("#stop").click()
                 expect(page.locator("#status")).to_contain_text("Stopped at step", timeout=120_000)
                 page.screenshot(path=str(args.out / f"{name}-3-stopped.png"), full_page=True)
                 page.reload()
                 pick_examples(page, "chelsea", "swirls")
                 run_and_wait(page, 600)
-                page.screenshot(path=str(args.out / f"{name}-4-done.png"), full_page=True)
+                page.wait_for_timeout(800)
+                page.screenshot(path=str(args.out / f"{name}-4-done.png"))
+                page.reload()
+                broken = args.out / "broken.png"
+                broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not a picture" * 20)
+                page.locator("#content input[type=file]").set_input_files(str(broken))
+                expect(page.locator("#status")).to_contain_text("Photo", timeout=30_000)
+                page.screenshot(path=str(args.out / f"{name}-5-upload-error.png"))
+                broken.unlink()
                 page.close()
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(app.url)

@@ -65,18 +65,25 @@ class Limits:
     min_tile: int | None = None
     painters: tuple[str, ...] | None = None
 
+    def bounds(self) -> dict[str, tuple[int, int]]:
+        """The whole-number values this server bounds more tightly than the package: (lowest, highest)."""
+        out = {}
+        if self.max_size is not None:
+            out.update(
+                size=(MIN_SIZE, self.max_size),
+                width=(MIN_SCALE_SIZE, self.max_size),
+                height=(MIN_SCALE_SIZE, self.max_size),
+                max_size=(inputs.MIN_WORK_SIDE, self.max_size),
+            )
+        if self.max_steps is not None:
+            out["steps"] = (1, self.max_steps)
+        return out
+
     def check_values(self, values: Mapping[str, Any]) -> None:
         """A front end's values by name against this server's bounds, before the package's own wider ones
         are applied: a size above the server's limit is told the range this server takes, not 32 to 8192."""
-        bounds = {
-            "size": (MIN_SIZE, self.max_size),
-            "width": (MIN_SCALE_SIZE, self.max_size),
-            "height": (MIN_SCALE_SIZE, self.max_size),
-            "max_size": (inputs.MIN_WORK_SIDE, self.max_size),
-            "steps": (1, self.max_steps),
-        }
-        for name, (low, high) in bounds.items():
-            if high is not None and values.get(name) is not None:
+        for name, (low, high) in self.bounds().items():
+            if values.get(name) is not None:
                 as_int(values[name], name, low, high, " on this server")
 
     def check_size(self, name: str, size: int) -> None:

@@ -126,9 +126,21 @@ def test_an_api_parameter_of_the_same_name_sets_it(name, server, captured, conte
     assert getattr(settings, name) != getattr(method.settings(base), name)
 
 
+#: What the tests' server (a CPU, the default limits: NST_MAX_SIZE 1024, NST_MAX_STEPS 2000) takes.
+SERVER_RANGES = {
+    "size": "32–1024",
+    "width": "16–1024",
+    "height": "16–1024",
+    "max_size": "16–1024",
+    "steps": "1–2000",
+    "tile_size": "256–1024",
+}
+
+
 def test_every_endpoint_lists_its_methods_parameters_described_by_the_package(server):
     """/info, as a client reads it: each method's endpoint takes exactly the method's parameters, in order,
-    each described by the package's own help (no word of links), and together they take every setting."""
+    each described by the package's own help (no word of links) and, where the server bounds it, the range
+    it takes there; together they take every setting."""
     info = httpx.get(f"{server}gradio_api/info", timeout=30).json()["named_endpoints"]
     taken: set[str] = set()
     for method in METHODS.values():
@@ -136,11 +148,10 @@ def test_every_endpoint_lists_its_methods_parameters_described_by_the_package(se
         params = info[f"/{method.name}"]["parameters"]
         assert [p["parameter_name"] for p in params] == method.parameters(), method.name
         for p in params:
-            description = p["python_type"]["description"]
-            assert description == helps[p["parameter_name"]] and description, (
-                method.name,
-                p["parameter_name"],
-            )
+            name, description = p["parameter_name"], p["python_type"]["description"]
+            on_server = SERVER_RANGES.get(name)
+            wanted = f"{helps[name]} ({on_server} on this server)" if on_server else helps[name]
+            assert description == wanted and helps[name], (method.name, name, description)
             assert "URL" not in description and "http" not in str(p.get("example_input")), p
         taken.update(method.parameters())
     assert {i.name for i in fields_info()} <= taken

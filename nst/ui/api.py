@@ -68,6 +68,10 @@ def parameters(method: Method, config: ServerConfig, painters: list[Model]) -> l
         "painter": painters[0].name if painters else None,  # in readiness order: one that can run, if any
     }
     settings = {info.name: info for info in fields_info()}
+    limits = config.limits
+    ranges = {name: f"{low}–{high}" for name, (low, high) in limits.bounds().items()}
+    if limits.min_tile is not None and config.max_size:
+        ranges["tile_size"] = f"{limits.min_tile}–{config.max_size}"
     inputs = {i.name: i for i in method.inputs()}
     fields = {f.name: f for f in dataclasses.fields(method.request)}
     out = []
@@ -78,14 +82,23 @@ def parameters(method: Method, config: ServerConfig, painters: list[Model]) -> l
             if item.required and name not in server:
                 default = inspect.Parameter.empty
             choices = tuple(m.name for m in painters) if name == "painter" else None
-            out.append(ApiParam(name, item.kind, default, choices, item.help))
+            out.append(
+                ApiParam(name, item.kind, default, choices, on_this_server(item.help, ranges.get(name)))
+            )
         else:
             info = settings[name]
             default = server.get(name, method.default(name))
             if info.kind.endswith("list") and default is not None:
                 default = ",".join(map(str, default))
-            out.append(ApiParam(name, info.kind, default, info.choices, info.help))
+            out.append(
+                ApiParam(name, info.kind, default, info.choices, on_this_server(info.help, ranges.get(name)))
+            )
     return out
+
+
+def on_this_server(text: str, bounds: str | None) -> str:
+    """A parameter's help, with the range this server takes where it bounds the value more tightly."""
+    return f"{text} ({bounds} on this server)" if bounds else text
 
 
 def component(param: ApiParam, gate: UploadGate) -> gr.components.Component:

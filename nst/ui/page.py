@@ -143,7 +143,7 @@ def example_gallery(component: gr.Image, folders: list[Path], kind: str, label: 
             label=label,
             columns=3,
             rows=rows,
-            height=48 + 112 * rows,
+            height=None,
             allow_preview=False,
             object_fit="cover",
             elem_classes=["nst-examples"],
