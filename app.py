@@ -48,11 +48,28 @@ SHOW_RESULT = """() => {
   const box = result && result.getBoundingClientRect();
   if (box && (box.top < 0 || box.top > window.innerHeight * 0.5)) result.scrollIntoView({behavior: "smooth"});
 }"""
+#: ``/?view=api`` opens the API page, as a link to a Space's API is written (Gradio's footer button does it).
+OPEN_API_PAGE = """() => {
+  // Gradio drops ?view=api from the address before this runs: the URL the page was asked for still has it.
+  const asked = new URL(performance.getEntriesByType("navigation")[0]?.name || location.href);
+  if (asked.searchParams.get("view") !== "api") return;
+  const open = (tries) => {
+    const button = [...document.querySelectorAll("footer button")].find(b => b.textContent.includes("API"));
+    const shown = document.querySelector(".api-docs, .api-docs-wrap");
+    if (shown || tries <= 0) return;
+    if (button && document.querySelector("#run")) button.click();
+    setTimeout(() => open(tries - 1), 500);
+  };
+  open(20);
+}"""
 CSS = """
 #output img, #compare img { object-fit: contain; }
 #compare { min-height: 240px; }
 .nst-note { font-size: 0.9em; opacity: 0.8; }
 """
+
+#: What Gradio 6 takes at launch rather than in Blocks: the page's style and its script.
+PAGE_ASSETS = {"css": CSS, "js": OPEN_API_PAGE}
 
 
 def build_demo() -> gr.Blocks:
@@ -190,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         server_name=args.host,
         server_port=args.port,
         share=args.share,
-        css=CSS,
+        **PAGE_ASSETS,
         quiet=True,
         prevent_thread_lock=True,
     )

@@ -136,7 +136,14 @@ def server(app_module):
     from nst.ui.server import launch
 
     demo = app_module.build_demo()
-    _, url, _ = launch(demo, app_module.CACHE, app_module.CONFIG, prevent_thread_lock=True, quiet=True)
+    _, url, _ = launch(
+        demo,
+        app_module.CACHE,
+        app_module.CONFIG,
+        prevent_thread_lock=True,
+        quiet=True,
+        **app_module.PAGE_ASSETS,
+    )
     try:
         yield url
     finally:

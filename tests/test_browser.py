@@ -45,7 +45,14 @@ def browser():
 @pytest.fixture(scope="module")
 def page_url(app_module):
     demo = app_module.build_demo()
-    _, url, _ = launch(demo, app_module.CACHE, app_module.CONFIG, prevent_thread_lock=True, quiet=True)
+    _, url, _ = launch(
+        demo,
+        app_module.CACHE,
+        app_module.CONFIG,
+        prevent_thread_lock=True,
+        quiet=True,
+        **app_module.PAGE_ASSETS,
+    )
     try:
         yield url
     finally:
@@ -260,4 +267,15 @@ def test_an_unreadable_upload_is_told_at_once_in_the_pages_words(browser, page_u
     text = page.locator("#status").inner_text()
     assert text.startswith("⚠️ Photo") and "content image" not in text, text
     page.screenshot(path=str(shots / "browser-phone-3-upload-error.png"))
+    page.close()
+
+
+def test_view_api_opens_the_api_page_with_the_packages_help(browser, page_url):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.set_default_timeout(60_000)
+    page.goto(page_url + "?view=api")
+    expect(page.get_by_text("photo to repaint").first).to_be_visible(timeout=30_000)
+    assert page.get_by_text("publicly available URL").count() == 0
     page.close()
