@@ -13,6 +13,7 @@ set, read by those names.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from nst import readiness
 from nst.methods import METHODS
 from nst.ui import api
 from nst.ui.controls import GROUPS, TOGGLED, Context, in_group, shown
+from nst.ui.lifecycle import State
 from nst.ui.page import Page, banner, change_method, checked_upload, example_gallery
 from nst.ui.runner import Runner
 from nst.ui.server import ServerConfig, launch, stop_on_sigterm
@@ -42,12 +44,16 @@ CACHE = CONFIG.open_cache()
 RUNNER = Runner(CONFIG.device, CACHE.path / "stops", CONFIG.concurrency, CONFIG.queue_size)
 #: The built-in example pictures, then the operator's (NST_EXAMPLES_DIR).
 EXAMPLE_FOLDERS = [HERE / "examples"] + ([CONFIG.examples_dir] if CONFIG.examples_dir else [])
-#: Scrolls the result into view when it is not (a phone, where it sits under the controls).
-SHOW_RESULT = """() => {
+#: Scrolls the result into view when a run starts and it is out of sight (a phone, where it sits under the
+#: controls). It follows the status line's first sentence of a run: a script on Run's click itself waited
+#: for the run to end.
+STARTED = State("preparing", what="pictures").sentence().split(" · ")[0]
+SHOW_RESULT = """(status) => {
+  if (!status || !status.startsWith(STARTED)) return;
   const result = document.getElementById("output");
   const box = result && result.getBoundingClientRect();
   if (box && (box.top < 0 || box.top > window.innerHeight * 0.5)) result.scrollIntoView({behavior: "smooth"});
-}"""
+}""".replace("STARTED", json.dumps(STARTED))
 #: ``/?view=api`` opens the API page, as a link to a Space's API is written (Gradio's footer button does it).
 OPEN_API_PAGE = """() => {
   // Gradio drops ?view=api from the address before this runs: the URL the page was asked for still has it.
@@ -175,7 +181,7 @@ def build_demo() -> gr.Blocks:
         )
         running.then(lambda: gr.update(interactive=False), None, stop, queue=False, api_visibility="private")
         # The picture forms below Run: on a phone it is out of sight, so the page goes to it.
-        run.click(None, None, None, js=SHOW_RESULT, api_visibility="private")
+        status.change(None, status, None, js=SHOW_RESULT, api_visibility="private")
         stop.click(page.stop, None, stop, queue=False, api_visibility="private", api_name="page_stop")
         api.add_endpoints(RUNNER, CONFIG, gate, CACHE, painters)
     demo.queue(default_concurrency_limit=CONFIG.concurrency, max_size=CONFIG.queue_size)
