@@ -13,7 +13,6 @@ set, read by those names.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -25,8 +24,9 @@ import spaces  # noqa: F401, I001  first: on ZeroGPU it must be imported before 
 from nst import readiness
 from nst.methods import METHODS
 from nst.ui import api
+from nst.ui.assets import PAGE_ASSETS, SHOW_RESULT
+from nst.ui.cache import STOPS
 from nst.ui.controls import GROUPS, TOGGLED, Context, in_group, shown
-from nst.ui.lifecycle import State
 from nst.ui.page import Page, banner, change_method, checked_upload, example_gallery
 from nst.ui.runner import Runner
 from nst.ui.server import ServerConfig, launch, stop_on_sigterm
@@ -41,41 +41,9 @@ TITLE = "nst: neural style transfer studio"
 CONFIG = ServerConfig.from_env()
 #: The one folder the server writes to (uploads, results, PNGs), swept by age (NST_CACHE_SECONDS).
 CACHE = CONFIG.open_cache()
-RUNNER = Runner(CONFIG.device, CACHE.path / "stops", CONFIG.concurrency, CONFIG.queue_size)
+RUNNER = Runner(CONFIG.device, CACHE.path / STOPS, CONFIG.concurrency, CONFIG.queue_size)
 #: The built-in example pictures, then the operator's (NST_EXAMPLES_DIR).
 EXAMPLE_FOLDERS = [HERE / "examples"] + ([CONFIG.examples_dir] if CONFIG.examples_dir else [])
-#: Scrolls the result into view when a run starts and it is out of sight (a phone, where it sits under the
-#: controls). It follows the status line's first sentence of a run: a script on Run's click itself waited
-#: for the run to end.
-STARTED = State("preparing", what="pictures").sentence().split(" · ")[0]
-SHOW_RESULT = """(status) => {
-  if (!status || !status.startsWith(STARTED)) return;
-  const result = document.getElementById("output");
-  const box = result && result.getBoundingClientRect();
-  if (box && (box.top < 0 || box.top > window.innerHeight * 0.5)) result.scrollIntoView({behavior: "smooth"});
-}""".replace("STARTED", json.dumps(STARTED))
-#: ``/?view=api`` opens the API page, as a link to a Space's API is written (Gradio's footer button does it).
-OPEN_API_PAGE = """() => {
-  // Gradio drops ?view=api from the address before this runs: the URL the page was asked for still has it.
-  const asked = new URL(performance.getEntriesByType("navigation")[0]?.name || location.href);
-  if (asked.searchParams.get("view") !== "api") return;
-  const open = (tries) => {
-    const button = [...document.querySelectorAll("footer button")].find(b => b.textContent.includes("API"));
-    const shown = document.querySelector(".api-docs, .api-docs-wrap");
-    if (shown || tries <= 0) return;
-    if (button && document.querySelector("#run")) button.click();
-    setTimeout(() => open(tries - 1), 500);
-  };
-  open(20);
-}"""
-CSS = """
-#output img, #compare img { object-fit: contain; }
-#compare { min-height: 240px; }
-.nst-note { font-size: 0.9em; opacity: 0.8; }
-"""
-
-#: What Gradio 6 takes at launch rather than in Blocks: the page's style and its script.
-PAGE_ASSETS = {"css": CSS, "js": OPEN_API_PAGE}
 
 
 def build_demo() -> gr.Blocks:
@@ -180,7 +148,6 @@ def build_demo() -> gr.Blocks:
             show_progress_on=output,  # the status line says the state itself, in words
         )
         running.then(lambda: gr.update(interactive=False), None, stop, queue=False, api_visibility="private")
-        # The picture forms below Run: on a phone it is out of sight, so the page goes to it.
         status.change(None, status, None, js=SHOW_RESULT, api_visibility="private")
         stop.click(page.stop, None, stop, queue=False, api_visibility="private", api_name="page_stop")
         api.add_endpoints(RUNNER, CONFIG, gate, CACHE, painters)

@@ -133,6 +133,7 @@ def app_module(tmp_path_factory):
 def server(app_module):
     """The app's page and API on a local port, launched as app.py does (uploads limited to 2 MB, request
     bodies to 3.7 MB), for one test module."""
+    from nst.ui.assets import PAGE_ASSETS
     from nst.ui.server import launch
 
     demo = app_module.build_demo()
@@ -142,7 +143,7 @@ def server(app_module):
         app_module.CONFIG,
         prevent_thread_lock=True,
         quiet=True,
-        **app_module.PAGE_ASSETS,
+        **PAGE_ASSETS,
     )
     try:
         yield url

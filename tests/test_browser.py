@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from nst.ui.server import launch
 from support.browser import ARGS, chromium_path
 
 
@@ -42,23 +41,6 @@ def browser():
             b.close()
 
 
-@pytest.fixture(scope="module")
-def page_url(app_module):
-    demo = app_module.build_demo()
-    _, url, _ = launch(
-        demo,
-        app_module.CACHE,
-        app_module.CONFIG,
-        prevent_thread_lock=True,
-        quiet=True,
-        **app_module.PAGE_ASSETS,
-    )
-    try:
-        yield url
-    finally:
-        demo.close()
-
-
 def _shots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("NST_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,13 +65,13 @@ def _set_number(page, elem_id: str, value: int) -> None:
     box.blur()
 
 
-def test_upload_run_and_see_the_result(browser, page_url, vgg19_env, content_path, style_path, tmp_path):
+def test_upload_run_and_see_the_result(browser, server, vgg19_env, content_path, style_path, tmp_path):
     from playwright.sync_api import expect
 
     shots = _shots(tmp_path)
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.set_default_timeout(60_000)
-    page.goto(page_url)
+    page.goto(server)
     expect(page.locator("#run")).to_be_visible()
 
     page.locator("#content input[type=file]").set_input_files(str(content_path))
@@ -125,12 +107,12 @@ def _choose_method(page, label: str) -> None:
     page.get_by_role("option", name=label, exact=True).click()
 
 
-def test_a_click_on_an_example_thumbnail_puts_it_in_place(browser, page_url):
+def test_a_click_on_an_example_thumbnail_puts_it_in_place(browser, server):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
-    page.goto(page_url)
+    page.goto(server)
     expect(page.locator(".nst-examples").first.get_by_text("chelsea")).to_be_visible()
     page.locator(".nst-examples").first.get_by_text("chelsea").click()
     expect(page.locator("#content img")).to_be_visible()
@@ -139,14 +121,14 @@ def test_a_click_on_an_example_thumbnail_puts_it_in_place(browser, page_url):
     page.close()
 
 
-def test_controls_follow_the_method(browser, page_url, tmp_path):
+def test_controls_follow_the_method(browser, server, tmp_path):
     from playwright.sync_api import expect
 
     from nst.methods import METHODS
 
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.set_default_timeout(60_000)
-    page.goto(page_url)
+    page.goto(server)
     expect(page.locator("#content")).to_be_visible()
     _open_dials(page)
     expect(page.locator("#hist_strength")).to_be_hidden()
@@ -168,14 +150,14 @@ def test_controls_follow_the_method(browser, page_url, tmp_path):
     page.close()
 
 
-def test_an_error_is_shown_whole_in_plain_words(browser, page_url, content_path, style_path, tmp_path):
+def test_an_error_is_shown_whole_in_plain_words(browser, server, content_path, style_path, tmp_path):
     """No VGG weights on this server: the person reads the whole sentence, no markup eats any of it, and the
     status line says it too (never a stale 'Loading...')."""
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
-    page.goto(page_url)
+    page.goto(server)
     page.locator("#content input[type=file]").set_input_files(str(content_path))
     page.locator("#style input[type=file]").set_input_files(str(style_path))
     expect(page.locator("#style img")).to_be_visible()
@@ -192,13 +174,13 @@ def test_an_error_is_shown_whole_in_plain_words(browser, page_url, content_path,
     page.close()
 
 
-def test_on_a_phone_run_comes_before_the_empty_result(browser, page_url, tmp_path):
+def test_on_a_phone_run_comes_before_the_empty_result(browser, server, tmp_path):
     """390x844: the method is one compact line, and Run comes right after the two pictures, before the result."""
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
     page.set_default_timeout(60_000)
-    page.goto(page_url)
+    page.goto(server)
     run, output = page.locator("#run"), page.locator("#output")
     expect(run).to_be_visible()
     assert page.locator("#method").bounding_box()["height"] < 120, "the method is a dropdown, not a screenful"
@@ -215,7 +197,7 @@ def test_on_a_phone_run_comes_before_the_empty_result(browser, page_url, tmp_pat
     [("phone", {"width": 390, "height": 844}), ("desktop", {"width": 1366, "height": 900})],
 )
 def test_run_is_in_the_first_view_and_the_result_in_view_when_done(
-    browser, page_url, vgg19_env, content_path, style_path, tmp_path, device, viewport
+    browser, server, vgg19_env, content_path, style_path, tmp_path, device, viewport
 ):
     """Phone first: the photo, the style, the method and Run in the first view; after Run the page goes to the
     result, which is in view when the status says Done, with a before/after slider at least 200 px high. On a
@@ -226,7 +208,7 @@ def test_run_is_in_the_first_view_and_the_result_in_view_when_done(
     extra = {"device_scale_factor": 2, "is_mobile": True, "has_touch": True} if device == "phone" else {}
     page = browser.new_page(viewport=viewport, **extra)
     page.set_default_timeout(60_000)
-    page.goto(page_url)
+    page.goto(server)
     expect(page.locator("#run")).to_be_in_viewport()
     run, photo = page.locator("#run").bounding_box(), page.locator("#content").bounding_box()
     assert run["y"] + run["height"] <= viewport["height"], run
@@ -253,7 +235,7 @@ def test_run_is_in_the_first_view_and_the_result_in_view_when_done(
     page.close()
 
 
-def test_an_unreadable_upload_is_told_at_once_in_the_pages_words(browser, page_url, tmp_path):
+def test_an_unreadable_upload_is_told_at_once_in_the_pages_words(browser, server, tmp_path):
     from playwright.sync_api import expect
 
     shots = _shots(tmp_path)
@@ -261,7 +243,7 @@ def test_an_unreadable_upload_is_told_at_once_in_the_pages_words(browser, page_u
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a picture" * 10)
     page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
     page.set_default_timeout(60_000)
-    page.goto(page_url)
+    page.goto(server)
     page.locator("#content input[type=file]").set_input_files(str(bad))
     expect(page.locator("#status")).to_contain_text("Photo", timeout=30_000)
     text = page.locator("#status").inner_text()
@@ -270,12 +252,12 @@ def test_an_unreadable_upload_is_told_at_once_in_the_pages_words(browser, page_u
     page.close()
 
 
-def test_view_api_opens_the_api_page_with_the_packages_help(browser, page_url):
+def test_view_api_opens_the_api_page_with_the_packages_help(browser, server):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     page.set_default_timeout(60_000)
-    page.goto(page_url + "?view=api")
+    page.goto(server + "?view=api")
     expect(page.get_by_text("photo to repaint").first).to_be_visible(timeout=30_000)
     assert page.get_by_text("publicly available URL").count() == 0
     page.close()
