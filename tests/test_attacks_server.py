@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from nst import cyclegan, requests
-from nst.ui.cache import MARKER
+from nst.ui.cache import MARKER, STOPS
 from support.http import (
     GENERIC,
     body_for,
@@ -89,7 +89,7 @@ def test_server_files_are_refused_with_one_sentence_whatever_the_path(
     link = inside / "link.png"
     link.symlink_to(secret)
     cache = app_module.CACHE.path
-    stop = cache / "stops" / "signal-of-a-run"
+    stop = cache / STOPS / "signal-of-a-run"
     stop.parent.mkdir(exist_ok=True)
     stop.touch()
     recorder = Recorder(requests.load_image)

@@ -38,6 +38,8 @@ from ..errors import SettingsError
 log = logging.getLogger(__name__)
 
 MARKER = ".nst-cache"
+#: The subfolder of the runs' stop signals (:class:`nst.ui.runner.StopSignal`): the server's, never an upload.
+STOPS = "stops"
 
 
 class CacheFolder:

@@ -42,6 +42,7 @@ from typing import Any
 import gradio as gr
 
 from ..errors import shown
+from .cache import STOPS
 
 REFUSED = (
     "{what}: this file was not uploaded to this server. Send the image itself: upload it first "
@@ -56,8 +57,8 @@ EXPIRED = (
     "upload it again"
 )
 DATA_URL_FOLDER = "data-urls"
-#: The cache folder's subfolders that hold the server's own files, never an upload (see app.py).
-PRIVATE = ("stops",)
+#: The cache folder's subfolders that hold the server's own files, never an upload.
+PRIVATE = (STOPS,)
 
 
 @dataclass(frozen=True)
@@ -141,22 +142,21 @@ class UploadGate:
         """The payload as a plain upload payload, or a :class:`gr.Error` a person can act on."""
         if payload is None or payload == [] or payload == "":
             return None
-        if spec.most is None:
-            if isinstance(payload, list):
-                raise gr.Error(
-                    f"{spec.what}: expected one file, got a list of {len(payload)}", print_exception=False
-                )
-            return self._one(payload, spec.what)
+        if spec.most is None and isinstance(payload, list):
+            raise gr.Error(
+                f"{spec.what}: expected one file, got a list of {len(payload)}", print_exception=False
+            )
         files = payload if isinstance(payload, list) else [payload]
-        if len(files) > spec.most:
+        if spec.most is not None and len(files) > spec.most:
             raise gr.Error(
                 f"{spec.what}: {len(files)} files given; at most {spec.most}", print_exception=False
             )
-        names = [f"{spec.what} {k + 1}" for k in range(len(files))]
+        names = [spec.what] if spec.most is None else [f"{spec.what} {k + 1}" for k in range(len(files))]
         for f, what in zip(files, names):  # every data: URL's size, before any is decoded
             if isinstance(f, dict) and isinstance(f.get("url"), str) and f["url"].startswith("data:"):
                 self._check_data_size(f["url"], what)
-        return [self._one(f, what) for f, what in zip(files, names)]
+        checked = [self._one(f, what) for f, what in zip(files, names)]
+        return checked[0] if spec.most is None else checked
 
     def _one(self, payload: Any, what: str) -> dict:
         if not isinstance(payload, dict):
@@ -208,8 +208,8 @@ class UploadGate:
             )
 
     def _save_data_url(self, url: str, what: str) -> str:
-        """The bytes of a ``data:`` URL, unchanged, as a file in the upload folder (never decoded as an image
-        here), named with its image type's suffix (file inputs check the suffix)."""
+        """The bytes of a ``data:`` URL (its size already checked), unchanged, as a file in the upload folder
+        (never decoded as an image here), named with its image type's suffix (file inputs check the suffix)."""
         header, _, data = url.partition(",")
         if ";base64" not in header:
             raise gr.Error(f"{what}: a data: URL must carry base64 data", print_exception=False)
@@ -221,7 +221,6 @@ class UploadGate:
                 f"got {shown(mime or 'none')}",
                 print_exception=False,
             )
-        self._check_data_size(url, what)
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
