@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import torch
-from measure import machine
+from measure import append_results, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -228,13 +228,8 @@ def main() -> None:
                 f"{f'{ratio:.2f}x' if name == 'nst' else ''} |"
             )
         print("\n".join(lines[-2:]), flush=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"gatys-{device.type}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "a") as f:
-        f.write(text + "\n")
-    print(f"appended to {out}")
+    append_results(out, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from measure import machine
+from measure import append_results, machine
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -269,13 +269,7 @@ def main() -> None:
                 f"{off['final']:.6g} | {on['final']:.6g} | {on['rejected']} | {row['max_diff']} | {row['psnr']:.1f} |"
             )
     lines += ["", f"Benchmark wall time {time.perf_counter() - start:.0f} s.", ""]
-    text = "\n".join(lines)
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "a") as f:
-        f.write(text + "\n")
-    print(f"appended to {out}")
+    append_results(args.out, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -388,12 +388,22 @@ def main() -> None:
     finally:
         server.stop(signal.SIGKILL)
 
-    out = ROOT / "benchmarks" / "results" / f"hostile-{args.label}.md"
+    write_table(
+        f"hostile-{args.label}.md",
+        f"Hostile client against app.py from `{args.app_dir}` ({args.label})",
+        f"Real VGG16 weights; server idle RSS {idle:.0f} MB. Peak: the server's resident memory above its "
+        "level when the attack started (sampled every 20 ms).",
+        rows,
+    )
+
+
+def write_table(name: str, title: str, note: str, rows: list[tuple[str, str, str, str]]) -> None:
+    """The attacks' table, with the machine named, as ``benchmarks/results/<name>``."""
+    out = ROOT / "benchmarks" / "results" / name
     lines = [
-        f"# Hostile client against app.py from `{args.app_dir}` ({args.label})",
+        f"# {title}",
         "",
-        f"Machine: {machine()}. Real VGG16 weights; server idle RSS {idle:.0f} MB. "
-        "Peak: the server's resident memory above its level when the attack started (sampled every 20 ms).",
+        f"Machine: {machine()}. {note}",
         "",
         "| attack | what the client got | peak MB | s |",
         "|---|---|---|---|",

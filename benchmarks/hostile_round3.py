@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from hostile_client import PAINTING, PHOTO, VGG16, Server, short  # noqa: E402
-from measure import Peak, machine, rss_mb  # noqa: E402
+from hostile_client import PAINTING, PHOTO, VGG16, Server, short, write_table  # noqa: E402
+from measure import Peak, rss_mb  # noqa: E402
 
 from support.http import body_for, fn_index, parameters  # noqa: E402
 
@@ -248,19 +248,13 @@ def main() -> None:
     finally:
         server.stop(signal.SIGTERM)
 
-    out = ROOT / "benchmarks" / "results" / f"hostile-round3-{args.label}.md"
-    lines = [
-        f"# Hostile client, round three, against app.py from `{args.app_dir}` ({args.label})",
-        "",
-        f"Machine: {machine()}. Real VGG16 weights, default limits; server idle RSS {idle:.0f} MB. "
-        "Peak: the server's resident memory above its level when the call started (sampled every 20 ms).",
-        "",
-        "| attack | what the client got | peak MB | s |",
-        "|---|---|---|---|",
-    ]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {out}")
+    write_table(
+        f"hostile-round3-{args.label}.md",
+        f"Hostile client, round three, against app.py from `{args.app_dir}` ({args.label})",
+        f"Real VGG16 weights, default limits; server idle RSS {idle:.0f} MB. Peak: the server's resident "
+        "memory above its level when the call started (sampled every 20 ms).",
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -78,3 +78,13 @@ class Peak:
     def delta(self) -> float:
         """The peak above the level at the start, in MB."""
         return self.peak - self.start
+
+
+def append_results(out: str | os.PathLike, text: str) -> None:
+    """``text`` printed and added at the end of the results file ``out`` (earlier runs are kept)."""
+    print(text)
+    out = os.fspath(out)
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    with open(out, "a") as f:
+        f.write(text + "\n")
+    print(f"appended to {out}")
