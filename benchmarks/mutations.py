@@ -436,8 +436,8 @@ MUTATIONS = [
     Mutation(
         "file lists are capped one file late",
         "nst/ui/uploads.py",
-        "if len(files) > spec.most:",
-        "if len(files) > spec.most + 1:",
+        "if spec.most is not None and len(files) > spec.most:",
+        "if spec.most is not None and len(files) > spec.most + 1:",
         ("tests/test_attacks_server.py::test_file_lists_are_capped",),
     ),
     Mutation(
