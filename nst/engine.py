@@ -28,6 +28,7 @@ from PIL import Image
 
 from . import color
 from .errors import ResourceError, SettingsError, Stopped
+from .faces import Face, face_mask
 from .geometry import Canvas
 from .images import image_to_tensor, resize_to, tensor_to_image
 from .lbfgs import LBFGS
@@ -84,6 +85,7 @@ class StyleResult:
     stopped: bool = False  #: True when the callback or ``stop`` ended the run early
     device: str = "cpu"
     notes: list[str] = field(default_factory=list)  #: what was adjusted to make the run possible
+    faces: tuple[Face, ...] = ()  #: the faces keep_faces kept (boxes in pixels of the result)
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,7 @@ def run_scales(
     *,
     notes: Sequence[str] = (),
     regions: Sequence[Region] | None = None,
+    faces: Sequence[Face] = (),
     callback: StepCallback | None = None,
     on_phase: PhaseCallback | None = None,
     image_every: int = 25,
@@ -301,8 +304,9 @@ def run_scales(
 
     The image is always at the last scale's size, even when stopped early, and ``finish`` may
     change it before it becomes a picture; ``notes`` say what was adjusted. ``content`` None makes
-    a texture. ``on_phase`` is told when each scale's targets are computed. A ``stop`` set before
-    the first step raises :class:`~nst.errors.Stopped`.
+    a texture. ``faces`` (found on ``content``) are kept at every scale (``keep_faces``). ``on_phase``
+    is told when each scale's targets are computed. A ``stop`` set before the first step raises
+    :class:`~nst.errors.Stopped`.
     """
     start = time.perf_counter()
     history: list[dict[str, float]] = []
@@ -320,7 +324,8 @@ def run_scales(
     try:
         for k, scale in enumerate(scales):
             canvas = scale.canvas
-            memory = plan_scale(canvas, settings, dev, halo_px, len(styles))
+            guided = regions is not None or bool(faces and content is not None)
+            memory = plan_scale(canvas, settings, dev, halo_px, len(styles), guided)
             tiles = plan_tiles(canvas, memory.tile, halo_px) if memory.tile else None
             if tiles:
                 notes.append(
@@ -329,6 +334,11 @@ def run_scales(
                 )
             content_t = image_to_tensor(resize_to(content, canvas), dev) if content is not None else None
             style_ts = [_style_tensor(s, canvas, settings, dev) for s in styles]
+            kept = (
+                face_mask(faces, Canvas.of(content), canvas).to(dev)
+                if faces and content_t is not None
+                else None
+            )
             if on_phase is not None:
                 on_phase(Preparing("targets", k, len(scales)))
             try:
@@ -341,6 +351,7 @@ def run_scales(
                     canvas=canvas,
                     stop=stop,
                     tiles_for=tiles_for,
+                    face_mask=kept,
                 )
             except Stopped:
                 if x is None:
@@ -395,4 +406,5 @@ def run_scales(
         stopped=stopped,
         device=str(dev),
         notes=notes,
+        faces=tuple(faces) if content is not None else (),
     )

@@ -85,19 +85,36 @@ _EPS = 1e-12
 
 
 class ContentLoss:
-    """Feature MSE to the content image, relative to the target's mean square, averaged over layers."""
+    """Feature MSE to the content image, relative to the target's mean square, averaged over layers.
+
+    ``gains`` (per layer, a (1, 1, h, w) map on its grid, e.g. ``1 + face_weight * mask``) weigh some
+    positions more: the mean stays over every position, so where the gain is 1 the term is as without
+    it (the faces of ``keep_faces``, :mod:`nst.faces`)."""
 
     name = "content"
 
-    def __init__(self, targets: Mapping[str, torch.Tensor]) -> None:
+    def __init__(
+        self, targets: Mapping[str, torch.Tensor], gains: Mapping[str, torch.Tensor] | None = None
+    ) -> None:
         self.targets = {layer: t.float() for layer, t in targets.items()}
+        self.gains = {layer: g.float() for layer, g in (gains or {}).items()}
         self.layers = tuple(self.targets)
         self.scales = {layer: 1.0 / (t.pow(2).mean().item() + _EPS) for layer, t in self.targets.items()}
 
-    def __call__(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
-        total = sum(
-            self.scales[layer] * content_loss(features[layer], t) for layer, t in self.targets.items()
+    def _squares(
+        self, features: torch.Tensor, target: torch.Tensor, gain: torch.Tensor | None
+    ) -> torch.Tensor:
+        squares = (features.float() - target).pow(2)
+        return squares if gain is None else squares * gain
+
+    def _loss(self, features: torch.Tensor, layer: str) -> torch.Tensor:
+        target, gain = self.targets[layer], self.gains.get(layer)
+        return (
+            content_loss(features, target) if gain is None else self._squares(features, target, gain).mean()
         )
+
+    def __call__(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
+        total = sum(self.scales[layer] * self._loss(features[layer], layer) for layer in self.targets)
         return total / len(self.targets)
 
     # Tiled (nst.tiles): a mean over positions is the sum of every tile's part.
@@ -111,7 +128,13 @@ class ContentLoss:
         self, features: Mapping[str, torch.Tensor], tile: Tile, prepared: Prepared
     ) -> tuple[torch.Tensor, torch.Tensor]:
         total = sum(
-            self.scales[layer] * (features[layer].float() - tile.region(t, layer)).pow(2).sum() / t.numel()
+            self.scales[layer]
+            * self._squares(
+                features[layer],
+                tile.region(t, layer),
+                tile.region(self.gains[layer], layer) if layer in self.gains else None,
+            ).sum()
+            / t.numel()
             for layer, t in self.targets.items()
         ) / len(self.targets)
         return total, total.detach()

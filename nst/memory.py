@@ -99,12 +99,13 @@ def state_bytes(settings: Settings) -> float:
     return STATE_BYTES_PER_PIXEL + content_bytes(settings) + photo
 
 
-def held_bytes(settings: Settings, n_styles: int) -> float:
+def held_bytes(settings: Settings, n_styles: int, guided: bool = False) -> float:
     """Style features kept for the distribution losses: per layer and style, the style's features (a
     square of ``size * style_scale``) or at most MAX_HELD_FLOATS of them, counted twice (the kept
-    features and the targets made from them)."""
+    features and the targets made from them). A ``guided`` run (masks, segmentations, kept faces) keeps
+    them for the Gram loss too."""
     layers = set(settings.hist_layers) if settings.hist_weight else set()
-    if settings.style_weight and settings.style_loss != "gram":
+    if settings.style_weight and (settings.style_loss != "gram" or guided):
         layers |= set(settings.style_layers)
     side = settings.size * settings.style_scale
     floats = sum(
@@ -127,7 +128,12 @@ def _gb(value: float) -> str:
 
 
 def plan_scale(
-    canvas: Canvas, settings: Settings, device: torch.device, halo_px: int, n_styles: int = 1
+    canvas: Canvas,
+    settings: Settings,
+    device: torch.device,
+    halo_px: int,
+    n_styles: int = 1,
+    guided: bool = False,
 ) -> ScalePlan:
     """Whole or tiled, and the history, for optimizing a picture of ``canvas`` (see the module docstring).
 
@@ -136,7 +142,8 @@ def plan_scale(
     """
     pixels = canvas.pixels
     lbfgs = settings.optimizer == "lbfgs"
-    room = budget(device) - held_bytes(settings, n_styles) - pixels * state_bytes(settings)
+    held = held_bytes(settings, n_styles, guided)
+    room = budget(device) - held - pixels * state_bytes(settings)
     forced = settings.tile_size is not None and canvas.size > settings.tile_size
     whole_room = room - pixels * BYTES_PER_PIXEL
     if not forced and whole_room >= 0:
@@ -154,13 +161,11 @@ def plan_scale(
     window = math.sqrt(max(left, 0.0) / BYTES_PER_PIXEL)
     core = int(window - 2 * halo_px) // ALIGN * ALIGN
     if core < MIN_TILE:
-        need = pixels * (state_bytes(settings) + history * HISTORY_BYTES_PER_PIXEL) + held_bytes(
-            settings, n_styles
-        )
+        need = pixels * (state_bytes(settings) + history * HISTORY_BYTES_PER_PIXEL) + held
         raise ResourceError(
             f"a {canvas.width}x{canvas.height} px picture with these settings needs about {_gb(need)} for the "
             f"image, its gradient, the optimizer's history{', the matting Laplacian' if settings.photo_weight else ''}"
-            f"{', the style features' if held_bytes(settings, n_styles) else ''} alone, leaving no room for a "
+            f"{', the style features' if held else ''} alone, leaving no room for a "
             f"tile in the {_gb(budget(device))} a run may use on this device; lower the size"
         )
     return ScalePlan(min(core, settings.tile_size) if forced else core, history)
@@ -176,9 +181,11 @@ def pass_tile(canvas: Canvas, settings: Settings, device: torch.device, halo_px:
     return max(ALIGN, min(core, settings.tile_size) if forced else core)
 
 
-def check_memory(canvas: Canvas, settings: Settings, n_styles: int, device: torch.device) -> None:
+def check_memory(
+    canvas: Canvas, settings: Settings, n_styles: int, device: torch.device, guided: bool = False
+) -> None:
     """Refuse, before any work, a size above the device's limit, or a picture of ``canvas`` (before the
     photo is decoded: a square of ``size``, its upper bound) whose own state with ``n_styles`` style
     images leaves no room for a tile."""
     check_size(canvas, device)
-    plan_scale(canvas, settings, device, halo(settings.backbone, settings.taps()), n_styles)
+    plan_scale(canvas, settings, device, halo(settings.backbone, settings.taps()), n_styles, guided)

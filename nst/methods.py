@@ -43,7 +43,16 @@ EXTENSION_FIELDS = (
 )
 OFF: Mapping[str, Any] = {"style_loss": "gram", "hist_weight": 0.0, "photo_weight": 0.0}
 #: Settings that need a content image (a texture has none); its size is its width and height.
-CONTENT_FIELDS = ("content_weight", "content_layers", "init", "preserve_color", "photo_weight", "size")
+CONTENT_FIELDS = (
+    "content_weight",
+    "content_layers",
+    "init",
+    "preserve_color",
+    "photo_weight",
+    "size",
+    "keep_faces",
+    "face_strength",
+)
 
 
 Request = StylizeRequest | TextureRequest | PaintRequest

@@ -141,10 +141,13 @@ def mask_tensor(mask: Image.Image | None, canvas: Canvas, device: torch.device |
     return arr[None, None].to(device)
 
 
+def layer_mask(mask: torch.Tensor, grid: Canvas) -> torch.Tensor:
+    """A (1, 1, H, W) mask averaged down to a layer's grid, still (1, 1, h, w)."""
+    return mask if Canvas.of(mask) == grid else F.adaptive_avg_pool2d(mask, grid.hw)
+
+
 def layer_weights(mask: torch.Tensor | None, grid: Canvas) -> torch.Tensor | None:
     """A (1, 1, H, W) mask averaged down to a layer's grid, flattened: one weight per position."""
     if mask is None:
         return None
-    if Canvas.of(mask) != grid:
-        mask = F.adaptive_avg_pool2d(mask, grid.hw)
-    return mask.reshape(-1).float()
+    return layer_mask(mask, grid).reshape(-1).float()

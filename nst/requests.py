@@ -43,6 +43,7 @@ from .engine import (
     run_scales,
 )
 from .errors import SettingsError
+from .faces import Face, find_faces
 from .geometry import Canvas
 from .images import ImageSource, image_to_tensor, load_image, resize_to
 from .inputs import Input
@@ -111,6 +112,7 @@ class Plan:
     scales: tuple[Scale, ...]
     notes: tuple[str, ...] = ()
     regions: tuple[Region, ...] | None = None
+    faces: tuple[Face, ...] = ()  #: the faces keep_faces keeps, found on the content as decoded
 
 
 def _given(source: Any, what: str) -> Any:
@@ -246,6 +248,7 @@ class _Optimization(_Prepared):
             pick_device(request.device),
             notes=plan.notes,
             regions=plan.regions,
+            faces=plan.faces,
             callback=callback,
             on_phase=on_phase,
             image_every=image_every,
@@ -285,7 +288,10 @@ class StylizeRequest(_Optimization):
         styles = self._check_styles(settings)
         limits.check_size("size", settings.size)
         limits.check(settings)
-        check_memory(Canvas(settings.size, settings.size), settings, len(styles), pick_device(self.device))
+        guided = bool(masks) or self.content_segmentation is not None
+        check_memory(
+            Canvas(settings.size, settings.size), settings, len(styles), pick_device(self.device), guided
+        )
         content = load_image(self.content, "content image", settings.size)
         style_images = _load_styles(styles, settings)
         canvas = Canvas.of(content)
@@ -299,8 +305,11 @@ class StylizeRequest(_Optimization):
             style_segmentation=self.style_segmentation,
             blend_given=settings.style_blend is not None,
         )
+        faces = find_faces(content) if settings.finds_faces else ()
+        if faces and not guided:  # the faces' guided style loss keeps the style's features
+            check_memory(canvas, settings, len(style_images), pick_device(self.device), guided=True)
         return self._with(
-            Plan(tuple(scales), tuple(notes), None if regions is None else tuple(regions)),
+            Plan(tuple(scales), tuple(notes), None if regions is None else tuple(regions), faces),
             content=content,
             style=style_images[0],
             extra_styles=style_images[1:],

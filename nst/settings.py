@@ -80,6 +80,8 @@ MIN_STYLE_POSITIONS = 100
 #: Risser et al. apply their histogram loss at relu1_1 and relu4_1.
 HISTOGRAM_LAYERS = ("relu1_1", "relu4_1")
 PRESERVE_COLORS = ("none", "luminance", "histogram")
+#: keep_faces: "auto" finds the photo's faces (nst.faces) and keeps them; "off" paints them like the rest.
+KEEP_FACES = ("auto", "off")
 
 
 #: Largest loss weight (content, style, tv, histogram, photo); beyond, float32 losses overflow.
@@ -199,6 +201,17 @@ class Settings:
     style_blend: tuple[float, ...] | None = _f(
         None, "one weight per style image, comma-separated; default equal weights"
     )
+    keep_faces: str = _f(
+        "auto",
+        "keep faces recognisable: auto finds the photo's faces and paints them more lightly (a photo "
+        "without faces is painted exactly as with off); off paints faces like the rest",
+        KEEP_FACES,
+    )
+    face_strength: float = _f(
+        0.7,
+        "how much of the painting is lifted off the faces keep_faces finds, 0 to 1: there the style loss "
+        "weighs 1 - face_strength as much and the content loss more, fading out around each face",
+    )
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -253,10 +266,19 @@ class Settings:
             if not any(blend):
                 raise SettingsError("style_blend: at least one weight must be above zero")
             set_("style_blend", blend)
+        if isinstance(self.keep_faces, bool):  # a toggle's yes or no (the page's checkbox, Python's True)
+            set_("keep_faces", "auto" if self.keep_faces else "off")
+        set_("keep_faces", as_choice(self.keep_faces, "keep_faces", KEEP_FACES))
+        set_("face_strength", as_float(self.face_strength, "face_strength", 0.0, 1.0))
         if self.content_weight == 0 and self.style_weight == 0 and self.hist_weight == 0:
             raise SettingsError(
                 "content_weight, style_weight and hist_weight are all 0: there would be nothing to optimize"
             )
+
+    @property
+    def finds_faces(self) -> bool:
+        """Whether a run looks for faces: keep_faces is on and would change something where it finds one."""
+        return self.keep_faces == "auto" and self.face_strength > 0
 
     def content_weight_at(self, canvas: Canvas) -> float:
         """``content_weight`` for an image of ``canvas``: as given up to ``WEIGHTS_SIDE``, then growing

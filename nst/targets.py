@@ -18,13 +18,14 @@ from dataclasses import dataclass
 
 import torch
 
+from . import faces
 from .errors import Stopped
 from .geometry import Canvas
 from .layers import layer_grid
 from .losses import ContentLoss, GramStyleLoss, LossTerm, TVLoss, gram_matrix, gram_sum
 from .memory import MAX_HELD_FLOATS
 from .photo import PhotoLoss
-from .regions import Region, layer_weights, mask_tensor, plain_regions
+from .regions import Region, layer_mask, layer_weights, mask_tensor, plain_regions
 from .settings import Settings
 from .style_losses import (
     DistributionStyleLoss,
@@ -103,10 +104,14 @@ def _distribution_targets(
     regions: Sequence[Region],
     canvas: Canvas,
     stop: threading.Event | None,
+    style_gain: torch.Tensor | None = None,
 ) -> dict[str, list[RegionTarget]]:
-    """Per layer, the target of every region: the region's output positions and its style samples."""
+    """Per layer, the target of every region: the region's output positions and its style samples.
+    ``style_gain`` (1, 1, H, W) on ``canvas`` weighs every region's output positions (less on faces)."""
     device = styles[0].device
     out_masks = [mask_tensor(r.mask, canvas, device) for r in regions]
+    if style_gain is not None:
+        out_masks = [style_gain if m is None else m * style_gain for m in out_masks]
     style_masks = [[mask_tensor(m, Canvas.of(styles[k]), device) for k, m, _ in r.sources] for r in regions]
     targets: dict[str, list[RegionTarget]] = {}
     for layer in layers:
@@ -150,6 +155,7 @@ def build_terms(
     canvas: Canvas,
     stop: threading.Event | None = None,
     tiles_for: TilesFor | None = None,
+    face_mask: torch.Tensor | None = None,
 ) -> list[tuple[LossTerm, float]]:
     """The weighted loss terms for one scale, with every target computed once, here.
 
@@ -158,14 +164,17 @@ def build_terms(
     Style images go through the network one at a time: Gram matrices are reduced at once and
     only the layers a distribution loss needs are kept, so memory holds one style's full
     features, never all of them (nor a copy). ``tiles_for`` says which images pass in tiles
-    (see the module docstring). ``stop`` is polled between styles and layers.
+    (see the module docstring). ``stop`` is polled between styles and layers. ``face_mask`` (1, 1, H, W)
+    on ``canvas`` is where the faces are (``keep_faces``, :mod:`nst.faces`).
     """
 
     def tiles_of(image: torch.Tensor) -> list[Tile] | None:
         return tiles_for(Canvas.of(image)) if tiles_for is not None else None
 
     blend = settings.blend_weights(len(styles))
-    plain_gram = settings.style_loss == "gram" and regions is None
+    # keep_faces: the style's positions weigh less on faces (a guided statistic, as a mask's), the content more.
+    style_gain = None if face_mask is None else 1.0 - settings.face_strength * face_mask
+    plain_gram = settings.style_loss == "gram" and regions is None and style_gain is None
     gram_layers = settings.style_layers if settings.style_weight and plain_gram else ()
     kept = set(settings.style_layers if settings.style_weight and not plain_gram else ())
     kept |= set(settings.hist_layers if settings.hist_weight else ())
@@ -203,13 +212,26 @@ def build_terms(
 
     terms: list[tuple[LossTerm, float]] = []
     if content_feats:
-        terms.append((ContentLoss(content_feats), settings.content_weight_at(canvas)))
+        gains = None
+        if face_mask is not None:
+            gain = faces.CONTENT_GAIN * settings.face_strength
+            gains = {
+                layer: 1.0 + gain * layer_mask(face_mask, Canvas.of(f)) for layer, f in content_feats.items()
+            }
+        terms.append((ContentLoss(content_feats, gains), settings.content_weight_at(canvas)))
     if gram_layers:
         terms.append((GramStyleLoss(grams, settings.layer_weights), settings.style_weight))
     elif settings.style_weight:
         kind = make_kind(settings.style_loss, mmd_poly_c=settings.mmd_poly_c, seed=settings.seed)
         targets = _distribution_targets(
-            kind, settings.style_layers, style_feats, styles, regions or plain_regions(blend), canvas, stop
+            kind,
+            settings.style_layers,
+            style_feats,
+            styles,
+            regions or plain_regions(blend),
+            canvas,
+            stop,
+            style_gain,
         )
         terms.append(
             (DistributionStyleLoss("style", kind, targets, settings.layer_weights), settings.style_weight)
@@ -217,7 +239,14 @@ def build_terms(
     if settings.hist_weight:
         kind = make_kind("hist")
         targets = _distribution_targets(
-            kind, settings.hist_layers, style_feats, styles, regions or plain_regions(blend), canvas, stop
+            kind,
+            settings.hist_layers,
+            style_feats,
+            styles,
+            regions or plain_regions(blend),
+            canvas,
+            stop,
+            style_gain,
         )
         equal = (1.0 / len(settings.hist_layers),) * len(settings.hist_layers)
         terms.append((DistributionStyleLoss("hist", kind, targets, equal), settings.hist_weight))

@@ -10,6 +10,7 @@ the first test, so nothing is added without a wire.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -33,7 +34,11 @@ class Alternative:
     styles: int = 1  #: style images the run needs
     api_value: str | None = None  #: where the server's limits need another value ...
     api_base: dict[str, str] | None = None  #: ... or other settings
+    content: Path | None = None  #: a photo the value shows on (a face for keep_faces), else the tests' own
 
+
+#: A photo with a face, found at 128 px (tests/test_faces.py).
+PORTRAIT = Path(__file__).resolve().parents[1] / "examples" / "content" / "astronaut.jpg"
 
 #: The run every alternative is compared against: small, short, deterministic.
 RUN = {"size": "40", "steps": "3", "precision": "fp32"}
@@ -64,6 +69,8 @@ ALTERNATIVES = {
     "photo_weight": Alternative("1000"),
     "preserve_color": Alternative("luminance"),
     "style_blend": Alternative("0.9,0.1", styles=2),
+    "keep_faces": Alternative("off", {"size": "128"}, content=PORTRAIT),
+    "face_strength": Alternative("0.2", {"size": "128"}, content=PORTRAIT),
 }
 
 
@@ -170,8 +177,9 @@ def test_changing_it_changes_the_run(
     alternative = ALTERNATIVES[name]
     base = {**RUN, "backbone": "vgg19", **alternative.base}
     styles = [style_path, style_b][: alternative.styles]
-    before, notes_before = run(Settings.from_dict(base), content_path, styles)
-    after, notes_after = run(expected(name, alternative, base), content_path, styles)
+    content = alternative.content or content_path
+    before, notes_before = run(Settings.from_dict(base), content, styles)
+    after, notes_after = run(expected(name, alternative, base), content, styles)
     changed = (
         before.shape != after.shape or notes_before != notes_after or np.abs(before - after).mean() > 0.05
     )

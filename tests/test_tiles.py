@@ -11,6 +11,7 @@ import nst
 from nst import memory, targets
 from nst.engine import WholeObjective
 from nst.errors import ResourceError, SettingsError
+from nst.faces import Face, face_mask
 from nst.geometry import Canvas
 from nst.images import image_to_tensor
 from nst.layers import reach
@@ -95,7 +96,7 @@ def test_a_halo_one_step_short_changes_the_features(net):
     assert (short["relu5_1"] - whole).abs().max() > 1e-3 * whole.abs().max()
 
 
-def _terms(settings: Settings, net: VGGFeatures, content, styles, regions=None):
+def _terms(settings: Settings, net: VGGFeatures, content, styles, regions=None, face_mask=None):
     with torch.no_grad():
         return targets.build_terms(
             settings,
@@ -104,6 +105,7 @@ def _terms(settings: Settings, net: VGGFeatures, content, styles, regions=None):
             styles,
             regions=regions,
             canvas=Canvas.of(content),
+            face_mask=face_mask,
         )
 
 
@@ -113,8 +115,8 @@ def _value_and_gradient(objective, x: torch.Tensor) -> tuple[list[float], torch.
     return [float(v) for v in values], x.grad.detach().clone()
 
 
-def compare(net, settings, content, styles, x, *, core=48, regions=None):
-    terms = _terms(settings, net, content, styles, regions)
+def compare(net, settings, content, styles, x, *, core=48, regions=None, face_mask=None):
+    terms = _terms(settings, net, content, styles, regions, face_mask)
     taps_net = net.truncated(settings.taps())
     whole = _value_and_gradient(WholeObjective(taps_net, terms), x)
     tiles = plan_tiles(Canvas.of(x), core, halo("vgg19", settings.taps()))
@@ -168,6 +170,22 @@ def test_masks_and_blends_tiled_equal_the_whole_picture(net):
     )
     x = noisy(content)
     _, (wv, wg), (tv, tg) = compare(net, settings, content, styles, x, regions=regions)
+    np.testing.assert_allclose(tv, wv, rtol=2e-4)
+    assert_same_gradient(tg, wg)
+
+
+@pytest.mark.parametrize("style_loss", ["gram", "bn"])
+def test_kept_faces_tiled_equal_the_whole_picture(net, style_loss):
+    """keep_faces weighs the content and the style's positions by a mask that the tiles cut like a region's."""
+    content, style = picture(160, 128, 1), picture(96, 96, 2)
+    mask = face_mask([Face((30.0, 20.0, 90.0, 100.0), 0.99)], Canvas(160, 128), Canvas(160, 128))
+    settings = Settings(
+        style_layers=SHALLOW, content_layers=("conv3_1",), precision="fp32", style_loss=style_loss
+    )
+    x = noisy(content)
+    _, (wv, wg), (tv, tg) = compare(net, settings, content, [style], x, face_mask=mask)
+    _, (plain, _), _ = compare(net, settings, content, [style], x)
+    assert abs(wv[0] / plain[0] - 1) > 0.05 and abs(wv[1] / plain[1] - 1) > 0.01, "the face weighs in"
     np.testing.assert_allclose(tv, wv, rtol=2e-4)
     assert_same_gradient(tg, wg)
 

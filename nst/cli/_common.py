@@ -143,11 +143,14 @@ def run_and_save(args: argparse.Namespace, request: Any, inputs: Sequence[Any], 
 
 def save_and_report(result: Any, output: str, quiet: bool, made_with: str = "") -> None:
     """Write the picture and, unless quiet, one line with its size, what made it, time, device and last losses."""
+    from ..faces import faces_kept
     from ..images import save_image
 
     path = save_image(result.image, output)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    if result.settings is not None and result.settings.finds_faces:
+        print(f"keep_faces: {faces_kept(result.faces)}", file=sys.stderr)
     if result.stopped:
         print(f"stopped at step {result.steps}: wrote the best picture so far to {path}", file=sys.stderr)
     if not quiet:

@@ -9,7 +9,15 @@ from ._common import add_run_arguments, add_settings_arguments, run_and_save, se
 from ._styles import collect_styles
 
 #: Settings that need a content image, and size (the canvas's long side: --width and --height set it).
-SKIPPED = ("size", "content_weight", "content_layers", "photo_weight", "preserve_color")
+SKIPPED = (
+    "size",
+    "content_weight",
+    "content_layers",
+    "photo_weight",
+    "preserve_color",
+    "keep_faces",
+    "face_strength",
+)
 HELP = {i.name: i.help for i in TEXTURE}
 
 

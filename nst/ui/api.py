@@ -138,6 +138,7 @@ def info(
             width=result.image.width,
             height=result.image.height,
             notes=result.notes,
+            faces=len(result.faces),
         )
     return out
 

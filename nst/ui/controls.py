@@ -127,6 +127,15 @@ CONTROLS: tuple[Control, ...] = (
         ),
     ),
     Control(
+        "keep_faces",
+        "content",
+        lambda c, h: gr.Checkbox(
+            DEFAULTS.keep_faces == "auto",
+            label="Keep faces",
+            info="find the photo's faces and paint them more lightly, so eyes and mouths stay clear",
+        ),
+    ),
+    Control(
         "style",
         "style",
         lambda c, h: c.gate.register(
@@ -151,6 +160,11 @@ CONTROLS: tuple[Control, ...] = (
         "style_loss",
         "dials",
         lambda c, h: gr.Radio(list(STYLE_LOSSES), value=DEFAULTS.style_loss, label="Statistic", info=h),
+    ),
+    Control(
+        "face_strength",
+        "dials",
+        lambda c, h: gr.Slider(0, 1, DEFAULTS.face_strength, step=0.05, label="Face keeping", info=h),
     ),
     Control(
         "size",

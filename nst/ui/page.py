@@ -23,7 +23,9 @@ import gradio as gr
 import pandas as pd
 from PIL import Image, ImageOps
 
+from ..engine import StyleResult
 from ..errors import ImageError
+from ..faces import faces_kept
 from ..geometry import Canvas
 from ..images import load_image
 from ..methods import Method, Request, get_method
@@ -215,6 +217,14 @@ def loss_frame(
     return frame.astype({"step": "int64", "term": "str", "loss": "float64"})
 
 
+def faces_sentence(result: StyleResult) -> str:
+    """How many faces keep_faces kept, as a sentence after the status line; nothing when it was off."""
+    if result.settings is None or not result.settings.finds_faces:
+        return ""
+    words = faces_kept(result.faces)
+    return f" {words[0].upper()}{words[1:]}."
+
+
 def scale_starts(request: Request) -> list[int]:
     """The first step of each of the run's scales."""
     starts, first = [], 1
@@ -329,7 +339,7 @@ class Page:
             loss_frame(history, starts),
             (self.cache.picture(before(job, Canvas.of(image)), "before"), picture),
             gr.update(value=picture, visible=True),  # the PNG download, shown once there is one
-            status + "".join(f" Note: {n}." for n in result.notes),
+            status + faces_sentence(result) + "".join(f" Note: {n}." for n in result.notes),
             gr.update(interactive=False),
         )
 

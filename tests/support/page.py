@@ -8,6 +8,7 @@ from nst.dials import DIALS
 START = {
     "method": "gatys",
     "content": None,
+    "keep_faces": True,
     "style": None,
     "painter": "monet",
     "strength": 1.0,
@@ -16,6 +17,7 @@ START = {
     **{d.name: d.default for d in DIALS.values()},
     "preserve_color": "none",
     "style_loss": "gram",
+    "face_strength": 0.7,
     "size": 64,
     "width": 64,
     "height": 48,

@@ -1,0 +1,101 @@
+"""Where the faces of a photo are, and the soft mask that keeps them (``keep_faces``).
+
+Gatys' method treats a face like any other texture: at the page's defaults a style's strokes cross
+eyes and mouths. Selim, Elgharib and Doyle ("Painting style transfer for head portraits", 2016) keep a
+portrait's structure with spatially varying gains; here the gains are the mask's, on both terms (see
+:func:`nst.targets.build_terms`): inside a soft mask around each face the style's statistics weigh its
+positions ``1 - face_strength`` as much, and the content loss weighs ``1 + CONTENT_GAIN * face_strength``
+times as much; the rest of the picture is painted as before.
+
+Detection is MTCNN (Zhang et al. 2016) from ``facenet-pytorch``, whose three small networks (2 MB)
+come inside its PyPI package, so nothing is downloaded at run time. It was chosen over OpenCV's Haar
+cascades, which miss three-quarter and small faces, for 160 MB less install
+(``benchmarks/results/face-detector-cpu.md``). It runs on the CPU, where a request is prepared, in tens
+of milliseconds at the sizes the app uses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .geometry import Canvas
+from .model_cache import ModelCache
+
+#: Smallest face looked for, in pixels of the photo as the run uses it: MTCNN's first network reads 12 px
+#: cells, and a face this small at 256 px is still one that a painting's stroke can wipe out.
+MIN_FACE = 12
+#: MTCNN's final confidence needed to count a face: its own last-stage threshold is 0.7, which let
+#: a few textures through on face-free photos; true faces score above 0.98 on the benchmark set.
+MIN_SCORE = 0.95
+#: The mask around a face box (MTCNN's box runs from the eyebrows to the chin): an ellipse this many
+#: times the box's half-width and half-height (hair line and ears included), centred this share of the
+#: box's height above its centre (the forehead), fading to 0 over ``FEATHER`` of its radius.
+WIDEN, HEIGHTEN, RAISE, FEATHER = 1.15, 1.25, 0.1, 0.6
+
+#: How much more the content weighs on a face at face_strength 1 (1 + CONTENT_GAIN times).
+CONTENT_GAIN = 4.0
+
+_CACHE: ModelCache = ModelCache(limit=1)
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face found in a photo: its box (left, top, right, bottom, in the photo's pixels) and score."""
+
+    box: tuple[float, float, float, float]
+    score: float
+
+
+def _detector():  # noqa: ANN202 (facenet_pytorch's MTCNN, imported on first use)
+    def load():  # noqa: ANN202
+        from facenet_pytorch import MTCNN
+
+        return MTCNN(keep_all=True, min_face_size=MIN_FACE, device="cpu").eval()
+
+    return _CACHE.get("mtcnn", load)
+
+
+def find_faces(photo: Image.Image) -> tuple[Face, ...]:
+    """The faces in ``photo`` with a score of at least ``MIN_SCORE``, largest first; none on a photo without
+    faces."""
+    with torch.inference_mode():
+        boxes, scores = _detector().detect(photo.convert("RGB"))
+    if boxes is None:
+        return ()
+    found = [
+        Face(tuple(float(v) for v in box), float(score))  # type: ignore[arg-type]
+        for box, score in zip(np.asarray(boxes, dtype=np.float64), np.asarray(scores, dtype=np.float64))
+        if score >= MIN_SCORE
+    ]
+    return tuple(sorted(found, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
+
+
+def face_mask(faces: Sequence[Face], found_on: Canvas, canvas: Canvas) -> torch.Tensor:
+    """The faces' soft mask on ``canvas`` as a (1, 1, H, W) tensor in [0, 1]: 1 on each face, fading out
+    over a band scaled to the face's size; boxes are in pixels of a photo of shape ``found_on``."""
+    sx, sy = canvas.width / found_on.width, canvas.height / found_on.height
+    ys = torch.arange(canvas.height, dtype=torch.float32)[:, None] + 0.5
+    xs = torch.arange(canvas.width, dtype=torch.float32)[None, :] + 0.5
+    mask = torch.zeros(canvas.height, canvas.width)
+    for face in faces:
+        left, top, right, bottom = face.box
+        half_w, half_h = (right - left) / 2 * sx * WIDEN, (bottom - top) / 2 * sy * HEIGHTEN
+        cx = (left + right) / 2 * sx
+        cy = ((top + bottom) / 2 - RAISE * (bottom - top)) * sy
+        radius = torch.sqrt(((xs - cx) / max(half_w, 0.5)) ** 2 + ((ys - cy) / max(half_h, 0.5)) ** 2)
+        t = ((radius - 1) / FEATHER).clamp(0, 1)
+        mask = torch.maximum(mask, 0.5 + 0.5 * torch.cos(math.pi * t))
+    return mask[None, None]
+
+
+def faces_kept(faces: Sequence[Face]) -> str:
+    """What a run did with faces, in words for the page and the CLI: "kept 2 faces", "found no face"."""
+    if not faces:
+        return "found no face to keep"
+    return f"kept {len(faces)} face{'s' if len(faces) > 1 else ''}"
