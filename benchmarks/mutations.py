@@ -577,6 +577,65 @@ MUTATIONS = [
         "tuple(style.shape), tuple(layers))",
         ("tests/test_engine.py::test_a_style_used_again_reuses_its_gram_targets_and_nothing_else_does",),
     ),
+    Mutation(
+        "keep_faces: the style's positions not weighed on faces",
+        "nst/targets.py",
+        "style_gain = None if face_mask is None else 1.0 - settings.face_strength * face_mask",
+        "style_gain = None",
+        ("tests/test_faces.py::test_the_face_mask_weighs_both_losses_as_documented",),
+    ),
+    Mutation(
+        "keep_faces: the content gain ignores face_strength",
+        "nst/targets.py",
+        "gain = faces.CONTENT_GAIN * settings.face_strength",
+        "gain = faces.CONTENT_GAIN",
+        ("tests/test_faces.py::test_the_face_mask_weighs_both_losses_as_documented",),
+    ),
+    Mutation(
+        "keep_faces: the mask on the face's box centre, not raised to the forehead",
+        "nst/faces.py",
+        "cy = ((top + bottom) / 2 - RAISE * (bottom - top)) * sy",
+        "cy = (top + bottom) / 2 * sy",
+        ("tests/test_faces.py::test_the_face_mask_is_the_documented_soft_ellipse_on_any_canvas",),
+    ),
+    Mutation(
+        "keep_faces: only the first face kept",
+        "nst/faces.py",
+        "    for face in faces:",
+        "    for face in faces[:1]:",
+        ("tests/test_faces.py::test_the_face_mask_is_the_documented_soft_ellipse_on_any_canvas",),
+    ),
+    Mutation(
+        "keep_faces: tiles drop the content's gain",
+        "nst/losses.py",
+        "tile.region(self.gains[layer], layer) if layer in self.gains else None,",
+        "None,",
+        ("tests/test_tiles.py::test_kept_faces_tiled_equal_the_whole_picture",),
+    ),
+    Mutation(
+        "keep_faces: faces looked for even when it is off",
+        "nst/settings.py",
+        'return self.keep_faces == "auto" and self.face_strength > 0',
+        "return True",
+        ("tests/test_faces.py::test_faces_are_looked_for_only_when_keep_faces_is_on",),
+    ),
+    Mutation(
+        "keep_faces: the faces found never reach the engine",
+        "nst/requests.py",
+        "            faces=plan.faces,",
+        "            faces=None,",
+        (
+            "tests/test_faces.py::test_the_face_mask_weighs_both_losses_as_documented",
+            "tests/test_settings_surface.py::test_changing_it_changes_the_run[keep_faces]",
+        ),
+    ),
+    Mutation(
+        "keep_faces: the page's tick ignored",
+        "nst/settings.py",
+        'set_("keep_faces", "auto" if self.keep_faces else "off")',
+        'set_("keep_faces", "auto")',
+        ("tests/test_faces.py::test_a_settings_keep_faces_and_its_strength",),
+    ),
 ]
 
 

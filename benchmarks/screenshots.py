@@ -8,7 +8,8 @@ banner and the painter menu show both cases), drives Debian's Chromium with Play
 * ``<device>-1-start.png``: the page as it opens, with the start-up banner;
 * ``<device>-2-running.png``: a run in progress (``--size`` px, ``--steps`` steps, slow enough to watch);
 * ``<device>-3-stopped.png``: the same run after Stop: its best picture at full size;
-* ``<device>-4-done.png``: a run at the page's own CPU defaults, finished (the page has gone to the result);
+* ``<device>-4-done.png``: a portrait at the page's own CPU defaults, finished (the page has gone to the
+  result; the status line says how many faces Keep faces kept);
 * ``<device>-5-upload-error.png``: a damaged photo, told on upload;
 * ``cyclegan.png``: the CycleGAN method after a run, its painter menu open;
 * ``error.png``: the same server without VGG weights: its banner, and the sentence after Run.
@@ -115,7 +116,8 @@ def main() -> None:
                 expect(page.locator("#status")).to_contain_text("Stopped at step", timeout=120_000)
                 page.screenshot(path=str(args.out / f"{name}-3-stopped.png"), full_page=True)
                 page.reload()
-                pick_examples(page, "chelsea", "swirls")
+                # A portrait: the status line counts the faces Keep faces kept.
+                pick_examples(page, "astronaut", "swirls")
                 run_and_wait(page, 600)
                 page.wait_for_timeout(800)
                 page.screenshot(path=str(args.out / f"{name}-4-done.png"))

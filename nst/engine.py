@@ -85,7 +85,9 @@ class StyleResult:
     stopped: bool = False  #: True when the callback or ``stop`` ended the run early
     device: str = "cpu"
     notes: list[str] = field(default_factory=list)  #: what was adjusted to make the run possible
-    faces: tuple[Face, ...] = ()  #: the faces keep_faces kept (boxes in pixels of the result)
+    faces: tuple[Face, ...] | None = (
+        None  #: the faces keep_faces kept (boxes in the result's pixels); None: not looked for
+    )
 
 
 @dataclass(frozen=True)
@@ -293,7 +295,7 @@ def run_scales(
     *,
     notes: Sequence[str] = (),
     regions: Sequence[Region] | None = None,
-    faces: Sequence[Face] = (),
+    faces: Sequence[Face] | None = None,
     callback: StepCallback | None = None,
     on_phase: PhaseCallback | None = None,
     image_every: int = 25,
@@ -304,9 +306,9 @@ def run_scales(
 
     The image is always at the last scale's size, even when stopped early, and ``finish`` may
     change it before it becomes a picture; ``notes`` say what was adjusted. ``content`` None makes
-    a texture. ``faces`` (found on ``content``) are kept at every scale (``keep_faces``). ``on_phase``
-    is told when each scale's targets are computed. A ``stop`` set before the first step raises
-    :class:`~nst.errors.Stopped`.
+    a texture. ``faces`` (found on ``content``; None: not looked for) are kept at every scale
+    (``keep_faces``). ``on_phase`` is told when each scale's targets are computed. A ``stop`` set
+    before the first step raises :class:`~nst.errors.Stopped`.
     """
     start = time.perf_counter()
     history: list[dict[str, float]] = []
@@ -406,5 +408,5 @@ def run_scales(
         stopped=stopped,
         device=str(dev),
         notes=notes,
-        faces=tuple(faces) if content is not None else (),
+        faces=tuple(faces) if faces is not None and content is not None else None,
     )

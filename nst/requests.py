@@ -112,7 +112,7 @@ class Plan:
     scales: tuple[Scale, ...]
     notes: tuple[str, ...] = ()
     regions: tuple[Region, ...] | None = None
-    faces: tuple[Face, ...] = ()  #: the faces keep_faces keeps, found on the content as decoded
+    faces: tuple[Face, ...] | None = None  #: the faces keep_faces keeps, found on the content as decoded
 
 
 def _given(source: Any, what: str) -> Any:
@@ -305,7 +305,7 @@ class StylizeRequest(_Optimization):
             style_segmentation=self.style_segmentation,
             blend_given=settings.style_blend is not None,
         )
-        faces = find_faces(content) if settings.finds_faces else ()
+        faces = find_faces(content) if settings.finds_faces else None
         if faces and not guided:  # the faces' guided style loss keeps the style's features
             check_memory(canvas, settings, len(style_images), pick_device(self.device), guided=True)
         return self._with(

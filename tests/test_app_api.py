@@ -80,6 +80,16 @@ def test_gatys_returns_a_stylized_image_of_the_requested_size(client, vgg19_env,
     assert info["done"] and info["steps"] == 3 and info["device"] == "cpu" and not info["stopped"]
     assert info["state"] == "done" and info["total_steps"] == 3
     assert set(info["losses"]) >= {"content", "style", "total"}
+    assert info["faces"] == 0
+
+
+def test_the_run_info_counts_the_faces_kept(client, vgg19_env, style_path):
+    portrait = Path(__file__).resolve().parents[1] / "examples" / "content" / "astronaut.jpg"
+    run = dict(size=128, steps=1, api_name="/gatys")
+    _, info = client.predict(handle_file(portrait), handle_file(style_path), **run)
+    assert info["faces"] == 1
+    _, info = client.predict(handle_file(portrait), handle_file(style_path), keep_faces="off", **run)
+    assert info["faces"] is None, "not looked for"
 
 
 @pytest.mark.parametrize("method", ["histogram", "mmd", "photorealistic"])

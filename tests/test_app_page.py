@@ -131,6 +131,15 @@ def test_a_run_that_ends_says_done_with_its_size_and_steps(page, vgg19_env, cont
     assert again != updates[-1][0] and Image.open(again).tobytes() == Image.open(updates[-1][0]).tobytes()
 
 
+def test_the_status_line_says_how_many_faces_were_kept(page, vgg19_env, style_path):
+    """A portrait with Keep faces ticked ends "Kept 1 face."; unticked, the run keeps none and says nothing of faces."""
+    portrait = Path(__file__).resolve().parents[1] / "examples" / "content" / "astronaut.jpg"
+    controls = {**START, "content": str(portrait), "style": str(style_path), "size": 128, "steps": 2}
+    assert re.search(r"\. Kept 1 face\.$", drive(page, controls)[-1][4])
+    unticked = drive(page, {**controls, "keep_faces": False})[-1][4]
+    assert unticked.startswith("Done:") and "face" not in unticked
+
+
 def test_the_dials_reach_their_settings(page, vgg19_env, content_path, style_path, monkeypatch):
     """Each dial sets its setting for the methods that show it (and only those)."""
     from nst import requests

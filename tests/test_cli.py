@@ -447,3 +447,13 @@ def test_ctrl_c_before_the_first_step_writes_nothing(
     )
     assert code == 130 and "stopped before the first picture: nothing was written" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_keep_faces_says_how_many_faces_it_kept(tmp_path, style_path, vgg19_file):
+    portrait = ROOT / "examples" / "content" / "astronaut.jpg"
+    common = ["gatys", str(portrait), str(style_path), "-o", str(tmp_path / "out.png"), "--size", "128"]
+    common += ["--steps", "1", "--vgg-weights", str(vgg19_file), "--device", "cpu"]
+    kept = run_cli(*common)
+    assert kept.returncode == 0 and "keep_faces: kept 1 face\n" in kept.stderr, kept.stderr
+    off = run_cli(*common, "--keep-faces", "off")
+    assert off.returncode == 0 and "keep_faces" not in off.stderr, off.stderr

@@ -67,7 +67,7 @@ def test_a_photo_without_faces_is_painted_bit_for_bit_as_with_keep_faces_off(
     fast = Settings(size=48, steps=4, scales=2, precision="fp32")
     auto = nst.stylize(content_path, style_path, fast.replace(keep_faces="auto"))
     off = nst.stylize(content_path, style_path, fast.replace(keep_faces="off"))
-    assert auto.faces == () and off.faces == ()
+    assert auto.faces == () and off.faces is None
     assert np.array_equal(np.asarray(auto.image), np.asarray(off.image))
     assert auto.losses == off.losses
 
@@ -197,7 +197,7 @@ def test_the_face_mask_weighs_both_losses_as_documented(vgg19_env, vgg19_state, 
 
 def test_faces_are_looked_for_only_when_keep_faces_is_on(vgg19_env, one_face, content_path, style_path):
     run = Settings(size=40, steps=1, precision="fp32")
-    assert nst.stylize(content_path, style_path, run.replace(keep_faces="off")).faces == ()
-    assert nst.stylize(content_path, style_path, run.replace(face_strength=0)).faces == ()
+    assert nst.stylize(content_path, style_path, run.replace(keep_faces="off")).faces is None
+    assert nst.stylize(content_path, style_path, run.replace(face_strength=0)).faces is None
     assert one_face == []
     assert nst.stylize(content_path, style_path, run).faces == (FACE,)

@@ -149,7 +149,7 @@ def save_and_report(result: Any, output: str, quiet: bool, made_with: str = "") 
     path = save_image(result.image, output)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    if result.settings is not None and result.settings.finds_faces:
+    if result.faces is not None:
         print(f"keep_faces: {faces_kept(result.faces)}", file=sys.stderr)
     if result.stopped:
         print(f"stopped at step {result.steps}: wrote the best picture so far to {path}", file=sys.stderr)

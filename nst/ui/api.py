@@ -138,7 +138,7 @@ def info(
             width=result.image.width,
             height=result.image.height,
             notes=result.notes,
-            faces=len(result.faces),
+            faces=None if result.faces is None else len(result.faces),
         )
     return out
 

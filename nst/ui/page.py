@@ -219,7 +219,7 @@ def loss_frame(
 
 def faces_sentence(result: StyleResult) -> str:
     """How many faces keep_faces kept, as a sentence after the status line; nothing when it was off."""
-    if result.settings is None or not result.settings.finds_faces:
+    if result.faces is None:
         return ""
     words = faces_kept(result.faces)
     return f" {words[0].upper()}{words[1:]}."
