@@ -99,7 +99,7 @@ def run(size: int, strengths: list[float], sheet: bool, judge: Judge) -> list[st
             off_face = face_distance(judge, off_image, photo, box)
             off_style = judge.distances(off_image, photo, style)[0]
             for w in strengths:
-                image, seconds = runs[w][0].image, runs[w][1]
+                image, seconds = runs[w][0].image, f"{runs[0.0][1]:.1f} / {runs[w][1]:.1f}"
                 face = face_distance(judge, image, photo, box)
                 style_d = judge.distances(image, photo, style)[0]
                 changes[w][0].append(face / off_face - 1)
@@ -107,7 +107,7 @@ def run(size: int, strengths: list[float], sheet: bool, judge: Judge) -> list[st
                 rows.append(
                     f"| {name} | {style_path.stem} | {w:g} | {off_face:.3f} → {face:.3f} ({face / off_face - 1:+.0%}) "
                     f"| {off_style:.3f} → {style_d:.3f} ({style_d / off_style - 1:+.0%}) "
-                    f"| {len(faces)} | {seconds:.1f} |"
+                    f"| {len(faces)} | {seconds} |"
                 )
             if sheet:
                 on_image = runs[strengths[0]][0].image
@@ -155,7 +155,8 @@ def main() -> None:
     weights = [float(w) for w in args.face_strengths.split(",")]
     lines = [
         f"\n## {time.strftime('%Y-%m-%d')}, {machine()}, face_strength {args.face_strengths}\n",
-        "| portrait | style | face_strength | face distance off → auto | style distance off → auto | faces | s |",
+        "| portrait | style | face_strength | face distance off → auto | style distance off → auto | faces "
+        "| s off / auto |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for size in (int(s) for s in args.sizes.split(",")):

@@ -13,8 +13,9 @@ The weights are those of a 256 px picture; larger ones keep that balance (``WEIG
 The extensions are fields too, so they combine freely: ``style_loss`` (the statistic that
 defines style, :mod:`nst.style_losses`), ``hist_weight``/``hist_layers`` (Risser et al.'s
 histogram loss, added to the style loss), ``photo_weight`` (Luan et al.'s matting-Laplacian
-regularizer, :mod:`nst.photo`), ``preserve_color`` (:mod:`nst.color`) and ``style_blend`` (the
-mix of several style images). Each new term is normalized like the Gram loss, so the same
+regularizer, :mod:`nst.photo`), ``preserve_color`` (:mod:`nst.color`), ``style_blend`` (the
+mix of several style images) and ``keep_faces``/``face_strength`` (faces painted more lightly,
+:mod:`nst.faces`). Each new term is normalized like the Gram loss, so the same
 weights mean roughly the same strength for every style statistic and weights file.
 
 Every field is checked in ``__post_init__`` so a bad value fails at once, with the field's
@@ -208,7 +209,7 @@ class Settings:
         KEEP_FACES,
     )
     face_strength: float = _f(
-        0.7,
+        0.9,
         "how much of the painting is lifted off the faces keep_faces finds, 0 to 1: there the style loss "
         "weighs 1 - face_strength as much and the content loss more, fading out around each face",
     )

@@ -218,8 +218,9 @@ def loss_frame(
 
 
 def faces_sentence(result: StyleResult) -> str:
-    """How many faces keep_faces kept, as a sentence after the status line; nothing when it was off."""
-    if result.faces is None:
+    """How many faces keep_faces kept, as a sentence after the status line; nothing when it kept none (a
+    landscape needs no word on faces)."""
+    if not result.faces:
         return ""
     words = faces_kept(result.faces)
     return f" {words[0].upper()}{words[1:]}."

@@ -39,6 +39,7 @@ from PIL import Image
 from ..devices import autocast_dtype, pick_device
 from ..engine import Preparing, StepInfo, StyleResult
 from ..errors import ResourceError, Stopped
+from ..faces import find_faces
 from ..images import tensor_to_image
 from ..methods import Request
 from ..requests import Limits
@@ -118,8 +119,8 @@ class Runner:
     def warm_up(self, backbone: str) -> threading.Thread | None:
         """On a CPU, load the network in a background thread when its weights are already on this machine.
 
-        Reading VGG's weights and the first passes (oneDNN picks its kernels, the bfloat16 probe of
-        :func:`~nst.devices.cpu_bfloat16_is_faster`) cost the first person to press Run a few
+        Reading VGG's weights (and the face detector's) and the first passes (oneDNN picks its kernels,
+        the bfloat16 probe of :func:`~nst.devices.cpu_bfloat16_is_faster`) cost the first person to press Run a few
         seconds on a CPU Space; done at startup, the first picture starts at once. Nothing is
         downloaded, and a failure here is only logged: the run that needs the network says what
         is wrong. On a GPU (ZeroGPU attaches it per run) loading is left to the run."""
@@ -130,6 +131,9 @@ class Runner:
         def load() -> None:
             start = time.perf_counter()
             try:
+                find_faces(
+                    Image.new("RGB", (64, 64), "gray")
+                )  # keep_faces' detector: about 1 s the first time
                 net = load_vgg(backbone, "avg", None, device)
                 dtype = autocast_dtype("auto", device)
                 with torch.no_grad():

@@ -17,7 +17,7 @@ START = {
     **{d.name: d.default for d in DIALS.values()},
     "preserve_color": "none",
     "style_loss": "gram",
-    "face_strength": 0.7,
+    "face_strength": 0.9,
     "size": 64,
     "width": 64,
     "height": 48,
