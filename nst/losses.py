@@ -87,9 +87,9 @@ _EPS = 1e-12
 class ContentLoss:
     """Feature MSE to the content image, relative to the target's mean square, averaged over layers.
 
-    ``gains`` (per layer, a (1, 1, h, w) map on its grid, e.g. ``1 + face_weight * mask``) weigh some
-    positions more: the mean stays over every position, so where the gain is 1 the term is as without
-    it (the faces of ``keep_faces``, :mod:`nst.faces`)."""
+    ``gains`` (per layer, a (1, 1, h, w) map on its grid: ``1 + CONTENT_GAIN * face_strength * mask``)
+    weigh some positions more: the mean stays over every position, so where the gain is 1 the term is as
+    without it (the faces of ``keep_faces``, :mod:`nst.faces`)."""
 
     name = "content"
 

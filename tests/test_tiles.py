@@ -316,6 +316,19 @@ def test_plans_whole_when_it_fits_and_tiles_with_a_shorter_history_when_not():
     assert memory.plan_scale(Canvas(512, 384), settings.replace(tile_size=128), CPU, h).tile == 128
 
 
+def test_a_guided_gram_loss_counts_the_style_features_it_keeps(monkeypatch):
+    """Masks and kept faces weigh the style's positions, so the Gram loss keeps the style's features as a
+    distribution loss does: they count in the plan, and a budget that holds the plain run refuses the guided one."""
+    settings = Settings(backbone="vgg16", size=1024)
+    plain, guided = memory.held_bytes(settings, 2), memory.held_bytes(settings, 2, guided=True)
+    assert plain == 0 and guided == memory.held_bytes(settings.replace(style_loss="bn"), 2) > 0
+    h = halo("vgg16", PAPER_STYLE_LAYERS)
+    monkeypatch.setattr(memory, "budget", lambda device: guided * 0.9)
+    memory.plan_scale(Canvas(256, 256), settings, CPU, h, 2)
+    with pytest.raises(ResourceError, match="the style features alone"):
+        memory.plan_scale(Canvas(256, 256), settings, CPU, h, 2, guided=True)
+
+
 def test_what_cannot_fit_even_in_tiles_is_refused_before_any_image_is_read(tmp_path, monkeypatch):
     missing = tmp_path / "not-read.png"
     memory.check_memory(Canvas(4096, 4096), Settings(size=4096), 1, CPU)  # tiled

@@ -132,7 +132,7 @@ CONTROLS: tuple[Control, ...] = (
         lambda c, h: gr.Checkbox(
             DEFAULTS.keep_faces == "auto",
             label="Keep faces",
-            info="find the photo's faces and paint them more lightly, so eyes and mouths stay clear",
+            info="faces painted lightly, so eyes and mouths stay clear",
         ),
     ),
     Control(
