@@ -326,8 +326,7 @@ def run_scales(
     try:
         for k, scale in enumerate(scales):
             canvas = scale.canvas
-            guided = regions is not None or bool(faces and content is not None)
-            memory = plan_scale(canvas, settings, dev, halo_px, len(styles), guided)
+            memory = plan_scale(canvas, settings, dev, halo_px, len(styles), guided=regions is not None)
             tiles = plan_tiles(canvas, memory.tile, halo_px) if memory.tile else None
             if tiles:
                 notes.append(

@@ -102,8 +102,8 @@ def state_bytes(settings: Settings) -> float:
 def held_bytes(settings: Settings, n_styles: int, guided: bool = False) -> float:
     """Style features kept for the distribution losses: per layer and style, the style's features (a
     square of ``size * style_scale``) or at most MAX_HELD_FLOATS of them, counted twice (the kept
-    features and the targets made from them). A ``guided`` run (masks, segmentations, kept faces) keeps
-    them for the Gram loss too."""
+    features and the targets made from them). A ``guided`` run (masks, segmentations) keeps them for
+    the Gram loss too."""
     layers = set(settings.hist_layers) if settings.hist_weight else set()
     if settings.style_weight and (settings.style_loss != "gram" or guided):
         layers |= set(settings.style_layers)

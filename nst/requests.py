@@ -306,8 +306,6 @@ class StylizeRequest(_Optimization):
             blend_given=settings.style_blend is not None,
         )
         faces = find_faces(content) if settings.finds_faces else None
-        if faces and not guided:  # the faces' guided style loss keeps the style's features
-            check_memory(canvas, settings, len(style_images), pick_device(self.device), guided=True)
         return self._with(
             Plan(tuple(scales), tuple(notes), None if regions is None else tuple(regions), faces),
             content=content,

@@ -174,7 +174,7 @@ def build_terms(
     blend = settings.blend_weights(len(styles))
     # keep_faces: the style's positions weigh less on faces (a guided statistic, as a mask's), the content more.
     style_gain = None if face_mask is None else 1.0 - settings.face_strength * face_mask
-    plain_gram = settings.style_loss == "gram" and regions is None and style_gain is None
+    plain_gram = settings.style_loss == "gram" and regions is None
     gram_layers = settings.style_layers if settings.style_weight and plain_gram else ()
     kept = set(settings.style_layers if settings.style_weight and not plain_gram else ())
     kept |= set(settings.hist_layers if settings.hist_weight else ())
@@ -220,7 +220,10 @@ def build_terms(
             }
         terms.append((ContentLoss(content_feats, gains), settings.content_weight_at(canvas)))
     if gram_layers:
-        terms.append((GramStyleLoss(grams, settings.layer_weights), settings.style_weight))
+        positions = None
+        if style_gain is not None:
+            positions = {layer: layer_mask(style_gain, layer_grid(canvas, layer)) for layer in gram_layers}
+        terms.append((GramStyleLoss(grams, settings.layer_weights, positions), settings.style_weight))
     elif settings.style_weight:
         kind = make_kind(settings.style_loss, mmd_poly_c=settings.mmd_poly_c, seed=settings.seed)
         targets = _distribution_targets(

@@ -317,8 +317,9 @@ def test_plans_whole_when_it_fits_and_tiles_with_a_shorter_history_when_not():
 
 
 def test_a_guided_gram_loss_counts_the_style_features_it_keeps(monkeypatch):
-    """Masks and kept faces weigh the style's positions, so the Gram loss keeps the style's features as a
-    distribution loss does: they count in the plan, and a budget that holds the plain run refuses the guided one."""
+    """Masks take each style's statistics over part of the style, so the Gram loss keeps the style's features
+    as a distribution loss does: they count in the plan, and a budget that holds the plain run refuses the
+    guided one."""
     settings = Settings(backbone="vgg16", size=1024)
     plain, guided = memory.held_bytes(settings, 2), memory.held_bytes(settings, 2, guided=True)
     assert plain == 0 and guided == memory.held_bytes(settings.replace(style_loss="bn"), 2) > 0
