@@ -149,8 +149,8 @@ MUTATIONS = [
     Mutation(
         "histogram term reads the style layers",
         "nst/targets.py",
-        "kind, settings.hist_layers, style_feats",
-        "kind, settings.style_layers, style_feats",
+        "targets = distribution(kind, settings.hist_layers)",
+        "targets = distribution(kind, settings.style_layers)",
         ("tests/test_wiring.py::test_the_histogram_term_reads_hist_layers",),
     ),
     Mutation(
@@ -468,8 +468,8 @@ MUTATIONS = [
     Mutation(
         "the memory check counts one style image whatever the number",
         "nst/memory.py",
-        "    plan_scale(canvas, settings, device, halo(settings.backbone, settings.taps()), n_styles)",
-        "    plan_scale(canvas, settings, device, halo(settings.backbone, settings.taps()))",
+        "    plan_scale(canvas, settings, device, halo(settings.backbone, settings.taps()), n_styles, guided)",
+        "    plan_scale(canvas, settings, device, halo(settings.backbone, settings.taps()), 1, guided)",
         (
             "tests/test_attacks_package.py::test_a_run_beyond_the_devices_memory_is_refused_before_any_image_is_read",
             "tests/test_attacks_server.py::test_a_run_beyond_the_devices_memory_is_refused_before_any_work",

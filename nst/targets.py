@@ -210,6 +210,10 @@ def build_terms(
             for layer, gram in found.items():
                 grams[layer] = grams[layer] + weight * gram if layer in grams else weight * gram
 
+    def distribution(kind: Kind, layers: Sequence[str]) -> dict[str, list[RegionTarget]]:
+        where = regions or plain_regions(blend)
+        return _distribution_targets(kind, layers, style_feats, styles, where, canvas, stop, style_gain)
+
     terms: list[tuple[LossTerm, float]] = []
     if content_feats:
         gains = None
@@ -226,32 +230,14 @@ def build_terms(
         terms.append((GramStyleLoss(grams, settings.layer_weights, positions), settings.style_weight))
     elif settings.style_weight:
         kind = make_kind(settings.style_loss, mmd_poly_c=settings.mmd_poly_c, seed=settings.seed)
-        targets = _distribution_targets(
-            kind,
-            settings.style_layers,
-            style_feats,
-            styles,
-            regions or plain_regions(blend),
-            canvas,
-            stop,
-            style_gain,
-        )
+        targets = distribution(kind, settings.style_layers)
         terms.append(
             (DistributionStyleLoss("style", kind, targets, settings.layer_weights), settings.style_weight)
         )
     if settings.hist_weight:
         kind = make_kind("hist")
-        targets = _distribution_targets(
-            kind,
-            settings.hist_layers,
-            style_feats,
-            styles,
-            regions or plain_regions(blend),
-            canvas,
-            stop,
-            style_gain,
-        )
         equal = (1.0 / len(settings.hist_layers),) * len(settings.hist_layers)
+        targets = distribution(kind, settings.hist_layers)
         terms.append((DistributionStyleLoss("hist", kind, targets, equal), settings.hist_weight))
     if settings.tv_weight:
         terms.append((TVLoss(), settings.tv_weight))
