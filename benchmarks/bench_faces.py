@@ -39,6 +39,7 @@ from nst.images import image_to_tensor  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 STYLES = sorted((SHARED / "images" / "styles").glob("*.jpg"))
 CROP = 96
+SHEET_WIDTH = 1400
 
 
 def portraits() -> dict[str, Image.Image]:
@@ -128,8 +129,21 @@ def run(size: int, strengths: list[float], sheet: bool, judge: Judge) -> list[st
 
 
 def write_sheet(tiles: list[tuple[str, list[Image.Image]]], path: Path) -> None:
-    """One row per portrait and style: photo, keep_faces off, auto, then the face of each, enlarged."""
+    """One row per portrait and style: photo, keep_faces off, auto, then the face of each, enlarged; the
+    pictures shrunk so a row fits ``SHEET_WIDTH`` (the sheet is for looking, and stays near 1 MB)."""
     gap, label = 6, 16
+    widest = max(sum(im.width for im in ims) for _, ims in tiles)
+    scale = min(1.0, (SHEET_WIDTH - gap * (len(tiles[0][1]) + 1)) / widest)
+    tiles = [
+        (
+            title,
+            [
+                im.resize((int(im.width * scale), int(im.height * scale)), Image.Resampling.LANCZOS)
+                for im in ims
+            ],
+        )
+        for title, ims in tiles
+    ]
     widths = [im.width for im in tiles[0][1]]
     height = max(im.height for _, ims in tiles for im in ims)
     width = max(sum(im.width for im in ims) for _, ims in tiles) + gap * (len(widths) + 1)
@@ -142,7 +156,7 @@ def write_sheet(tiles: list[tuple[str, list[Image.Image]]], path: Path) -> None:
         for im in images:
             sheet.paste(im, (x, y + label))
             x += im.width + gap
-    sheet.save(path, quality=88)
+    sheet.save(path, quality=80)
 
 
 def main() -> None:
