@@ -105,6 +105,24 @@ def measure_cancel(
     return answered, time.perf_counter() - t
 
 
+def scratch_server(prefix: str) -> tuple[Path, Path, dict[str, str]]:
+    """A scratch folder, the cache folder in it and the environment of a server on the real VGG16 weights,
+    offline, that writes nowhere else (both rounds of attacks start theirs so)."""
+    if not VGG16.is_file():
+        sys.exit(f"needs the real weights: {VGG16}")
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    cache = work / "cache"
+    env = {
+        "NST_BACKBONE": "vgg16",
+        "NST_VGG16_WEIGHTS": str(VGG16),
+        "NST_CACHE_DIR": str(cache),
+        "TMPDIR": str(work),
+        "NST_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+    }
+    return work, cache, env
+
+
 def files_in(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".nst")]
 
@@ -118,20 +136,8 @@ def main() -> None:
     )
     ap.add_argument("--burst", type=int, default=1500, help="uploads in the burst")
     args = ap.parse_args()
-    if not VGG16.is_file():
-        sys.exit(f"needs the real weights: {VGG16}")
-    work = Path(tempfile.mkdtemp(prefix="nst-hostile-"))
-    cache = work / "cache"
-    env = {
-        "NST_BACKBONE": "vgg16",
-        "NST_VGG16_WEIGHTS": str(VGG16),
-        "NST_CACHE_SECONDS": "3600",
-        "GRADIO_TEMP_DIR": str(cache),
-        "NST_CACHE_DIR": str(cache),
-        "TMPDIR": str(work),
-        "NST_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
-    }
+    work, cache, env = scratch_server("nst-hostile-")
+    env.update(NST_CACHE_SECONDS="3600", GRADIO_TEMP_DIR=str(cache))
     rows: list[tuple[str, str, str, str]] = []  # attack, answer, peak MB over idle, seconds
 
     def record(name: str, answer: object, peak: Peak | None = None) -> None:

@@ -20,7 +20,6 @@ import io
 import json
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from hostile_client import PAINTING, PHOTO, VGG16, Server, short, write_table  # noqa: E402
+from hostile_client import PAINTING, PHOTO, Server, scratch_server, short, write_table  # noqa: E402
 from measure import Peak, rss_mb  # noqa: E402
 
 from support.http import body_for, fn_index, parameters  # noqa: E402
@@ -76,18 +75,7 @@ def main() -> None:
     ap.add_argument("--app-dir", type=Path, default=ROOT)
     ap.add_argument("--label", default="after")
     args = ap.parse_args()
-    if not VGG16.is_file():
-        sys.exit(f"needs the real weights: {VGG16}")
-    work = Path(tempfile.mkdtemp(prefix="nst-hostile3-"))
-    cache = work / "cache"
-    env = {
-        "NST_BACKBONE": "vgg16",
-        "NST_VGG16_WEIGHTS": str(VGG16),
-        "NST_CACHE_DIR": str(cache),
-        "TMPDIR": str(work),
-        "NST_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
-    }
+    work, cache, env = scratch_server("nst-hostile3-")
     rows: list[tuple[str, str, str, str]] = []
     server = Server(args.app_dir, env)
     pid = server.proc.pid
