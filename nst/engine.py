@@ -85,9 +85,8 @@ class StyleResult:
     stopped: bool = False  #: True when the callback or ``stop`` ended the run early
     device: str = "cpu"
     notes: list[str] = field(default_factory=list)  #: what was adjusted to make the run possible
-    faces: tuple[Face, ...] | None = (
-        None  #: the faces keep_faces kept (boxes in the result's pixels); None: not looked for
-    )
+    #: the faces keep_faces kept (boxes in the result's pixels); None: not looked for (off, a texture)
+    faces: tuple[Face, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -407,5 +406,5 @@ def run_scales(
         stopped=stopped,
         device=str(dev),
         notes=notes,
-        faces=tuple(faces) if faces is not None and content is not None else None,
+        faces=None if faces is None else tuple(faces),
     )

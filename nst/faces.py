@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,8 +63,10 @@ class Face:
     score: float
 
 
-def _detector():  # noqa: ANN202 (facenet_pytorch's MTCNN, imported on first use)
-    def load():  # noqa: ANN202
+def _detector() -> Any:
+    """facenet-pytorch's MTCNN, imported and loaded on first use, then held."""
+
+    def load() -> Any:
         from facenet_pytorch import MTCNN
 
         return MTCNN(keep_all=True, min_face_size=MIN_FACE, device="cpu").eval()
