@@ -12,6 +12,14 @@ longest side):
 
 A lower style distance with a content distance well under 1 is a picture painted in the style that
 still shows the photo; neither number replaces looking at it.
+
+**The outside judge** (:func:`outside_judge`, the second opinion asked for by issue 23, as it was
+written there) weighs the layers differently, so that an engine tuned to the first judge's equal
+layer weights cannot win on that alone: the same max-pool VGG16, Gram matrices (divided by positions)
+*summed* over relu1_1 ... relu4_1 before the ratio, ``sum_l ||G_l(out) - G_l(style)||^2 /
+sum_l ||G_l(content) - G_l(style)||^2``, so the layers with the largest Gram entries (relu3_1 and
+relu4_1 on these pictures) decide it, as they decide a raw Caffe-scale loss such as neural-style-pt's;
+content at conv4_2 (before the ReLU), again as a ratio to the painting's distance.
 """
 
 from __future__ import annotations
@@ -40,17 +48,26 @@ def _digest(image: Image.Image) -> str:
 
 
 class Judge:
-    """Style and content distances of pictures (see the module docstring)."""
+    """Style and content distances of pictures (see the module docstring). ``summed``: one ratio of the
+    layers' summed Gram distances instead of the mean of each layer's ratio."""
 
-    def __init__(self, weights: Path = VGG16, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        weights: Path = VGG16,
+        device: str = "cpu",
+        style_layers: tuple[str, ...] = STYLE_LAYERS,
+        content_layer: str = CONTENT_LAYER,
+        summed: bool = False,
+    ) -> None:
         self.net = load_vgg("vgg16", "max", weights, device)
         self.device = device
+        self.style_layers, self.content_layer, self.summed = style_layers, content_layer, summed
         self._references: dict[tuple, tuple] = {}
 
     def _features(self, image: Image.Image) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             return self.net(
-                image_to_tensor(image.convert("RGB"), self.device), (*STYLE_LAYERS, CONTENT_LAYER)
+                image_to_tensor(image.convert("RGB"), self.device), (*self.style_layers, self.content_layer)
             )
 
     def distances(self, output: Image.Image, content: Image.Image, style: Image.Image) -> tuple[float, float]:
@@ -71,10 +88,21 @@ class Judge:
             )
         cont, sty, sty_exact = self._references[key]
         out = self._features(output)
-        style_d = []
-        for layer in STYLE_LAYERS:
+        apart, photo_apart = [], []
+        for layer in self.style_layers:
             g_out, g_content, g_style = (gram_matrix(f[layer]) for f in (out, cont, sty))
-            style_d.append(float((g_out - g_style).pow(2).sum() / (g_content - g_style).pow(2).sum()))
-        f_out, f_content, f_style = (f[CONTENT_LAYER] for f in (out, cont, sty_exact))
+            apart.append(float((g_out - g_style).pow(2).sum()))
+            photo_apart.append(float((g_content - g_style).pow(2).sum()))
+        if self.summed:
+            style_d = sum(apart) / sum(photo_apart)
+        else:
+            style_d = sum(a / p for a, p in zip(apart, photo_apart)) / len(apart)
+        f_out, f_content, f_style = (f[self.content_layer] for f in (out, cont, sty_exact))
         content_d = float((f_out - f_content).pow(2).sum() / (f_style - f_content).pow(2).sum())
-        return sum(style_d) / len(style_d), content_d
+        return style_d, content_d
+
+
+def outside_judge(weights: Path = VGG16, device: str = "cpu") -> Judge:
+    """The second judge (see the module docstring): summed Gram distance over relu1_1 ... relu4_1,
+    content at conv4_2."""
+    return Judge(weights, device, STYLE_LAYERS[:4], "conv4_2", summed=True)

@@ -69,6 +69,24 @@ def photos(folder: Path, n: int) -> list[tuple[Path, np.ndarray]]:
     return out
 
 
+def tiny_models(work: Path) -> dict[str, str]:
+    """A random-weight VGG19 and a tiny CycleGAN generator (as the Monet painter, in a fake Hugging Face cache)
+    written into ``work``: the server's environment that points at them, offline."""
+    torch.manual_seed(0)
+    vgg = work / "vgg19.safetensors"
+    save_file(
+        {k: v.contiguous() for k, v in torchvision.models.vgg19().features.state_dict().items()}, str(vgg)
+    )
+    hub = work / "hub"
+    fill_hub_cache(hub, catalogue.get_entry("monet"), tiny_state(0))
+    return {
+        "NST_VGG19_WEIGHTS": str(vgg),
+        "HF_HUB_CACHE": str(hub),
+        "HF_HUB_OFFLINE": "1",
+        "NST_OFFLINE": "1",
+    }
+
+
 LONG = dict(size=384, steps=2000, scales=1)
 #: An update of a run at its steps: its state, or (an older app.py, which reports none) a step past 0.
 AT_STEPS = re.compile(r'"running"|\["step"\],\s*[1-9]|"step":\s*[1-9]')
@@ -218,23 +236,14 @@ def main() -> None:
     from gradio_client.utils import Status
 
     work = Path(tempfile.mkdtemp(prefix="nst-load-"))
-    torch.manual_seed(0)
-    vgg = work / "vgg19.safetensors"
-    save_file(
-        {k: v.contiguous() for k, v in torchvision.models.vgg19().features.state_dict().items()}, str(vgg)
-    )
-    hub = work / "hub"
-    fill_hub_cache(hub, catalogue.get_entry("monet"), tiny_state(0))
+    models = tiny_models(work)
     port = free_port()
     # The server's log goes to a file (a pipe nobody reads would block the server once full).
     log_path = work / "server.log"
     log = log_path.open("w")
     env = {
         **os.environ,
-        "NST_VGG19_WEIGHTS": str(vgg),
-        "HF_HUB_CACHE": str(hub),
-        "HF_HUB_OFFLINE": "1",
-        "NST_OFFLINE": "1",
+        **models,
         "GRADIO_ANALYTICS_ENABLED": "False",
         "GRADIO_TEMP_DIR": str(work / "cache"),  # an older app.py writes there
         "NST_CACHE_DIR": str(work / "cache"),

@@ -21,6 +21,19 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: The vector extensions that decide a VGG step's speed on a CPU (fp32 AVX2/AVX-512, bf16 through AMX).
+VECTOR_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def vector_extensions() -> str:
+    """Which of ``VECTOR_FLAGS`` the CPU has (Linux), e.g. ``avx2 avx512f amx_bf16``."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return "unknown"
+    return " ".join(f for f in VECTOR_FLAGS if f in flags) or "none of " + "/".join(VECTOR_FLAGS)
+
+
 def own_memory(field: str) -> int:
     """This process's VmRSS or VmHWM (peak) from /proc, in bytes."""
     for line in open("/proc/self/status"):
@@ -32,7 +45,8 @@ def own_memory(field: str) -> int:
 def machine() -> str:
     """The CPU (and GPU), cores, torch and its threads: named in every results file."""
     desc = (
-        f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"{cpu_model()} ({vector_extensions()}), {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
     )
     if torch.cuda.is_available():
         desc += f"; GPU {torch.cuda.get_device_name()}"

@@ -142,7 +142,7 @@ def locate_vgg_weights(backbone: str, vgg_weights: str | os.PathLike | None = No
 
 def load_vgg(
     backbone: str = "vgg19",
-    pooling: str = "avg",
+    pooling: str = "max",
     vgg_weights: str | os.PathLike | None = None,
     device: torch.device | str = "cpu",
 ) -> VGGFeatures:

@@ -176,8 +176,12 @@ def test_precision_choices(vgg19_env, content_path, style_path):
 
 @pytest.mark.parametrize("style_loss", ["mmd-linear", "mmd-poly", "mmd-gauss", "bn"])
 def test_every_style_loss_lowers_its_loss_from_noise(vgg19_env, content_path, style_path, style_loss):
+    # 30 steps: through max pooling (the default) the young L-BFGS history bounces for ten steps or so
+    # from noise on this random network before the loss falls.
     result = nst.stylize(
-        content_path, style_path, Settings(**FAST, style_loss=style_loss, init="noise", content_weight=0)
+        content_path,
+        style_path,
+        Settings(**{**FAST, "steps": 30}, style_loss=style_loss, init="noise", content_weight=0),
     )
     assert set(result.losses[0]) == {"style", "tv", "total"}
     assert result.losses[-1]["style"] < 0.5 * result.losses[0]["style"]

@@ -194,7 +194,7 @@ def test_the_face_mask_weighs_both_losses_as_documented(vgg19_env, vgg19_state, 
     )
     result = nst.stylize(tmp_path / "photo.png", tmp_path / "style.png", settings)
     assert one_face == [(64, 48)] and result.faces == (FACE,)
-    net = VGGFeatures("vgg19", vgg19_state, pooling="avg")
+    net = VGGFeatures("vgg19", vgg19_state, pooling=settings.pooling)
     content = image_to_tensor(Image.open(tmp_path / "photo.png").convert("RGB"))
     style = image_to_tensor(resize_to(Image.open(tmp_path / "style.png").convert("RGB"), Canvas(64, 64)))
     x = torch.rand((1, 3, 48, 64), generator=torch.Generator().manual_seed(settings.seed))

@@ -9,13 +9,18 @@ from nst.geometry import Canvas
 from nst.settings import Settings
 
 
-def test_defaults_are_the_papers_layers():
+def test_defaults_are_the_papers_layers_with_the_fifth_block_lighter():
     s = Settings()
     # The paper's Caffe ReLUs were in place: its conv4_2 and conv1_1 ... conv5_1 are rectified responses.
     assert s.content_layers == ("relu4_2",)
     assert s.style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-    assert s.layer_weights == pytest.approx((0.2,) * 5)
-    assert s.pooling == "avg" and s.optimizer == "lbfgs" and s.backbone == "vgg19"
+    assert s.style_layer_weights is None
+    assert s.layer_weights == pytest.approx((1 / 4.25,) * 4 + (0.25 / 4.25,))
+    # Any choice of layers: a fifth-block layer (conv or relu) weighs a quarter of the others.
+    chosen = Settings(style_layers=("conv5_2", "relu3_3", "relu5_4"))
+    assert chosen.layer_weights == pytest.approx((0.25 / 1.5, 1 / 1.5, 0.25 / 1.5))
+    assert Settings(style_layers=("relu5_1",)).layer_weights == pytest.approx((1.0,))
+    assert s.pooling == "max" and s.optimizer == "lbfgs" and s.backbone == "vgg19"
 
 
 @pytest.mark.parametrize(
@@ -130,6 +135,6 @@ def test_a_coarse_scale_keeps_the_style_layers_with_enough_positions_and_their_w
     assert settings.at_scale(Canvas(256, 192), last=False) is settings  # relu5_1: 16x12 = 192 positions
     only_deep = settings.replace(style_layer_weights=(0, 0, 1))  # nothing left to weigh: unchanged
     assert only_deep.at_scale(Canvas(128, 96), last=False) is only_deep
-    assert (
-        Settings().at_scale(Canvas(128, 96), last=False).style_layer_weights is None
-    )  # equal weights stay equal
+    coarse_default = Settings().at_scale(Canvas(128, 96), last=False)  # relu5_1 left out
+    assert coarse_default.style_layer_weights is None
+    assert coarse_default.layer_weights == pytest.approx((0.25,) * 4)

@@ -53,7 +53,7 @@ ALTERNATIVES = {
     "content_layers": Alternative("conv2_1"),
     "style_layers": Alternative("conv1_1,conv2_1"),
     "style_layer_weights": Alternative("10,1,1,1,1"),
-    "pooling": Alternative("max"),
+    "pooling": Alternative("avg"),
     "init": Alternative("noise"),
     "optimizer": Alternative("adam"),
     "learning_rate": Alternative("0.5"),

@@ -31,7 +31,7 @@ SHALLOW = (
 
 @pytest.fixture(scope="module")
 def net(vgg19_state) -> VGGFeatures:
-    return VGGFeatures("vgg19", vgg19_state, pooling="avg")
+    return VGGFeatures("vgg19", vgg19_state, pooling=Settings().pooling)
 
 
 def picture(width: int, height: int, seed: int) -> torch.Tensor:

@@ -21,8 +21,9 @@ defaults are read from its own argparse parser and written to the JSON):
     its defaults only: -num_iterations (= --steps), -image_size (= --size), -gpu c, -seed,
     -model_file, -output_image, -disable_check (the file has no classifier; we check the
     features keys ourselves), -save_iter 0 (no intermediate PNGs; the final one is always
-    written). Loading: its loadCaffemodel() is called once before the timed call and main()
-    is handed that model (it deep-copies it, as it always does).
+    written); on request -init image (--init) and -style_weight (--style-weight). Loading: its
+    loadCaffemodel() is called once before the timed call and main() is handed that model (it
+    deep-copies it, as it always does).
 
 pystiche (pystiche 1.0.1; no CLI, Python API): the Gatys NST of its "NST with pystiche"
 example (examples/beginner/example_nst_with_pystiche.py at v1.0.1) with the
@@ -101,6 +102,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
+        "--init",
+        choices=["random", "image"],
+        default="random",
+        help="neural-style's -init: random (its default) or image (start from the photo, as a user "
+        "who wants a picture in few steps runs it)",
+    )
+    ap.add_argument(
+        "--style-weight",
+        type=float,
+        default=None,
+        help="the peer's style weight (neural-style -style_weight, default 1e2; pystiche's style "
+        "score weight, default 1e3); the content weight stays the peer's default",
+    )
+    ap.add_argument(
         "--pystiche-start",
         choices=["content", "random"],
         default="content",
@@ -156,26 +171,28 @@ def output_hw(path: Path, size: int) -> tuple[int, int]:
 
 
 class Snapshots:
-    """The image every ``every`` steps with its time from the call, the copying time left out."""
+    """The image every ``every`` steps with its wall and CPU time from the call, the copying time left out."""
 
     def __init__(self, every: int) -> None:
-        self.every, self.kept, self.t0, self.spent = every, [], 0.0, 0.0
+        self.every, self.kept, self.t0, self.cpu0, self.spent = every, [], 0.0, 0.0, 0.0
 
     def start(self) -> None:
-        self.t0, self.spent = time.perf_counter(), 0.0
+        self.t0, self.cpu0, self.spent = time.perf_counter(), time.process_time(), 0.0
 
     def maybe(self, steps_done: int, image) -> None:
         if self.every and steps_done % self.every == 0:
-            now = time.perf_counter()
-            self.kept.append((steps_done, now - self.t0 - self.spent, image.detach().clone()))
+            now, cpu = time.perf_counter(), time.process_time()
+            self.kept.append(
+                (steps_done, now - self.t0 - self.spent, cpu - self.cpu0 - self.spent, image.detach().clone())
+            )
             self.spent += time.perf_counter() - now
 
     def write(self, out: Path, to_pil) -> list[dict]:
         written = []
-        for steps_done, seconds, image in self.kept:
+        for steps_done, seconds, cpu_seconds, image in self.kept:
             path = out.with_name(f"{out.stem}_{steps_done}{out.suffix}")
             to_pil(image).save(path)
-            written.append({"steps": steps_done, "s": seconds, "path": str(path)})
+            written.append({"steps": steps_done, "s": seconds, "cpu_s": cpu_seconds, "path": str(path)})
         return written
 
 
@@ -217,6 +234,9 @@ def run_neural_style(args) -> dict:
         str(args.out),
         "-save_iter",
         "0",
+        "-init",
+        args.init,
+        *(["-style_weight", repr(args.style_weight)] if args.style_weight is not None else []),
     ]
     ns = import_neural_style(ns_argv)
     defaults = {a.dest: a.default for a in ns.parser._actions if a.dest != "help"}
@@ -256,16 +276,17 @@ def run_neural_style(args) -> dict:
     ns.optim = _Optim
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     snapshots.start()
     ns.main()
-    wall_s = time.perf_counter() - t0
+    wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
 
     used = {k: getattr(p, k) for k in defaults}
     overrides = {k: v for k, v in used.items() if v != defaults[k]}
     return {
         "load_s": load_s,
         "wall_s": wall_s,
+        "cpu_s": cpu_s,
         "evaluations": counter["n"],
         "last_loss": counter["loss"],
         "finite": counter["loss"] is not None and math.isfinite(counter["loss"]),
@@ -356,13 +377,13 @@ def run_pystiche(args) -> dict:
     content_layer = "relu4_2"
     content_weight = 1e0
     style_layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-    style_weight = 1e3
+    style_weight = 1e3 if args.style_weight is None else args.style_weight
     device = torch.device("cpu")
     counter = {"n": 0, "loss": None}
     snapshots = Snapshots(args.snapshot_every)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     snapshots.start()
     content_image = read_image(str(args.content), size=output_hw(args.content, args.size), device=device)
     style_image = read_image(str(args.style), size=output_hw(args.style, args.size), device=device)
@@ -387,7 +408,7 @@ def run_pystiche(args) -> dict:
     input_image = get_input_image(args.pystiche_start, content_image=content_image)
     output_image = optim.image_optimization(input_image, perceptual_loss, num_steps=args.steps, quiet=True)
     write_image(output_image, str(args.out))
-    wall_s = time.perf_counter() - t0
+    wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     finite = bool(torch.isfinite(output_image).all())
 
     settings = {
@@ -408,6 +429,7 @@ def run_pystiche(args) -> dict:
     return {
         "load_s": load_s,
         "wall_s": wall_s,
+        "cpu_s": cpu_s,
         "evaluations": counter["n"],
         "last_loss": counter["loss"],
         "finite": finite,
@@ -420,6 +442,7 @@ def run_pystiche(args) -> dict:
             "size": settings["size"],
             "quiet": True,
             **({"starting_point": args.pystiche_start} if args.pystiche_start != "content" else {}),
+            **({"style_weight": style_weight} if args.style_weight is not None else {}),
         },
         "api": "pystiche.loss / pystiche.optim.image_optimization (Python API; it has no CLI)",
         "snapshots": snapshots.write(args.out, _tensor_to_pil),
@@ -473,7 +496,8 @@ def main(argv=None) -> int:
         **result,
         "weights_source": json.loads(side.read_text()) if side.exists() else None,
         "timing": "wall_s: from the peer call to the written PNG (image reading/resizing, targets, "
-        "optimization, saving), weights already loaded; load_s: building the VGG and "
+        "optimization, saving), weights already loaded; cpu_s: the process's CPU time over the same "
+        "span; load_s: building the VGG and "
         "loading the converted weights",
     }
     if args.json:

@@ -7,8 +7,8 @@
 # Venvs are made OUTSIDE the repo, under ${NST_PEERS_DIR:-$HOME/.cache/nst-peers}:
 #   neural-style/   neural-style==0.5.7 (neural-style-pt, ProGamerGov)
 #   pystiche/       pystiche==1.0.1
-# Each gets torch/torchvision pinned exactly as the project's requirements.txt pins them
-# (the pins are read from that file, so they cannot drift), installed by the same `pip` with
+# Each gets torch/torchvision within the ranges of the project's requirements.txt
+# (read from that file, so they cannot drift), installed by the same `pip` with
 # the machine's own pip configuration: on this machine /etc/pip.conf and
 # /etc/xdg/pip/pip.conf add find-links /opt/wheels and the local indexes file:///opt/pypi*/simple,
 # plus the constraint file /etc/xdg/pip/constraints.txt (torch<=2.14.1), so the local wheels
@@ -38,10 +38,12 @@ REPO="$(cd "$HERE/../.." && pwd)"
 PEERS_DIR="${NST_PEERS_DIR:-$HOME/.cache/nst-peers}"
 PYTHON="${NST_PEERS_PYTHON:-python3}"   # must be a Python the torch wheel exists for (3.11 here)
 
-TORCH_PIN="$(grep -E '^torch==' "$REPO/requirements.txt" | head -n1 | tr -d '[:space:]')"
-TV_PIN="$(grep -E '^torchvision==' "$REPO/requirements.txt" | head -n1 | tr -d '[:space:]')"
+# The project's own requirement lines for torch and torchvision (ranges), so the peers get a torch
+# the project supports; the machine's pip configuration then picks the local wheels.
+TORCH_PIN="$(grep -E '^torch[=<>!~ ]' "$REPO/requirements.txt" | head -n1 | tr -d '[:space:]' || true)"
+TV_PIN="$(grep -E '^torchvision[=<>!~ ]' "$REPO/requirements.txt" | head -n1 | tr -d '[:space:]' || true)"
 if [[ -z "$TORCH_PIN" || -z "$TV_PIN" ]]; then
-    echo "could not read torch==/torchvision== pins from $REPO/requirements.txt" >&2
+    echo "could not read the torch / torchvision requirements from $REPO/requirements.txt" >&2
     exit 1
 fi
 
@@ -64,15 +66,17 @@ for peer in "${PEERS[@]}"; do
     fi
     # One command: the torch pins and the peer together, so the resolver keeps the pins.
     "$venv/bin/python" -m pip install "$TORCH_PIN" "$TV_PIN" "$pkg"
-    # Guard: fail loudly if anything replaced the pinned torch.
+    # Guard: fail loudly if torch or torchvision fell outside the project's range.
     "$venv/bin/python" - "$TORCH_PIN" "$TV_PIN" <<'EOF'
 import sys
-import torch, torchvision
-want_t, want_v = (p.split("==")[1] for p in sys.argv[1:3])
-got_t, got_v = torch.__version__.split("+")[0], torchvision.__version__.split("+")[0]
-if (got_t, got_v) != (want_t, want_v):
-    sys.exit(f"torch {got_t} / torchvision {got_v} installed, wanted {want_t} / {want_v}")
-print(f"torch {torch.__version__}, torchvision {torchvision.__version__}: ok")
+from importlib.metadata import version
+from pip._vendor.packaging.requirements import Requirement  # pip is in every venv
+for line in sys.argv[1:3]:
+    req = Requirement(line)
+    got = version(req.name)
+    if not req.specifier.contains(got.split("+")[0], prereleases=True):
+        sys.exit(f"{req.name} {got} installed, the project wants {req.specifier}")
+    print(f"{req.name} {got}: within {req.specifier}")
 EOF
     # Import check (with run_peer.py's compatibility shims applied).
     "$venv/bin/python" "$HERE/run_peer.py" --peer "$peer" --check

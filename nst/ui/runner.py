@@ -43,7 +43,7 @@ from ..faces import find_faces
 from ..images import tensor_to_image
 from ..methods import Request
 from ..requests import Limits
-from ..settings import PAPER_STYLE_LAYERS
+from ..settings import PAPER_STYLE_LAYERS, Settings
 from ..weights import load_vgg, local_vgg_weights
 from .lifecycle import State
 
@@ -134,7 +134,7 @@ class Runner:
                 find_faces(
                     Image.new("RGB", (64, 64), "gray")
                 )  # keep_faces' detector: about 1 s the first time
-                net = load_vgg(backbone, "avg", None, device)
+                net = load_vgg(backbone, Settings().pooling, None, device)
                 dtype = autocast_dtype("auto", device)
                 with torch.no_grad():
                     net.truncated(PAPER_STYLE_LAYERS, dtype)(torch.rand(1, 3, 64, 64), PAPER_STYLE_LAYERS)

@@ -23,7 +23,7 @@ START = {
     "height": 48,
     "steps": 10,
     "backbone": "vgg19",
-    "pooling": "avg",
+    "pooling": "max",
     "optimizer": "lbfgs",
     "style_layers": "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1",
     "style_layer_weights": "",
