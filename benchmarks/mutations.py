@@ -531,8 +531,28 @@ MUTATIONS = [
         "the pooling setting never reaches the network",
         "nst/requests.py",
         "load_vgg(settings.backbone, settings.pooling, vgg_weights, dev)",
-        'load_vgg(settings.backbone, "avg", vgg_weights, dev)',
+        'load_vgg(settings.backbone, "max", vgg_weights, dev)',
         ("tests/test_settings_surface.py::test_changing_it_changes_the_run[pooling]",),
+    ),
+    Mutation(
+        "the style loss weighs every layer equally when no weights are given (relu5_1 not lighter)",
+        "nst/settings.py",
+        "        w = self.style_layer_weights or default_layer_weights(self.style_layers)",
+        "        w = self.style_layer_weights or (1.0,) * len(self.style_layers)",
+        (
+            "tests/test_settings.py::test_defaults_are_the_papers_layers_with_the_fifth_block_lighter",
+            "tests/test_wiring.py::test_without_weights_a_fifth_block_style_layer_weighs_a_quarter",
+        ),
+    ),
+    Mutation(
+        "the fifth block's default weight applies to every layer",
+        "nst/settings.py",
+        'FIFTH_BLOCK_WEIGHT if layer[4] == "5" else 1.0',
+        "FIFTH_BLOCK_WEIGHT",
+        (
+            "tests/test_settings.py::test_defaults_are_the_papers_layers_with_the_fifth_block_lighter",
+            "tests/test_wiring.py::test_without_weights_a_fifth_block_style_layer_weighs_a_quarter",
+        ),
     ),
     Mutation(
         "the network cache's key leaves out the pooling",
