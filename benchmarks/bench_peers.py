@@ -70,6 +70,8 @@ SPREAD = (0.25, 0.5, 1.0, 2.0, 4.0)
 NST_WEIGHTS = (1.0, 1.5, 2.5, 3.5, 5.0, 7.0, 10.0, 20.0, 40.0, 80.0)
 #: How much farther from the photo than the peer's default picture this engine's default may be (issue 23).
 CONTENT_MARGIN = 1.10
+#: The weights of the variants that show what each change did (fewer: they are compared, not calibrated).
+VARIANT_WEIGHTS = (2.5, 5.0, 10.0, 20.0, 40.0, 80.0)
 PEER_STYLE_WEIGHT = 100.0
 #: This engine's defaults before issue 23 (average pooling, equal layer weights; style weight 10).
 BEFORE = {"pooling": "avg", "style_layer_weights": (1.0,) * 5}
@@ -224,7 +226,7 @@ def default_check(defaults: dict[str, list], judges: list[str]) -> list[str]:
         "| weight | shared pairs | unseen pairs | failing |",
         "|---|---|---|---|",
     ]
-    for weight in NST_WEIGHTS:
+    for weight in sorted({p["m"] for ours, _ in defaults.values() for p in ours}):
         passed = {"shared": [0, 0], "unseen": [0, 0]}
         failing = []
         for pair, (ours, peer) in defaults.items():
@@ -307,7 +309,12 @@ def main() -> None:
     ap.add_argument("--peer-threads", type=int, default=2, help="torch threads of the peer's runs")
     ap.add_argument("--threads", type=int, default=None, help="torch threads of this engine's runs")
     ap.add_argument("--steps-512", type=int, default=100, help="this engine's steps at 512 px (2 scales)")
-    ap.add_argument("--spread", type=float, nargs="*", default=list(SPREAD))
+    ap.add_argument(
+        "--spread", type=float, nargs="*", default=list(SPREAD), help="the peer's weights (x its default)"
+    )
+    ap.add_argument(
+        "--nst-weights", type=float, nargs="*", default=list(NST_WEIGHTS), help="this engine's weights"
+    )
     ap.add_argument("--engines", nargs="*", default=None, help="a subset of the engines, by name")
     ap.add_argument("--rerun", action="store_true", help="ignore kept pictures")
     args = ap.parse_args()
@@ -357,7 +364,7 @@ def main() -> None:
         f"## Curves — {time.strftime('%Y-%m-%d %H:%M')}",
         "",
         f"Machine: {machine()}. `python benchmarks/bench_peers.py`; style weights x{args.spread} of the peer's "
-        f"default, {NST_WEIGHTS} for this engine; neural-style-pt {args.peer_steps} steps; this engine "
+        f"default, {args.nst_weights} for this engine; neural-style-pt {args.peer_steps} steps; this engine "
         "the page's schedule "
         f"({CPU_DEFAULTS.steps} steps at 256 px, {args.steps_512} at 512 px, {CPU_DEFAULTS.scales} scales); "
         "distances (style / content) by the project's judge and the outside judge; s: wall seconds "
@@ -383,7 +390,11 @@ def main() -> None:
             table[pair] = {}
             for engine in chosen:
                 # m: the peer's weight as a multiple of its default, this engine's weight itself
-                spread = {"neural-style": [1.0], "neural-style image": args.spread}.get(engine, NST_WEIGHTS)
+                spread = {
+                    "neural-style": [1.0],
+                    "neural-style image": args.spread,
+                    "nst page": args.nst_weights,
+                }.get(engine, VARIANT_WEIGHTS)
                 for m in spread:
                     point = engines[engine](content, style, size, m)
                     judged = {j: judge.distances(point.image, photo, painting) for j, judge in judges.items()}

@@ -541,7 +541,7 @@ MUTATIONS = [
         "        w = self.style_layer_weights or (1.0,) * len(self.style_layers)",
         (
             "tests/test_settings.py::test_defaults_are_the_papers_layers_with_the_fifth_block_lighter",
-            "tests/test_wiring.py::test_without_weights_a_fifth_block_style_layer_weighs_a_quarter",
+            "tests/test_wiring.py::test_without_weights_a_fifth_block_style_layer_weighs_a_tenth",
         ),
     ),
     Mutation(
@@ -551,7 +551,7 @@ MUTATIONS = [
         "FIFTH_BLOCK_WEIGHT",
         (
             "tests/test_settings.py::test_defaults_are_the_papers_layers_with_the_fifth_block_lighter",
-            "tests/test_wiring.py::test_without_weights_a_fifth_block_style_layer_weighs_a_quarter",
+            "tests/test_wiring.py::test_without_weights_a_fifth_block_style_layer_weighs_a_tenth",
         ),
     ),
     Mutation(

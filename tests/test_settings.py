@@ -15,10 +15,10 @@ def test_defaults_are_the_papers_layers_with_the_fifth_block_lighter():
     assert s.content_layers == ("relu4_2",)
     assert s.style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     assert s.style_layer_weights is None
-    assert s.layer_weights == pytest.approx((1 / 4.25,) * 4 + (0.25 / 4.25,))
-    # Any choice of layers: a fifth-block layer (conv or relu) weighs a quarter of the others.
+    assert s.layer_weights == pytest.approx((1 / 4.1,) * 4 + (0.1 / 4.1,))
+    # Any choice of layers: a fifth-block layer (conv or relu) weighs a tenth of the others.
     chosen = Settings(style_layers=("conv5_2", "relu3_3", "relu5_4"))
-    assert chosen.layer_weights == pytest.approx((0.25 / 1.5, 1 / 1.5, 0.25 / 1.5))
+    assert chosen.layer_weights == pytest.approx((0.1 / 1.2, 1 / 1.2, 0.1 / 1.2))
     assert Settings(style_layers=("relu5_1",)).layer_weights == pytest.approx((1.0,))
     assert s.pooling == "max" and s.optimizer == "lbfgs" and s.backbone == "vgg19"
 
