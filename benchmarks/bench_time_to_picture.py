@@ -150,10 +150,8 @@ def main() -> None:
                 for engine in order if repeat % 2 == 0 else order[::-1]:
                     if engine in ENGINES:
                         got = run_page(content, style, size, ENGINES[engine])
-                        judged = {
-                            j: judge.distances(got.pop("image"), photo, painting)
-                            for j, judge in judges.items()
-                        }
+                        image = got.pop("image")
+                        judged = {j: judge.distances(image, photo, painting) for j, judge in judges.items()}
                         runs.append(
                             {
                                 "repeat": repeat + 1,

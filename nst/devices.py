@@ -49,13 +49,18 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 def cpu_bfloat16_is_faster() -> bool:
     """Whether bfloat16 convolutions beat float32 on this CPU, measured once per process (about 0.1 s).
 
-    The CPU's flags do not tell: with AVX512-BF16, bfloat16 ran CycleGAN 1.8x faster than float32 on
-    an AMD EPYC, and VGG steps 1.5x slower on an Intel Xeon without AMX (benchmarks/results/
-    peers-cpu.md). So where the hardware has bfloat16 at all, one 3x3 convolution at VGG's middle
-    width is timed forward and backward both ways, interleaved, best of five; bfloat16 must win by 10 %.
+    With AMX, bfloat16 is taken without timing: VGG's passes ran 2.0-2.4x faster than float32 on a
+    2-core Xeon with AMX (benchmarks/results/time-to-picture-cpu.md), while the timing, taken as the
+    app starts with its main thread busy, chose float32 there: every run of that server came out at
+    float32's speed (7.0 s against 3.8 s, benchmarks/results/gpu-app-cpu.md), and beside a busy Python
+    thread the timing chose float32 in 1 of 4 tries. AVX512-BF16 alone does not tell: bfloat16 ran CycleGAN 1.8x
+    faster than float32 on an AMD EPYC, and VGG steps 1.5x slower on an Intel Xeon without AMX
+    (benchmarks/results/peers-cpu.md). There, one 3x3 convolution at VGG's middle width is timed
+    forward and backward both ways, interleaved, best of five; bfloat16 must win by 10 %.
     """
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    if not any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks):
+    if bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()):
+        return True
+    if not bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()):
         return False
     generator = torch.Generator().manual_seed(0)
     weight = torch.randn(128, 128, 3, 3, generator=generator) * 0.03

@@ -138,7 +138,7 @@ def _clock(fp32: float, bf16: float):
     return perf_counter
 
 
-def test_the_bfloat16_probe_needs_the_hardware_and_a_clear_win(monkeypatch):
+def test_the_bfloat16_probe_needs_the_hardware_and_a_clear_win_or_amx(monkeypatch):
     from nst import devices
 
     measure = devices.cpu_bfloat16_is_faster.__wrapped__  # uncached
@@ -153,6 +153,10 @@ def test_the_bfloat16_probe_needs_the_hardware_and_a_clear_win(monkeypatch):
     assert measure() is False, "a 5 % win is within noise: float32 stays"
     monkeypatch.setattr(devices, "perf_counter", _clock(fp32=0.5, bf16=1.0))
     assert measure() is False
+    # AMX: bfloat16 without a timing that a busy process could tip the wrong way.
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    monkeypatch.setattr(devices, "perf_counter", None)
+    assert measure() is True
 
 
 def test_precision_choices(vgg19_env, content_path, style_path):
