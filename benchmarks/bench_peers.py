@@ -73,8 +73,13 @@ CONTENT_MARGIN = 1.10
 #: The weights of the variants that show what each change did (fewer: they are compared, not calibrated).
 VARIANT_WEIGHTS = (2.5, 5.0, 10.0, 20.0, 40.0, 80.0)
 PEER_STYLE_WEIGHT = 100.0
-#: This engine's defaults before issue 23 (average pooling, equal layer weights; style weight 10).
-BEFORE = {"pooling": "avg", "style_layer_weights": (1.0,) * 5}
+#: This engine as the page runs it, and two variants that show what issue 23's changes did: its defaults
+#: before (average pooling, equal layer weights; style weight 10), and max pooling alone.
+NST_ENGINES = {
+    "nst page": {},
+    "nst before": {"pooling": "avg", "style_layer_weights": (1.0,) * 5},
+    "nst equal layers": {"style_layer_weights": (1.0,) * 5},
+}
 #: Photos the calibration never saw, each with two of the shared paintings.
 UNSEEN = (
     ("astronaut", "shipwreck"),
@@ -317,34 +322,17 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    load_vgg("vgg16", "max", str(VGG16), "cpu")  # loaded (and cached) before any timing
+    load_vgg("vgg16", nst.Settings().pooling, str(VGG16), "cpu")  # loaded (and cached) before any timing
     judges = {"project": Judge(), "outside": outside_judge()}
     engines = {
-        "nst page": lambda c, s, size, m: nst_point(
-            "nst page", c, s, size, m, steps(size), args.rerun, scales=CPU_DEFAULTS.scales
-        ),
-        "nst before": lambda c, s, size, m: nst_point(
-            "nst before",
-            c,
-            s,
-            size,
-            m,
-            steps(size),
-            args.rerun,
-            scales=CPU_DEFAULTS.scales,
-            **BEFORE,
-        ),
-        "nst equal layers": lambda c, s, size, m: nst_point(
-            "nst equal layers",
-            c,
-            s,
-            size,
-            m,
-            steps(size),
-            args.rerun,
-            scales=CPU_DEFAULTS.scales,
-            style_layer_weights=(1.0,) * 5,
-        ),
+        **{
+            name: (
+                lambda c, s, size, m, name=name, extra=extra: nst_point(
+                    name, c, s, size, m, steps(size), args.rerun, scales=CPU_DEFAULTS.scales, **extra
+                )
+            )
+            for name, extra in NST_ENGINES.items()
+        },
         "neural-style image": lambda c, s, size, m: peer_point(
             c, s, size, PEER_STYLE_WEIGHT * m, args.peer_steps, "image", args.rerun, args.peer_threads
         ),
