@@ -151,7 +151,7 @@ def build_demo() -> gr.Blocks:
         status.change(None, status, None, js=SHOW_RESULT, api_visibility="private")
         stop.click(page.stop, None, stop, queue=False, api_visibility="private", api_name="page_stop")
         api.add_endpoints(RUNNER, CONFIG, gate, CACHE, painters)
-    demo.queue(default_concurrency_limit=CONFIG.concurrency, max_size=CONFIG.queue_size)
+    demo.queue(default_concurrency_limit=CONFIG.concurrency, max_size=CONFIG.queue_events)
     gate.install(demo)
     return demo
 

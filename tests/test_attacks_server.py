@@ -637,6 +637,13 @@ def test_panoramas_and_small_scales_run_or_are_refused_by_name(server, tmp_path,
 # ----------------------------------------------------------------------------- a flood
 
 
+def test_the_runner_refuses_a_flood_before_gradios_queue_does(app_module):
+    """Gradio's queue holds each event a moment before the runner sees it: with the same bound as the
+    runner's line, one client of a flood got Gradio's raw "Queue is full" JSON (a full test run, once)."""
+    limit = app_module.demo._queue.max_size
+    assert limit >= 2 * app_module.RUNNER.capacity, (limit, app_module.RUNNER.capacity)
+
+
 def test_a_flood_of_sixty_sessions_is_bounded_and_every_admitted_run_finishes(
     server, app_module, uploads, monkeypatch, vgg19_env
 ):

@@ -128,6 +128,15 @@ class ServerConfig:
         return Limits(self.max_size, self.max_steps, MIN_SERVER_TILE, offered)
 
     @property
+    def queue_events(self) -> int:
+        """Gradio's own bound on the events in its queue, above the runner's line (``queue_size``).
+
+        Gradio holds each event a moment before handing it to the runner. With equal bounds the two
+        raced: in a flood of 60 sessions one client got Gradio's raw "Queue is full" JSON instead of
+        the runner's sentence. Gradio's bound still caps what a flood can hold."""
+        return 2 * self.queue_size + self.concurrency
+
+    @property
     def max_bytes(self) -> int:
         return parse_size(self.max_file_size)
 
