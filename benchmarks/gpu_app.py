@@ -66,7 +66,7 @@ from load_test import photos, tiny_models  # noqa: E402
 from measure import append_results, machine, rss_mb  # noqa: E402
 
 from nst.ui.server import CPU_DEFAULTS, GPU_DEFAULTS  # noqa: E402
-from support.browser import ARGS, chromium_path  # noqa: E402
+from support.browser import ARGS, chromium_path, upload_pictures  # noqa: E402
 from support.http import AppProcess  # noqa: E402
 from support.shared import IMAGES, VGG16, VINTAGE  # noqa: E402
 
@@ -195,10 +195,7 @@ def page_run(url: str, content: Path, style: Path, timeout: float) -> dict:
             page.set_default_timeout(60_000)
             page.goto(url)
             expect(page.locator("#run")).to_be_visible()
-            page.locator("#content input[type=file]").set_input_files(str(content))
-            page.locator("#style input[type=file]").set_input_files(str(style))
-            expect(page.locator("#content img")).to_be_visible()
-            expect(page.locator("#style img")).to_be_visible()
+            upload_pictures(page, content, style)
             page.wait_for_timeout(300)  # the upload's own check (status line) settles first
             page.evaluate(WATCH_PAGE)
             page.locator("#run").click()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support.browser import ARGS, chromium_path
+from support.browser import ARGS, chromium_path, upload_pictures
 
 
 def _skip(reason: str) -> None:
@@ -74,10 +74,7 @@ def test_upload_run_and_see_the_result(browser, server, vgg19_env, content_path,
     page.goto(server)
     expect(page.locator("#run")).to_be_visible()
 
-    page.locator("#content input[type=file]").set_input_files(str(content_path))
-    page.locator("#style input[type=file]").set_input_files(str(style_path))
-    expect(page.locator("#content img")).to_be_visible()
-    expect(page.locator("#style img")).to_be_visible()
+    upload_pictures(page, content_path, style_path)
     _open_dials(page)
     _set_number(page, "size", 64)
     expect(page.locator("#size input[type=range]")).to_have_value("64")
@@ -158,9 +155,7 @@ def test_an_error_is_shown_whole_in_plain_words(browser, server, content_path, s
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
     page.goto(server)
-    page.locator("#content input[type=file]").set_input_files(str(content_path))
-    page.locator("#style input[type=file]").set_input_files(str(style_path))
-    expect(page.locator("#style img")).to_be_visible()
+    upload_pictures(page, content_path, style_path)
     page.locator("#run").click()
     sentence = (
         "this server has no vgg19 network weights yet, so the optimization methods cannot run here; "
@@ -220,9 +215,7 @@ def test_run_is_in_the_first_view_and_the_result_in_view_when_done(
     else:
         assert output["x"] > photo["x"] + photo["width"] and output["y"] < run["y"], "the result beside"
 
-    page.locator("#content input[type=file]").set_input_files(str(content_path))
-    page.locator("#style input[type=file]").set_input_files(str(style_path))
-    expect(page.locator("#style img")).to_be_visible()
+    upload_pictures(page, content_path, style_path)
     page.evaluate("window.scrollTo(0, 0)")
     page.locator("#run").click()
     expect(page.locator("#status")).to_contain_text("Done", timeout=120_000)

@@ -28,3 +28,13 @@ def chromium_path() -> str | None:
         if candidate and Path(candidate).is_file():
             return candidate
     return None
+
+
+def upload_pictures(page, content: str | os.PathLike, style: str | os.PathLike) -> None:
+    """Give the page's photo and painting pickers these files and wait until both pictures show."""
+    from playwright.sync_api import expect
+
+    page.locator("#content input[type=file]").set_input_files(str(content))
+    page.locator("#style input[type=file]").set_input_files(str(style))
+    expect(page.locator("#content img")).to_be_visible()
+    expect(page.locator("#style img")).to_be_visible()
