@@ -26,7 +26,7 @@ from nst.methods import METHODS
 from nst.ui import api
 from nst.ui.assets import PAGE_ASSETS, SHOW_RESULT
 from nst.ui.cache import STOPS
-from nst.ui.controls import GROUPS, TOGGLED, Context, in_group, shown
+from nst.ui.controls import GROUPS, TOGGLED, VIDEO_GROUP, Context, in_group, shown
 from nst.ui.page import Page, banner, change_method, checked_upload, example_gallery
 from nst.ui.runner import Runner
 from nst.ui.server import ServerConfig, launch, stop_on_sigterm
@@ -76,7 +76,11 @@ def build_demo() -> gr.Blocks:
             with gr.Column(scale=5):
                 with gr.Row():
                     with gr.Column(min_width=120, visible=show["content"]) as content_group:
-                        place("content")
+                        with gr.Tabs(elem_id="medium"):
+                            with gr.Tab("Photo", elem_id="photo-tab") as photo_tab:
+                                place("content")
+                            with gr.Tab("Video", elem_id="video-tab") as video_tab:
+                                place(VIDEO_GROUP)
                     with gr.Column(min_width=120, visible=show["style"]) as style_group:
                         place("style")
                     with gr.Column(visible=show["painter"]) as painter_group:
@@ -93,6 +97,7 @@ def build_demo() -> gr.Blocks:
                     with gr.Column(min_width=120, visible=show["style"]) as style_examples:
                         example_gallery(widgets["style"], EXAMPLE_FOLDERS, "styles", "Example styles")
             with gr.Column(scale=4):
+                video = gr.Video(label="Video", elem_id="video-result", interactive=False, visible=False)
                 output = gr.Image(
                     label="Result",
                     type="pil",
@@ -128,6 +133,9 @@ def build_demo() -> gr.Blocks:
 
         groups = [content_group, style_group, painter_group, dials_group, advanced_group]
         assert len(groups) == len(GROUPS)
+        widgets["medium"] = gr.State("photo")  # which tab Run makes: a picture of the photo, or the video
+        photo_tab.select(lambda: "photo", None, widgets["medium"], queue=False, api_visibility="private")
+        video_tab.select(lambda: "video", None, widgets["medium"], queue=False, api_visibility="private")
         page = Page(RUNNER, CONFIG, CACHE, widgets)
         widgets["method"].change(
             change_method,
@@ -136,12 +144,12 @@ def build_demo() -> gr.Blocks:
             queue=False,
             api_visibility="private",
         )
-        for name, what in (("content", "content image"), ("style", "style image")):
+        for name, what in (("content", "content image"), ("style", "style image"), ("video", "video")):
             widgets[name].upload(checked_upload(what), widgets[name], status, api_visibility="private")
         running = run.click(
             page.run,
             set(widgets.values()),
-            [output, losses, compare, download, status, stop],  # as Page.run streams them
+            [output, losses, compare, download, status, stop, video],  # as Page.run streams them
             api_visibility="private",
             concurrency_limit=None,  # every run waits in the runner's line, which knows its place
             show_progress="minimal",

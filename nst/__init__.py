@@ -29,6 +29,9 @@ _PUBLIC = {
     "TextureRequest": "requests",
     "stylize": "requests",
     "synthesize_texture": "requests",
+    "VideoRequest": "video",
+    "VideoResult": "video",
+    "stylize_video": "video",
 }
 
 __all__ = sorted(_PUBLIC)

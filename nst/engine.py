@@ -53,6 +53,8 @@ class StepInfo:
     canvas: Canvas  #: the picture being optimized now
     losses: dict[str, float]  #: weighted value of every term, and "total"
     image: torch.Tensor | None = None  #: current image (1, 3, H, W) on the CPU, every ``image_every`` steps
+    frame: int = 1  #: 1-based frame of a video (:mod:`nst.video`); a picture is frame 1 of 1
+    frames: int = 1
 
 
 #: Return True to stop the run early; the result so far is returned.
@@ -300,6 +302,8 @@ def run_scales(
     image_every: int = 25,
     stop: threading.Event | None = None,
     finish: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    start: torch.Tensor | None = None,
+    more_terms: Sequence[tuple[LossTerm, float]] = (),
 ) -> StyleResult:
     """The optimization over ``scales`` (from :func:`plan_scales`), coarse to fine, as a result.
 
@@ -308,8 +312,12 @@ def run_scales(
     a texture. ``faces`` (found on ``content``; None: not looked for) are kept at every scale
     (``keep_faces``). ``on_phase`` is told when each scale's targets are computed. A ``stop`` set
     before the first step raises :class:`~nst.errors.Stopped`.
+
+    A video's later frames (:mod:`nst.video`) give ``start``, the picture to begin from instead of
+    ``settings.init`` (the previous frame carried along the motion), and ``more_terms``, weighted terms
+    added at the last scale (the temporal loss that holds the picture there).
     """
-    start = time.perf_counter()
+    began = time.perf_counter()
     history: list[dict[str, float]] = []
     notes = list(notes)
     # channels-last is the layout cuDNN and oneDNN convolve fastest (measured: benchmarks/results).
@@ -353,12 +361,18 @@ def run_scales(
                     tiles_for=tiles_for,
                     face_mask=kept,
                 )
+                if k == len(scales) - 1:
+                    terms += more_terms
             except Stopped:
                 if x is None:
                     raise
                 stopped = True
                 break
-            if x is None:
+            if x is None and start is not None:
+                x = F.interpolate(start.to(dev), size=canvas.hw, mode="bicubic", align_corners=False).clamp_(
+                    0, 1
+                )
+            elif x is None:
                 x = _initial_image(settings, content_t, style_ts[0], canvas)
             else:
                 x = F.interpolate(x, size=canvas.hw, mode="bicubic", align_corners=False).clamp_(0, 1)
@@ -402,7 +416,7 @@ def run_scales(
         settings=settings,
         losses=history,
         steps=len(history),
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - began,
         stopped=stopped,
         device=str(dev),
         notes=notes,

@@ -37,7 +37,7 @@ import re
 import stat
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -320,17 +320,21 @@ _SAVE_FORMATS = {
 }
 
 
-def check_save_path(path: str | os.PathLike, inputs: Sequence[ImageSource | None] = ()) -> str:
-    """The PIL format for ``path``; refuses, before any work is done, a path that cannot be
-    written or that is one of ``inputs`` (a result written over its own photo destroys it)."""
+def check_save_path(
+    path: str | os.PathLike,
+    inputs: Sequence[ImageSource | None] = (),
+    formats: Mapping[str, str] = _SAVE_FORMATS,
+) -> str:
+    """The format for ``path`` (PIL's, or from ``formats`` by suffix: a video's); refuses, before any work
+    is done, a path that cannot be written or that is one of ``inputs`` (a result written over its own
+    photo destroys it)."""
     path = Path(path)
     if path.is_dir():
-        raise ImageError(f"cannot save '{path}': it is a folder; give a file name such as {path / 'out.png'}")
-    fmt = _SAVE_FORMATS.get(path.suffix.lower())
+        example = path / f"out{next(iter(formats))}"
+        raise ImageError(f"cannot save '{path}': it is a folder; give a file name such as {example}")
+    fmt = formats.get(path.suffix.lower())
     if fmt is None:
-        raise ImageError(
-            f"cannot save '{path}': use one of {', '.join(sorted(_SAVE_FORMATS))} as the file suffix"
-        )
+        raise ImageError(f"cannot save '{path}': use one of {', '.join(sorted(formats))} as the file suffix")
     folder = path.parent
     if not folder.is_dir():
         raise ImageError(f"cannot save '{path}': folder '{folder}' does not exist")

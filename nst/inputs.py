@@ -67,3 +67,24 @@ PAINT = (
     ),
     Input("max_size", "int", "shrink the photo first so its long side is at most this many pixels"),
 )
+
+#: The methods a video's frames can be made with: all but the texture, which has no photo to follow.
+FRAME_METHODS = ("gatys", "histogram", "mmd", "photorealistic", "cyclegan")
+
+VIDEO = (
+    Input(
+        "video",
+        "video",
+        "the video to repaint (MP4, MOV, WebM, MKV, AVI...; its sound is kept)",
+        required=True,
+    ),
+    Input(
+        "temporal_weight",
+        "float",
+        "how firmly each frame holds to the previous one carried along the motion; 0 styles every frame on "
+        "its own (it flickers)",
+    ),
+    Input("frame_steps", "int", "steps of each frame after the first, which starts from the one before it"),
+    Input("max_frames", "int", "repaint only this many frames from the start (empty: all)"),
+    Input("flow", "choice", "optical flow: dis (OpenCV's DIS, the default) or farneback"),
+)

@@ -59,12 +59,14 @@ from .weights import load_vgg
 class Limits:
     """A server's limits on top of the package's own (None: no such limit): the largest ``size``
     (``NST_MAX_SIZE``), the most ``steps`` (``NST_MAX_STEPS``), the smallest ``tile_size`` a client may
-    ask for, and the painters it offers."""
+    ask for, the painters it offers, and the longest video run by the time model (``NST_MAX_VIDEO_SECONDS``,
+    :mod:`nst.video`)."""
 
     max_size: int | None = None
     max_steps: int | None = None
     min_tile: int | None = None
     painters: tuple[str, ...] | None = None
+    max_video_seconds: float | None = None
 
     def bounds(self) -> dict[str, tuple[int, int]]:
         """The whole-number values this server bounds more tightly than the package: (lowest, highest)."""
@@ -222,12 +224,15 @@ class _Optimization(_Prepared):
         *,
         on_phase: PhaseCallback | None = None,
         image_every: int = 25,
+        start: Any = None,
+        more_terms: Sequence[tuple[Any, float]] = (),
     ) -> StyleResult:
         """The picture (preparing the request first when needed). ``on_step`` sees every step (losses, and
         the image every ``image_every`` steps) and may stop the run by returning True; ``stop``, set from
         another thread, ends it while targets are built or after the current step. Stopped before the
         first step, it raises :class:`~nst.errors.Stopped`; later, the best picture so far at full size is
-        the result."""
+        the result. ``start`` and ``more_terms``: a video frame's warm start and temporal loss (see
+        :func:`~nst.engine.run_scales`), ``start`` as :meth:`engine_view` shows it."""
         request = self.prepare()  # type: ignore[attr-defined]
         content, styles, callback, finish = request._engine_inputs(on_step)
         check_stop(stop)
@@ -254,7 +259,16 @@ class _Optimization(_Prepared):
             image_every=image_every,
             stop=stop,
             finish=finish,
+            start=start,
+            more_terms=more_terms,
         )
+
+    def engine_view(self, image: Any) -> Any:
+        """A picture (1, 3, H, W) as the engine optimizes it: as it is, or its luminance alone when
+        ``preserve_color`` is "luminance" (the colours are the photo's, put back after)."""
+        if self.settings.preserve_color == "luminance":
+            return color.gray(color.luminance(image))
+        return image
 
 
 @dataclass(frozen=True)

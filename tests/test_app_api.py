@@ -18,7 +18,7 @@ from support.pictures import pixels, texture
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 
-ENDPOINTS = {"/gatys", "/histogram", "/mmd", "/photorealistic", "/texture", "/cyclegan", "/stop"}
+ENDPOINTS = {"/gatys", "/histogram", "/mmd", "/photorealistic", "/texture", "/cyclegan", "/video", "/stop"}
 
 
 FAST = dict(size=48, steps=3, scales=1)
@@ -69,6 +69,15 @@ def test_view_api_lists_one_endpoint_per_method_with_package_names_and_defaults(
     )
     texture = [p["parameter_name"] for p in named["/texture"]["parameters"]]
     assert texture[:3] == ["style", "width", "height"] and "content_weight" not in texture
+    video = {p["parameter_name"]: p for p in named["/video"]["parameters"]}
+    assert list(video)[:3] == ["video", "method", "style"] and not video["video"]["parameter_has_default"]
+    assert list(video)[-4:] == ["temporal_weight", "frame_steps", "max_frames", "flow"]
+    assert "content" not in video and "content_segmentation" not in video
+    assert (
+        video["painter"]["parameter_default"] == "monet" and video["size"]["parameter_default"] == device.size
+    )
+    # a default the frame methods do not share is the chosen method's own: None here
+    assert video["init"]["parameter_default"] is None and video["style_weight"]["parameter_default"] == 10
 
 
 def test_gatys_returns_a_stylized_image_of_the_requested_size(client, vgg19_env, content_path, style_path):

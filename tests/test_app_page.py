@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from nst.dials import DIALS
+from nst.inputs import VIDEO
 from nst.methods import METHODS
 from nst.settings import Settings, fields_info
 from nst.ui.controls import CONTROLS, shown
@@ -241,15 +242,17 @@ def test_one_name_from_dial_to_loss(app_module):
     """Every control of the page's Run and every API parameter is named like the dial, the setting or the
     request input it is: the page, the API, the CLI and Python share one vocabulary."""
     settings = {f.name for f in fields_info()}
-    inputs = {i.name for m in METHODS.values() for i in m.inputs()} | {"method"}
+    inputs = {i.name for m in METHODS.values() for i in m.inputs()} | {i.name for i in VIDEO} | {"method"}
     vocabulary = settings | set(DIALS) | inputs
     assert {c.name for c in CONTROLS} <= vocabulary
     config = app_module.demo.config
     components = {c["id"]: c["props"] for c in config["components"]}
-    run = max(config["dependencies"], key=lambda d: len(d["inputs"]))
+    run = next(d for d in config["dependencies"] if d.get("api_name") == "run")
     names = {components[i].get("elem_id") for i in run["inputs"]}
-    assert names == {c.name for c in CONTROLS}, "the Run button takes every control of the table"
-    assert set(START) == names, "the test's picture of the page is the page"
+    states = [components[i] for i in run["inputs"] if components[i].get("elem_id") is None]
+    assert len(states) == 1, "and the tab it is on (photo or video), as 'medium'"
+    assert names - {None} == {c.name for c in CONTROLS}, "the Run button takes every control of the table"
+    assert set(START) == names - {None} | {"medium"}, "the test's picture of the page is the page"
     for endpoint in app_module.demo.get_api_info()["named_endpoints"].values():
         params = {p["parameter_name"] for p in endpoint["parameters"]}
         assert params <= vocabulary - set(DIALS), params - vocabulary

@@ -176,7 +176,8 @@ class ProgressBar:
 
             self.bar = tqdm(total=self.total, unit="step", disable=self.quiet, dynamic_ncols=True)
         self.bar.update(info.step - self.bar.n)
-        self.bar.set_postfix({k: f"{v:.3g}" for k, v in info.losses.items()}, refresh=False)
+        frame = {"frame": f"{info.frame}/{info.frames}"} if info.frames > 1 else {}
+        self.bar.set_postfix({**frame, **{k: f"{v:.3g}" for k, v in info.losses.items()}}, refresh=False)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -22,21 +22,27 @@ from typing import Any
 
 import gradio as gr
 
+from .. import inputs
 from ..engine import StyleResult
+from ..flow import DEFAULT_FLOW, FLOW_METHODS
+from ..inputs import FRAME_METHODS
 from ..methods import METHODS, Method
 from ..readiness import Model
 from ..settings import MAX_STYLES, fields_info
+from ..temporal import DEFAULT_TEMPORAL_WEIGHT
+from ..video import VideoResult
 from .cache import CacheFolder
-from .components import described, lenient_number, upload_files, upload_image
+from .components import described, lenient_number, upload_files, upload_image, upload_video
 from .lifecycle import State
 from .messages import api_error
-from .page import checked
+from .page import checked, checked_video
 from .runner import Runner
 from .server import ServerConfig
 from .uploads import UploadGate
 
 #: How file parameters are named in messages, and how many files a list takes (None: one).
 FILES = {
+    "video": ("video", None),
     "content": ("content image", None),
     "style": ("style image", None),
     "extra_styles": ("extra style image", MAX_STYLES - 1),
@@ -108,6 +114,8 @@ def component(param: ApiParam, gate: UploadGate) -> gr.components.Component:
     if param.kind == "image":
         example = "style" if param.name == "style" else "content"
         made = gate.register(upload_image(example, label=label, sources=["upload"]), *FILES[param.name])
+    elif param.kind == "video":
+        made = gate.register(upload_video(label=label), *FILES[param.name], kind="video")
     elif param.kind == "images":
         made = gate.register(upload_files(label=label), *FILES[param.name])
     elif param.kind in ("int", "optional-int"):
@@ -140,35 +148,43 @@ def info(
             notes=result.notes,
             faces=None if result.faces is None else len(result.faces),
         )
+    if isinstance(result, VideoResult):
+        out.update(frames_written=result.frames, fps=float(result.fps))
     return out
 
 
-def handler(
-    method: Method, params: list[ApiParam], runner: Runner, config: ServerConfig, cache: CacheFolder
+async def _stream(
+    name: str, job: Any, runner: Runner, cache: CacheFolder, session: str | None
+) -> AsyncIterator[tuple[str | None, dict[str, Any], StyleResult | None]]:
+    """A run's updates as an endpoint reports them: (the latest picture's path or None, info, the result at
+    the end)."""
+    latest: str | None = None
+    losses: dict[str, float] = {}
+    async with contextlib.aclosing(runner.stream(job, session)) as run:
+        async for update in run:
+            result = update.result
+            picture = result.image if result else update.image
+            latest = cache.picture(picture, name) if picture is not None else latest
+            losses = update.losses[-1][1] if update.losses else losses
+            yield latest, info(name, update.state, losses, result), result
+
+
+def _endpoint(
+    name: str, description: str, params: list[ApiParam], run: Callable[..., AsyncIterator[tuple]]
 ) -> Callable[..., AsyncIterator[tuple]]:
-    """An async generator function whose signature is the endpoint's named parameters (Gradio reads it)."""
+    """``run(values, request)`` as an async generator function whose signature is the endpoint's named
+    parameters (Gradio reads it); every failure is answered with its sentence."""
     names = [p.name for p in params]
 
     async def endpoint(*args: Any) -> AsyncIterator[tuple]:
-        values, request = dict(zip(names, args[:-1])), args[-1]
         try:
-            job = await checked(method, values, runner, config, cache)
-            latest: str | None = None
-            losses: dict[str, float] = {}
-            async with contextlib.aclosing(runner.stream(job, request.session_hash)) as run:
-                async for update in run:
-                    result = update.result
-                    picture = result.image if result else update.image
-                    latest = cache.picture(picture, method.name) if picture is not None else latest
-                    losses = update.losses[-1][1] if update.losses else losses
-                    # Every update carries the latest preview (None before the first one), so a client
-                    # iterating over a job always gets an image path or None, never a Gradio update dict.
-                    yield latest, info(method.name, update.state, losses, result)
+            async for outputs in run(dict(zip(names, args[:-1])), args[-1]):
+                yield outputs
         except Exception as exc:
             raise api_error(exc) from exc
 
-    endpoint.__name__ = endpoint.__qualname__ = method.name
-    endpoint.__doc__ = method.description
+    endpoint.__name__ = endpoint.__qualname__ = name
+    endpoint.__doc__ = description
     endpoint.__annotations__ = {"request": gr.Request}
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
@@ -178,6 +194,73 @@ def handler(
         + [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
     )
     return endpoint
+
+
+def handler(
+    method: Method, params: list[ApiParam], runner: Runner, config: ServerConfig, cache: CacheFolder
+) -> Callable[..., AsyncIterator[tuple]]:
+    """A method's endpoint: it streams (the latest preview, or None; info), then the result. Every update
+    carries the latest preview (None before the first one), so a client iterating over a job always gets an
+    image path or None, never a Gradio update dict."""
+
+    async def run(values: dict[str, Any], request: gr.Request) -> AsyncIterator[tuple]:
+        job = await checked(method, values, runner, config, cache)
+        async for latest, details, _ in _stream(method.name, job, runner, cache, request.session_hash):
+            yield latest, details
+
+    return _endpoint(method.name, method.description, params, run)
+
+
+#: What /video does, as the API page says it.
+VIDEO_DESCRIPTION = (
+    "A video repainted frame by frame without flicker (Ruder et al. 2016): the first frame as a picture of "
+    "the chosen method, every next one from the previous result carried along the optical flow and held "
+    "there by a temporal loss; CycleGAN paints each frame in one pass. Streams (the latest finished frame, "
+    "None, info) and ends with (the last frame, the MP4, info)."
+)
+
+
+def video_parameters(config: ServerConfig, painters: list[Model]) -> list[ApiParam]:
+    """The /video endpoint's parameters: the video, the method, every parameter of the methods a frame can
+    be made with (but the photo's own), then the video's own. A setting whose default differs between those
+    methods defaults to None: the chosen method's own (the photorealistic method starts from the matched
+    photo)."""
+    video, *own = inputs.VIDEO
+    out = [
+        ApiParam(video.name, video.kind, inspect.Parameter.empty, help=video.help),
+        ApiParam("method", "choice", "gatys", FRAME_METHODS, "how each frame is made"),
+    ]
+    settings = {info.name for info in fields_info()}
+    found: dict[str, list[ApiParam]] = {}
+    for name in FRAME_METHODS:
+        for param in parameters(METHODS[name], config, painters):
+            if param.name not in ("content", "content_segmentation", "style_segmentation"):
+                found.setdefault(param.name, []).append(param)
+    for name, seen in found.items():
+        # a style is needed by the optimizations only (their refusal names it), and a default that differs
+        # between methods is the chosen one's
+        mixed = name in settings and len({repr(p.default) for p in seen}) > 1
+        unset = seen[0].default is inspect.Parameter.empty
+        out.append(dataclasses.replace(seen[0], default=None) if mixed or unset else seen[0])
+    extras = {"temporal_weight": DEFAULT_TEMPORAL_WEIGHT, "frame_steps": None, "max_frames": None}
+    for item in own:
+        choices = FLOW_METHODS if item.name == "flow" else None
+        default = DEFAULT_FLOW if item.name == "flow" else extras[item.name]
+        out.append(ApiParam(item.name, item.kind, default, choices, item.help))
+    return out
+
+
+def video_handler(
+    params: list[ApiParam], runner: Runner, config: ServerConfig, cache: CacheFolder
+) -> Callable[..., AsyncIterator[tuple]]:
+    """The /video endpoint: (the latest finished frame or None, the MP4 or None, info)."""
+
+    async def run(values: dict[str, Any], request: gr.Request) -> AsyncIterator[tuple]:
+        job = await checked_video(values, runner, config, cache)
+        async for latest, details, result in _stream("video", job, runner, cache, request.session_hash):
+            yield latest, str(result.video) if isinstance(result, VideoResult) else None, details
+
+    return _endpoint("video", VIDEO_DESCRIPTION, params, run)
 
 
 def add_endpoints(
@@ -190,23 +273,35 @@ def add_endpoints(
         details = gr.JSON(label="info")
         trigger = gr.Button("api")
         shared: dict[tuple, gr.components.Component] = {}
+
+        def shared_component(p: ApiParam) -> gr.components.Component:
+            key = (p.name, p.kind, repr(p.default), p.choices, p.help)
+            if key not in shared:
+                shared[key] = component(p, gate)
+            return shared[key]
+
         for method in METHODS.values():
             params = parameters(method, config, painters)
-            inputs = []
-            for p in params:
-                key = (p.name, p.kind, repr(p.default), p.choices, p.help)
-                if key not in shared:
-                    shared[key] = component(p, gate)
-                inputs.append(shared[key])
             trigger.click(
                 handler(method, params, runner, config, cache),
-                inputs,
+                [shared_component(p) for p in params],
                 [image, details],
                 api_name=method.name,
                 api_description=method.description,
                 concurrency_limit=None,  # every run waits in the runner's line, which knows its place
                 show_progress="hidden",
             )
+
+        params = video_parameters(config, painters)
+        trigger.click(
+            video_handler(params, runner, config, cache),
+            [shared_component(p) for p in params],
+            [image, gr.Video(label="video"), details],
+            api_name="video",
+            api_description=VIDEO_DESCRIPTION,
+            concurrency_limit=None,
+            show_progress="hidden",
+        )
 
         def stop(request: gr.Request) -> bool:
             """Stop this client's runs after their current step; they end with the best picture so far."""

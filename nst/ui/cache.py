@@ -65,11 +65,15 @@ class CacheFolder:
         writes it to a path made of its content's hash, in place: two identical pictures at once (two people
         running the same example, deterministic as the engine is) rewrote the file one of them was being
         served, whose download broke off. A file is copied into Gradio's cache atomically instead."""
+        path = self.new_file(name, ".png")
+        image.save(path, format="PNG")
+        return path
+
+    def new_file(self, name: str, suffix: str) -> str:
+        """A fresh path in this folder for a result the package writes itself (a video, as it is made)."""
         folder = self.path / "results"
         folder.mkdir(exist_ok=True)
-        path = folder / f"nst-{name}-{uuid.uuid4().hex[:12]}.png"
-        image.save(path, format="PNG")
-        return str(path)
+        return str(folder / f"nst-{name}-{uuid.uuid4().hex[:12]}{suffix}")
 
     @contextlib.contextmanager
     def holding(self, paths: Iterable[str]) -> Iterator[None]:

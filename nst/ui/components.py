@@ -12,7 +12,11 @@ import gradio as gr
 from gradio.data_classes import ListFiles
 
 #: The image the API page's "Use via API" snippet shows: the project's own example files (run from a clone).
-EXAMPLE_FILES = {"content": "examples/content/chelsea.jpg", "style": "examples/styles/swirls.jpg"}
+EXAMPLE_FILES = {
+    "content": "examples/content/chelsea.jpg",
+    "style": "examples/styles/swirls.jpg",
+    "video": "examples/videos/coffee-pan.mp4",
+}
 
 
 def _example(path: str) -> dict:
@@ -31,6 +35,15 @@ def upload_image(example: str = "content", **kwargs: Any) -> gr.Image:
     image.preprocess = lambda payload: None if payload is None else str(payload.path)  # type: ignore[method-assign]
     image.example_payload = lambda: _example(EXAMPLE_FILES[example])  # type: ignore[method-assign]
     return image
+
+
+def upload_video(**kwargs: Any) -> gr.Video:
+    """A ``gr.Video`` whose uploads reach the package as they came: Gradio neither converts nor mutes them
+    (its FFmpeg steps would decode a hostile file before the package's checks, :mod:`nst.clips`)."""
+    video = gr.Video(sources=["upload"], format=None, **kwargs)
+    video.preprocess = lambda payload: None if payload is None else str(payload.path)  # type: ignore[method-assign]
+    video.example_payload = lambda: _example(EXAMPLE_FILES["video"])  # type: ignore[method-assign]
+    return video
 
 
 def upload_files(**kwargs: Any) -> gr.File:

@@ -17,11 +17,14 @@ from typing import Any
 import gradio as gr
 
 from ..dials import DIALS
+from ..flow import FLOW_METHODS
+from ..inputs import VIDEO
 from ..layers import BACKBONES, POOLINGS
 from ..methods import METHODS, Method
 from ..readiness import Model
 from ..settings import INITS, MAX_STYLES, OPTIMIZERS, STYLE_LOSSES, Settings, fields_info
-from .components import upload_files, upload_image
+from ..temporal import DEFAULT_TEMPORAL_WEIGHT
+from .components import upload_files, upload_image, upload_video
 from .server import ServerConfig
 from .uploads import UploadGate
 
@@ -33,6 +36,8 @@ COLOURS = [
 ]
 #: Where each group of controls sits: the pictures, the painter's options, the dials under Run, Advanced.
 GROUPS = ("content", "style", "painter", "dials", "advanced")
+#: The Video tab beside the photo (shown whichever the method: a texture refuses a video with a sentence).
+VIDEO_GROUP = "video"
 
 
 def help_for(name: str) -> str:
@@ -42,10 +47,9 @@ def help_for(name: str) -> str:
             return info.help
     if name in DIALS:
         return DIALS[name].info
-    for method in METHODS.values():
-        for item in method.request.INPUTS:
-            if item.name == name:
-                return item.help
+    for item in [*VIDEO, *(i for method in METHODS.values() for i in method.request.INPUTS)]:
+        if item.name == name:
+            return item.help
     return ""
 
 
@@ -141,6 +145,27 @@ CONTROLS: tuple[Control, ...] = (
         lambda c, h: c.gate.register(
             upload_image("style", label="Style", sources=["upload", "clipboard"], height=180), "style image"
         ),
+    ),
+    Control(
+        "video",
+        VIDEO_GROUP,
+        lambda c, h: c.gate.register(upload_video(label="Video", height=180), "video", kind="video"),
+    ),
+    Control(
+        "temporal_weight",
+        VIDEO_GROUP,
+        lambda c, h: gr.Number(DEFAULT_TEMPORAL_WEIGHT, label="Steadiness (temporal weight)", info=h),
+    ),
+    Control(
+        "frame_steps",
+        VIDEO_GROUP,
+        lambda c, h: gr.Number(
+            None, precision=0, label="Steps per later frame", info=h + " (empty: a third)"
+        ),
+    ),
+    Control("max_frames", VIDEO_GROUP, lambda c, h: gr.Number(None, precision=0, label="Frames", info=h)),
+    Control(
+        "flow", VIDEO_GROUP, lambda c, h: gr.Radio(list(FLOW_METHODS), value=FLOW_METHODS[0], label="Flow")
     ),
     Control("painter", "painter", _painters),
     Control("strength", "painter", lambda c, h: gr.Slider(0, 1, 1.0, step=0.05, label="Strength", info=h)),

@@ -36,6 +36,9 @@ class State:
     scale: int = 0  #: 0-based
     scales: int = 1
     loss: float | None = None
+    frame: int = 1  #: a video's frame being repainted (1-based); a picture is frame 1 of 1
+    frames: int = 1
+    left: float | None = None  #: running: the seconds still to go, from the pace of the steps so far
 
     def replace(self, **changes: Any) -> State:
         return dataclasses.replace(self, **changes)
@@ -62,8 +65,11 @@ class State:
                 else ""
             )
             return f"Preparing: {PREPARING.get(self.what, self.what)}{scale}…{seconds}"
-        if self.phase == "running" and self.what == "painting":
+        if self.phase == "running" and self.what == "painting" and self.frames == 1:
             return f"Painting…{seconds}"
+        left = f" · about {self.left:.0f} s left" if self.left is not None else ""
+        if self.phase == "running" and self.frames > 1:
+            return f"Frame {self.frame} of {self.frames} · step {self.step} of {self.steps}{seconds}{left}"
         if self.phase == "running":
             loss = f" · loss {self.loss:.3g}" if self.loss is not None else ""
             return f"Step {self.step} of {self.steps}{self._scale()}{seconds}{loss}"
@@ -84,12 +90,21 @@ class State:
             "total_steps": self.steps,
             "scale": self.scale + 1,
             "scales": self.scales,
+            "frame": self.frame,
+            "frames": self.frames,
+            "seconds_left": None if self.left is None else round(self.left, 1),
         }
 
 
-def finished(state: State, width: int, height: int, steps: int, seconds: float, device: str) -> str:
-    """The status line of a run that made a picture: done, or stopped with the best picture so far."""
+def finished(
+    state: State, width: int, height: int, steps: int, seconds: float, device: str, frames: int = 0
+) -> str:
+    """The status line of a run that made a picture (done, or stopped with the best picture so far), or a
+    video of ``frames`` frames."""
     size, took = f"{width}×{height} px", f"in {seconds:.1f} s on {device}"
+    if frames:
+        stopped = f"Stopped at frame {frames} of {state.frames}" if state.phase == "stopped" else "Done"
+        return f"{stopped}: {frames} frames at {size} {took}. Download the video below."
     if state.phase == "stopped":
         made = f"Stopped at step {steps} of {state.steps}: {size} {took}, the best picture so far"
     elif state.what == "painting":

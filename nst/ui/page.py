@@ -23,6 +23,7 @@ import gradio as gr
 import pandas as pd
 from PIL import Image, ImageOps
 
+from ..clips import probe
 from ..engine import StyleResult
 from ..errors import ImageError
 from ..faces import faces_kept
@@ -30,6 +31,7 @@ from ..geometry import Canvas
 from ..images import load_image
 from ..methods import Method, Request, get_method
 from ..readiness import DOWNLOAD, MISSING, READY, Model
+from ..video import VideoRequest, VideoResult, video_request
 from .cache import CacheFolder
 from .controls import GROUPS, TOGGLED, method_defaults, named, shown
 from .lifecycle import State, finished
@@ -80,6 +82,18 @@ async def checked(
     limits.check_values(values)
     with cache.holding(files_in(values)):
         return await runner.prepare(method.request_from(values, device=config.device), limits)
+
+
+async def checked_video(
+    values: Mapping[str, Any], runner: Runner, config: ServerConfig, cache: CacheFolder
+) -> VideoRequest:
+    """A video run as the page and the API start one (:func:`nst.video.video_request`), checked as
+    :func:`checked` checks a picture's; the video is written into the cache folder as its frames finish."""
+    limits = config.limits
+    limits.check_values(values)
+    with cache.holding(files_in(values)):
+        request = video_request(values, cache.new_file("video", ".mp4"), device=config.device)
+        return await runner.prepare(request, limits)  # type: ignore[return-value]
 
 
 def change_method(name: str) -> list[Any]:
@@ -173,15 +187,19 @@ def in_page_words(sentence: str) -> str:
 
 
 def checked_upload(what: str) -> Any:
-    """The handler of an upload to the image input ``what`` (the package's name for it): a file the package
+    """The handler of an upload to the input ``what`` (the package's name for it): a file the package
     cannot read is told at once, in the page's words, not when Run is pressed. Only the header and a small
-    decode are needed (``max_size``), so a big photo costs little here."""
+    decode are needed (``max_size``), so a big photo costs little here; a video is only probed (its
+    declared numbers, :func:`nst.clips.probe`)."""
+
+    def read(path: str) -> Any:
+        return probe(path) if what == "video" else load_image(path, what, 64)
 
     async def check(path: str | None) -> Any:
         if not path:
             return gr.skip()
         try:
-            await asyncio.to_thread(load_image, path, what, 64)
+            await asyncio.to_thread(read, path)
         except ImageError as exc:
             sentence = in_page_words(for_person(exc))
             gr.Warning(sentence)
@@ -226,8 +244,11 @@ def faces_sentence(result: StyleResult) -> str:
     return f" {words[0].upper()}{words[1:]}."
 
 
-def scale_starts(request: Request) -> list[int]:
-    """The first step of each of the run's scales."""
+def scale_starts(request: Request | VideoRequest) -> list[int]:
+    """The first step of each of the run's scales (of a video: of its first frame's, then of each frame)."""
+    if isinstance(request, VideoRequest):
+        plan, each = request.plan, max(1, request.frame_steps or 1)
+        return scale_starts(plan.first) + [plan.first.steps + 1 + j * each for j in range(plan.frames - 1)]  # type: ignore[union-attr]
     starts, first = [], 1
     for scale in request.plan.scales if request.plan is not None else ():
         starts.append(first)
@@ -235,8 +256,13 @@ def scale_starts(request: Request) -> list[int]:
     return starts or [1]
 
 
-def scales_caption(request: Request) -> str:
-    """Where the coarse-to-fine scales change: the loss curve jumps there, as the picture grows."""
+def scales_caption(request: Request | VideoRequest) -> str:
+    """Where the coarse-to-fine scales change: the loss curve jumps there, as the picture grows (a video:
+    where each frame starts)."""
+    if isinstance(request, VideoRequest):
+        plan = request.plan
+        later = f"; frames 2–{plan.frames}: {request.frame_steps} steps each" if plan.frames > 1 else ""  # type: ignore[union-attr]
+        return f"Frame 1: {scales_caption(plan.first)}{later}. The curve starts again at each frame."  # type: ignore[union-attr]
     scales = request.plan.scales if request.plan is not None else ()
     if len(scales) <= 1:
         return "".join(f"{s.canvas.width}×{s.canvas.height} px, {s.steps} steps" for s in scales)
@@ -273,33 +299,24 @@ class Page:
     async def run(
         self, values: Mapping[Any, Any], request: gr.Request, progress: gr.Progress = gr.Progress()
     ) -> AsyncIterator[tuple]:
-        """Stream (picture, loss plot, before/after, PNG, status, Stop button) for the Run button."""
+        """Stream (picture, loss plot, before/after, download, status, Stop button, video) for the Run button:
+        a picture of the photo, or on the Video tab the video, its frames shown as they finish."""
         controls = named(values, self.widgets)
-        yield (
-            gr.skip(),
-            gr.skip(),
-            gr.skip(),
-            gr.skip(),
-            State("preparing", what="pictures").sentence(),
-            gr.skip(),
-        )
+        yield (*[gr.skip()] * 4, State("preparing", what="pictures").sentence(), gr.skip(), gr.skip())
         try:
             method = get_method(controls.get("method"))
-            job = await checked(method, controls, self.runner, self.config, self.cache)
+            if controls.get("medium") == "video":
+                job: Any = await checked_video(controls, self.runner, self.config, self.cache)
+            else:
+                job = await checked(method, controls, self.runner, self.config, self.cache)
         except Exception as exc:
             yield self._failed(exc)
             return
         history: list[tuple[int, dict[str, float]]] = []
         starts = scale_starts(job)
         plot = gr.update(value=None, caption=scales_caption(job), x_lim=[1, max(2, job.steps)])
-        yield (
-            gr.skip(),
-            plot,
-            None,
-            gr.update(value=None, visible=False),
-            gr.skip(),
-            gr.update(interactive=True),
-        )
+        hidden = gr.update(value=None, visible=False)
+        yield gr.skip(), plot, None, hidden, gr.skip(), gr.update(interactive=True), hidden
         try:
             async with contextlib.aclosing(
                 self.runner.stream(job, request.session_hash or uuid.uuid4().hex)
@@ -310,11 +327,7 @@ class Page:
                     if state.final:
                         break
                     if state.phase == "running" and state.steps > 1:
-                        progress(
-                            (state.step, state.steps),
-                            unit="steps",
-                            desc=f"Step {state.step} of {state.steps}",
-                        )
+                        progress((state.step, state.steps), unit="steps", desc=state.sentence())
                     yield (
                         self.cache.picture(update.image, "preview")
                         if update.image is not None
@@ -324,28 +337,35 @@ class Page:
                         gr.skip(),
                         state.sentence(),
                         gr.skip(),
+                        gr.skip(),
                     )
         except Exception as exc:
             yield self._failed(exc)
             return
         result = update.result
         if result is None:  # stopped in line or before the first step
-            yield gr.skip(), gr.skip(), None, None, state.sentence(), gr.update(interactive=False)
+            yield gr.skip(), gr.skip(), None, None, state.sentence(), gr.update(interactive=False), gr.skip()
             return
         image = result.image
-        status = finished(state, image.width, image.height, result.steps, result.seconds, result.device)
+        frames = result.frames if isinstance(result, VideoResult) else 0
+        status = finished(
+            state, image.width, image.height, result.steps, result.seconds, result.device, frames
+        )
         picture = self.cache.picture(image, method.name)  # the result, the after half and the PNG download
+        original = result.original if isinstance(result, VideoResult) else before(job, Canvas.of(image))
+        made = str(result.video) if isinstance(result, VideoResult) else picture
         yield (
             picture,
             loss_frame(history, starts),
-            (self.cache.picture(before(job, Canvas.of(image)), "before"), picture),
-            gr.update(value=picture, visible=True),  # the PNG download, shown once there is one
+            (self.cache.picture(original, "before"), picture),
+            gr.update(value=made, visible=True, label="MP4" if frames else "PNG"),  # shown once there is one
             status + faces_sentence(result) + "".join(f" Note: {n}." for n in result.notes),
             gr.update(interactive=False),
+            gr.update(value=made, visible=True) if frames else gr.skip(),
         )
 
     @staticmethod
     def _failed(exc: BaseException) -> tuple:
         sentence = in_page_words(for_person(exc))
         gr.Warning(sentence)
-        return gr.skip(), gr.skip(), None, None, f"⚠️ {sentence}", gr.update(interactive=False)
+        return gr.skip(), gr.skip(), None, None, f"⚠️ {sentence}", gr.update(interactive=False), gr.skip()

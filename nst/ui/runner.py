@@ -297,6 +297,9 @@ class Runner:
         state = State("queued", position=self._place(ticket), steps=request.steps)
         last_sent = -math.inf
         pending: list[tuple[int, dict[str, float]]] = []
+        pace: list[
+            tuple[float, int]
+        ] = []  #: (when, step) of the first step and the latest, for the time left
         over = False  #: the run has ended: nothing left to stop
         try:
             yield Update(state)
@@ -326,6 +329,7 @@ class Runner:
                 elif kind == "step":
                     pending.append((item.step, item.losses))
                     image = item.image
+                    pace[1:] = [(now, item.step)]
                     state = state.replace(
                         phase="stopping" if state.phase == "stopping" else "running",
                         what="",
@@ -334,6 +338,9 @@ class Runner:
                         scale=item.scale,
                         scales=item.scales,
                         loss=item.losses.get("total"),
+                        frame=item.frame,
+                        frames=item.frames,
+                        left=_left(pace, item.total_steps),
                     )
                 elif kind == "done":
                     phase = "stopped" if item.stopped else "done"
@@ -370,7 +377,17 @@ class Runner:
 
 def _shown(state: State) -> tuple:
     """What of a state deserves an update of its own (steps and seconds wait for the next one)."""
-    return state.phase, state.what, state.position, state.scale, state.scales
+    return state.phase, state.what, state.position, state.scale, state.scales, state.frame
+
+
+def _left(pace: list[tuple[float, int]], total: int) -> float | None:
+    """Seconds still to go at the pace since the first step (None until there is a pace to go by)."""
+    if len(pace) < 2:
+        return None
+    (began, first), (now, step) = pace[0], pace[-1]
+    if step <= first or now <= began:
+        return None
+    return (now - began) / (step - first) * (total - step)
 
 
 def _after_phase(state: State, phase: Preparing) -> State:

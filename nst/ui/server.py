@@ -46,6 +46,10 @@ class RunDefaults:
 #: lost the photo's detail). GPU: 512 px, 300 steps over 2 scales (seconds).
 CPU_DEFAULTS = RunDefaults(size=256, steps=40, scales=2)
 GPU_DEFAULTS = RunDefaults(size=512, steps=300, scales=2)
+#: The longest video run a server takes by default, by the time model (nst.video): 5 minutes of one
+#: person's work holds the line for everyone behind it; on ZeroGPU it asks for twice that plus loading,
+#: within the 600 s a run may ask for (nst.video.MAX_GPU_SECONDS).
+MAX_VIDEO_SECONDS = 290
 #: Smallest tile a client may ask for: a 16 px tile with its 80 px halo computes 121 times the pixels it answers for.
 MIN_SERVER_TILE = 256
 
@@ -68,6 +72,7 @@ class ServerConfig:
     device_type: str  #: "cuda" or "cpu"
     max_size: int  #: NST_MAX_SIZE
     max_steps: int  #: NST_MAX_STEPS
+    max_video_seconds: int  #: NST_MAX_VIDEO_SECONDS: the longest video run, by the time model (nst.video)
     max_file_size: str  #: NST_MAX_FILE_SIZE, as Gradio reads it
     max_request_bytes: int  #: NST_MAX_REQUEST_SIZE; default: one upload inline as a data: URL, and 1 MB
     concurrency: int  #: NST_CONCURRENCY
@@ -105,6 +110,7 @@ class ServerConfig:
             device_type=device_type,
             max_size=_env_int(env, "NST_MAX_SIZE", 2048 if cuda else 1024),
             max_steps=_env_int(env, "NST_MAX_STEPS", 2000),
+            max_video_seconds=_env_int(env, "NST_MAX_VIDEO_SECONDS", MAX_VIDEO_SECONDS),
             max_file_size=max_file_size,
             max_request_bytes=max_request_bytes,
             concurrency=_env_int(env, "NST_CONCURRENCY", 1),
@@ -125,7 +131,7 @@ class ServerConfig:
     def limits(self) -> Limits:
         """What every request on this server is checked against, besides the package's own limits."""
         offered = tuple(e.name for e in catalogue.entries(available_only=True) if e.kind == "painting")
-        return Limits(self.max_size, self.max_steps, MIN_SERVER_TILE, offered)
+        return Limits(self.max_size, self.max_steps, MIN_SERVER_TILE, offered, self.max_video_seconds)
 
     @property
     def queue_events(self) -> int:

@@ -67,6 +67,7 @@ class FileInput:
 
     what: str
     most: int | None = None
+    kind: str = "image"  #: the media type a data: URL must name (image, or video)
 
 
 MB = 1024 * 1024
@@ -116,9 +117,11 @@ class UploadGate:
         launched = getattr(self.demo, "max_file_size", None)
         return launched if isinstance(launched, int) and launched > 0 else self.default_max_bytes
 
-    def register(self, component: gr.components.Component, what: str, most: int | None = None) -> Any:
-        """Gate ``component`` (an image or file input); returns it, to wrap construction."""
-        self.inputs[component._id] = FileInput(what, most)
+    def register(
+        self, component: gr.components.Component, what: str, most: int | None = None, kind: str = "image"
+    ) -> Any:
+        """Gate ``component`` (an image, video or file input); returns it, to wrap construction."""
+        self.inputs[component._id] = FileInput(what, most, kind)
         return component
 
     def install(self, demo: gr.Blocks) -> None:
@@ -155,16 +158,16 @@ class UploadGate:
         for f, what in zip(files, names):  # every data: URL's size, before any is decoded
             if isinstance(f, dict) and isinstance(f.get("url"), str) and f["url"].startswith("data:"):
                 self._check_data_size(f["url"], what)
-        checked = [self._one(f, what) for f, what in zip(files, names)]
+        checked = [self._one(f, what, spec.kind) for f, what in zip(files, names)]
         return checked[0] if spec.most is None else checked
 
-    def _one(self, payload: Any, what: str) -> dict:
+    def _one(self, payload: Any, what: str, kind: str = "image") -> dict:
         if not isinstance(payload, dict):
             kind = "text" if isinstance(payload, str) else f"a {type(payload).__name__}"
             raise gr.Error(NOT_A_FILE.format(what=what, kind=kind), print_exception=False)
         url, path = payload.get("url"), payload.get("path")
         if isinstance(url, str) and url.startswith("data:"):
-            path = self._save_data_url(url, what)
+            path = self._save_data_url(url, what, kind)
         elif not isinstance(path, str) or not path:
             if isinstance(url, str) and url.startswith(("http://", "https://")):
                 raise gr.Error(NO_LINKS.format(what=what), print_exception=False)
@@ -207,18 +210,22 @@ class UploadGate:
                 print_exception=False,
             )
 
-    def _save_data_url(self, url: str, what: str) -> str:
+    def _save_data_url(self, url: str, what: str, kind: str = "image") -> str:
         """The bytes of a ``data:`` URL (its size already checked), unchanged, as a file in the upload folder
-        (never decoded as an image here), named with its image type's suffix (file inputs check the suffix)."""
+        (never decoded here), named with its ``kind``'s type suffix (file inputs check the suffix)."""
         header, _, data = url.partition(",")
         if ";base64" not in header:
             raise gr.Error(f"{what}: a data: URL must carry base64 data", print_exception=False)
         mime = header[len("data:") :].split(";")[0].strip().lower()
-        suffix = mimetypes.guess_extension(mime) if mime.startswith("image/") else None
+        suffix = mimetypes.guess_extension(mime) if mime.startswith(f"{kind}/") else None
         if suffix is None:
+            named = (
+                "an image type, as in data:image/png"
+                if kind == "image"
+                else "a video type, as in data:video/mp4"
+            )
             raise gr.Error(
-                f"{what}: a data: URL must name an image type, as in data:image/png;base64,...; "
-                f"got {shown(mime or 'none')}",
+                f"{what}: a data: URL must name {named};base64,...; got {shown(mime or 'none')}",
                 print_exception=False,
             )
         try:

@@ -155,13 +155,16 @@ def event_inputs(server: str, index: int) -> list:
 
 
 def page_run_index(server: str) -> tuple[int, list[str]]:
-    """The index of the page's Run event (private, many inputs) and its inputs' element ids / labels."""
+    """The index of the page's Run event (private, the one that takes the page's own photo control) and its
+    inputs' element ids / labels."""
     config = httpx.get(f"{server}config", timeout=30).json()
     names = {
         c["id"]: c.get("props", {}).get("elem_id") or c.get("props", {}).get("label")
         for c in config["components"]
     }
-    dep = max(config["dependencies"], key=lambda d: len(d.get("inputs", [])))
+    ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+    runs = [d for d in config["dependencies"] if "content" in {ids.get(i) for i in d.get("inputs", [])}]
+    dep = max(runs, key=lambda d: len(d.get("inputs", [])))
     return dep["id"], [names.get(i) for i in dep["inputs"]]
 
 

@@ -35,4 +35,10 @@ START = {
     "content_layers": "relu4_2",
     "init": "content",
     "masks": None,
+    "video": None,
+    "temporal_weight": 2000.0,
+    "frame_steps": None,
+    "max_frames": None,
+    "flow": "dis",
+    "medium": "photo",
 }
