@@ -1,4 +1,5 @@
-"""Build the app's example gallery: ``examples/content/*.jpg`` and ``examples/styles/*.jpg``.
+"""Build the app's example gallery: ``examples/content/*.jpg``, ``examples/styles/*.jpg`` and the example
+video ``examples/videos/coffee-pan.mp4``.
 
 Everything here may be redistributed (see ``LICENSES.md``):
 
@@ -6,7 +7,9 @@ Everything here may be redistributed (see ``LICENSES.md``):
   documents as public domain or CC0 (only read as files: ``pip install scikit-image`` is
   needed for this script, never by the project itself);
 * painterly style images this script paints itself from seeded random numbers (numpy + PIL),
-  dedicated to the public domain (CC0) like the rest of the generated files.
+  dedicated to the public domain (CC0) like the rest of the generated files;
+* a short video the script films itself: a camera panning across the coffee photo (its frames are
+  crops of that CC0 photo), written with the project's own writer (``nst.clips``).
 
 Run from anywhere: ``python examples/make_examples.py`` (``--skimage-data DIR`` to read the
 files from a folder instead of the installed package). The output is deterministic for a
@@ -248,6 +251,27 @@ PAINTED = {
 }
 
 
+#: The example video: 24 frames at 12 fps of a 320x220 window sliding 4 px a frame across coffee.jpg,
+#: each shrunk to 256x176 (the page's CPU size), no sound: small enough to keep in the repository.
+PAN = {"frames": 24, "fps": 12, "window": (320, 220), "step": 4, "size": (256, 176)}
+
+
+def pan_video(photo: Path, out: Path) -> None:
+    """A camera panning across ``photo``, as an MP4 (H.264)."""
+    from fractions import Fraction
+
+    from nst.clips import ClipWriter
+
+    (width, height), (w, h) = PAN["window"], PAN["size"]
+    with Image.open(photo) as im, ClipWriter(out, Fraction(PAN["fps"]), crf=23) as writer:
+        top = (im.height - height) // 2
+        for k in range(PAN["frames"]):
+            left = k * PAN["step"]
+            writer.write(
+                im.convert("RGB").crop((left, top, left + width, top + height)).resize((w, h), Image.LANCZOS)
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skimage-data", type=Path, default=None, help="folder holding skimage's data files")
@@ -261,9 +285,13 @@ def main() -> None:
         fit(im.convert("RGB")).save(args.out / folder / name, quality=QUALITY, optimize=True)
     for name, paint in PAINTED.items():
         paint().save(args.out / "styles" / name, quality=QUALITY, optimize=True)
+    (args.out / "videos").mkdir(exist_ok=True)
+    pan_video(args.out / "content" / "coffee.jpg", args.out / "videos" / "coffee-pan.mp4")
     for path in sorted((args.out / "content").glob("*.jpg")) + sorted((args.out / "styles").glob("*.jpg")):
         with Image.open(path) as im:
             print(f"{path.relative_to(args.out)}: {im.width}x{im.height}, {path.stat().st_size // 1024} KB")
+    for path in sorted((args.out / "videos").glob("*.mp4")):
+        print(f"{path.relative_to(args.out)}: {path.stat().st_size // 1024} KB")
 
 
 if __name__ == "__main__":

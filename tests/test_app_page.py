@@ -5,9 +5,7 @@ named like the dial, setting or request input it feeds."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import types
 from pathlib import Path
 
 import pytest
@@ -20,27 +18,9 @@ from nst.settings import Settings, fields_info
 from nst.ui.controls import CONTROLS, shown
 from nst.ui.page import in_page_words, loss_frame
 from support.http import wait_until, worker_threads
-from support.page import START
+from support.page import START, drive
 
 pytest.importorskip("gradio")
-
-
-def drive(page, controls: dict, stop_when=None) -> list[tuple]:
-    """Every update the Run handler streams for ``controls`` (by name); ``stop_when(update)`` presses Stop."""
-    request = types.SimpleNamespace(session_hash=f"test-{id(controls)}")
-    keys = {name: object() for name in page.widgets}  # the handler reads components by identity
-    values = {keys[name]: value for name, value in controls.items()}
-
-    async def run() -> list:
-        updates = []
-        async for update in page.run(values, request, progress=lambda *a, **k: None):
-            updates.append(update)
-            if stop_when is not None and stop_when(update):
-                page.stop(request)
-        return updates
-
-    page.widgets = keys
-    return asyncio.run(run())
 
 
 @pytest.fixture

@@ -3,72 +3,17 @@ sound, and hostile files refused with their own sentence before anything costly 
 
 from __future__ import annotations
 
-import io
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from av.stream import Disposition
 from PIL import Image
 
 from nst import clips
 from nst.errors import ImageError
-
-NTSC = Fraction(30000, 1001)
-
-
-def colour(i: int) -> tuple[int, int, int]:
-    """A flat colour per frame, far enough from its neighbours to tell frames apart after H.264."""
-    return (i * 20 % 256, 255 - i * 20 % 256, 128)
-
-
-def write_clip(
-    path: Path,
-    frames: int = 12,
-    width: int = 48,
-    height: int = 32,
-    fps: Fraction = NTSC,
-    sound: str | None = "aac",
-    codec: str = "libx264",
-    rotation: int = 0,
-    picture: np.ndarray | None = None,
-    late: int = 0,
-) -> Path:
-    """A clip of flat colours (or ``picture`` in every frame) with a 440 Hz tone as long as the video; with
-    ``late``, the picture starts that many frames after the sound, which is silent until then."""
-    with av.open(str(path), "w") as out:
-        video = out.add_stream(codec, rate=fps, options={"preset": "ultrafast"} if codec == "libx264" else {})
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        if rotation:
-            video.set_display_rotation(rotation)
-        audio = out.add_stream(sound, rate=48000 if sound == "libopus" else 44100) if sound else None
-        if audio is not None:
-            audio.layout = "mono"
-        for i in range(frames):
-            pixels = np.full((height, width, 3), colour(i), np.uint8) if picture is None else picture
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts = late + i
-            out.mux(video.encode(frame))
-        out.mux(video.encode())
-        if audio is not None:
-            rate = audio.codec_context.sample_rate
-            t = np.arange(int((late + frames) / fps * rate)) / rate
-            wave = (0.3 * np.sin(2 * np.pi * 440 * t) * (t >= late / fps)).astype(np.float32)
-            tone = av.AudioFrame.from_ndarray(wave[None], "flt", "mono")
-            tone.sample_rate, tone.pts = rate, 0
-            out.mux(audio.encode(tone))
-            out.mux(audio.encode())
-    return path
-
-
-def sound_of(path: Path) -> tuple[str, float]:
-    """The codec of a file's sound and its length in seconds, from the samples it decodes to."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        samples = sum(frame.samples for frame in container.decode(stream))
-        return stream.codec_context.name, samples / stream.codec_context.sample_rate
+from support.clips import NTSC, audio_only, colour, sound_of, write_clip
 
 
 def refusal(source: object, **kwargs: object) -> str:
@@ -227,21 +172,7 @@ def test_files_that_are_no_video_are_refused(tmp_path, clip):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(clip.read_bytes()[:300])
     assert "not a video this server can read" in refusal(cut)
-    song = tmp_path / "song.m4a"  # a song with its cover picture, which FFmpeg lists as a video stream
-    with av.open(str(song), "w", format="mp4") as out:
-        stream = out.add_stream("aac", rate=44100)
-        cover = out.add_stream("png")
-        cover.width, cover.height, cover.pix_fmt = 16, 16, "rgb24"
-        cover.disposition = Disposition.attached_pic
-        png = io.BytesIO()
-        Image.new("RGB", (16, 16), "red").save(png, "PNG")
-        picture = av.Packet(png.getvalue())
-        picture.stream, picture.pts, picture.dts = cover, 0, 0
-        out.mux(picture)
-        tone = av.AudioFrame.from_ndarray(np.zeros((1, 4410), np.float32), "flt", "mono")
-        tone.sample_rate, tone.pts = 44100, 0
-        out.mux(stream.encode(tone))
-        out.mux(stream.encode())
+    song = audio_only(tmp_path / "song.m4a")  # with its cover picture, which FFmpeg lists as a video stream
     assert "no video stream (only audio)" in refusal(song)
     assert "is a folder, not a video file" in refusal(tmp_path)
     message = refusal(tmp_path / "secret" / "gone.mp4")

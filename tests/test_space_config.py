@@ -87,7 +87,7 @@ HUB_LFS_PATTERNS = (
     " *.onnx *.ot *.parquet *.pb *.pickle *.pkl *.pt *.pth *.rar *.safetensors saved_model/**/* *.tar.* *.tar"
     " *.tflite *.tgz *.wasm *.xz *.zip *.zst *tfevents*"
 ).split()
-IMAGE_LFS_PATTERNS = ["*.png", "*.jpg", "*.jpeg", "*.webp", "*.gif"]
+IMAGE_LFS_PATTERNS = ["*.png", "*.jpg", "*.jpeg", "*.webp", "*.gif", "*.mp4"]
 
 
 def space_header(readme: str) -> dict:

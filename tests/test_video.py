@@ -26,7 +26,7 @@ FAST = dict(size=32, steps=8, style_layers=("conv1_1", "conv2_1", "conv3_1"), co
 @pytest.fixture
 def clip(tmp_path):
     """Six 40x32 frames of a camera panning 2 px a frame to the right, at 30000/1001 fps, with sound."""
-    return write_clip(tmp_path / "pan.mp4", pan_frames(6, 40, 32), Fraction(30000, 1001), audio=True)
+    return write_clip(tmp_path / "pan.mp4", frames=6, width=40, height=32, pictures=pan_frames(6, 40, 32))
 
 
 def flicker(frames: list[np.ndarray], shift: float = 1.6) -> float:

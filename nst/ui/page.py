@@ -167,6 +167,13 @@ def example_gallery(component: gr.Image, folders: list[Path], kind: str, label: 
         shown.select(pick_example(shown), None, component, queue=False, api_visibility="private")
 
 
+def example_video(component: gr.Video, folders: list[Path]) -> None:
+    """The example videos in ``folders``' ``videos`` subfolders, a click away from ``component``."""
+    found = [str(p) for folder in folders for p in sorted((folder / "videos").glob("*.mp4"))]
+    if found:
+        gr.Examples([[path] for path in found], component, label="Example video", cache_examples=False)
+
+
 # ----------------------------------------------------------------------------- the run
 
 

@@ -1,6 +1,10 @@
-"""The page's controls by name, as the Run button sends them when nobody touches them."""
+"""The page's controls by name, as the Run button sends them when nobody touches them, and driving its Run
+handler with them."""
 
 from __future__ import annotations
+
+import asyncio
+import types
 
 from nst.dials import DIALS
 
@@ -42,3 +46,21 @@ START = {
     "flow": "dis",
     "medium": "photo",
 }
+
+
+def drive(page, controls: dict, stop_when=None) -> list[tuple]:
+    """Every update the Run handler streams for ``controls`` (by name); ``stop_when(update)`` presses Stop."""
+    request = types.SimpleNamespace(session_hash=f"test-{id(controls)}")
+    keys = {name: object() for name in page.widgets}  # the handler reads components by identity
+    values = {keys[name]: value for name, value in controls.items()}
+
+    async def run() -> list:
+        updates = []
+        async for update in page.run(values, request, progress=lambda *a, **k: None):
+            updates.append(update)
+            if stop_when is not None and stop_when(update):
+                page.stop(request)
+        return updates
+
+    page.widgets = keys
+    return asyncio.run(run())
