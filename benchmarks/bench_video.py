@@ -184,7 +184,9 @@ def make_motion(spec: Spec, size: int, cache: Path) -> Motion:
             with clips.ClipWriter(path, FPS) as writer:
                 for frame in clip.frames:
                     writer.write(frame)
-    probe = VideoRequest(path, frame_request(spec, page_settings(size, CPU_DEFAULTS.steps)), cache / "probe.mp4")
+    probe = VideoRequest(
+        path, frame_request(spec, page_settings(size, CPU_DEFAULTS.steps)), cache / "probe.mp4"
+    )
     canvas = probe.prepare().plan.canvas
     frames = [resize_to(f, canvas) for f in clips.read_frames(path, size, limit=spec.frames)]
     if clip is None:  # no ground truth: DIS on the original frames, as the engine computes them
@@ -213,7 +215,6 @@ def page_settings(size: int, steps: int, scales: int = CPU_DEFAULTS.scales) -> n
 
 
 RUN = dict(BENCH_RUN)  #: backbone, vgg_weights, device, seed (--backbone / --vgg-weights change it)
-RUN_PATHS = {}  #: device and vgg_weights, as nst.stylize takes them beside the settings
 
 
 def frame_request(spec: Spec, settings: nst.Settings) -> StylizeRequest:
@@ -488,7 +489,6 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     RUN.update(backbone=args.backbone, vgg_weights=args.vgg_weights)
-    RUN_PATHS.update(device=RUN["device"], vgg_weights=RUN["vgg_weights"])
     began, load = time.perf_counter(), os.getloadavg()[0]
     size, steps = (64, 4) if args.quick else (CPU_DEFAULTS.size, CPU_DEFAULTS.steps)
     frames, still_frames, sweep_frames = (3, 3, 3) if args.quick else (24, 60, 12)
@@ -514,7 +514,14 @@ def main() -> None:
     singles: dict[str, tuple[Image.Image, tuple[float, float] | None]] = {}
     frame_steps = 0
     for name, motion in motions.items():
-        nst.stylize(motion.frames[0], STYLES / "shipwreck.jpg", page.replace(steps=4), **RUN_PATHS)  # its shapes' one-off costs
+        warm = page.replace(steps=4)  # the one-off costs of this frame size's shapes, untimed
+        nst.stylize(
+            motion.frames[0],
+            STYLES / "shipwreck.jpg",
+            warm,
+            device=RUN["device"],
+            vgg_weights=RUN["vgg_weights"],
+        )
         picture = single_picture(motion, page, cache, args.fresh)
         style = Image.open(motion.spec.style)
         singles[name] = (picture, judge.distances(picture, motion.frames[0], style) if judge else None)
