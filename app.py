@@ -26,7 +26,7 @@ from nst.methods import METHODS
 from nst.ui import api
 from nst.ui.assets import PAGE_ASSETS, SHOW_RESULT
 from nst.ui.cache import STOPS
-from nst.ui.controls import GROUPS, TOGGLED, VIDEO_GROUP, Context, in_group, shown
+from nst.ui.controls import GROUPS, TOGGLED, VIDEO_GROUP, VIDEO_OPTIONS, Context, in_group, shown
 from nst.ui.page import Page, banner, change_method, checked_upload, example_gallery, example_video
 from nst.ui.runner import Runner
 from nst.ui.server import ServerConfig, launch, stop_on_sigterm
@@ -81,6 +81,8 @@ def build_demo() -> gr.Blocks:
                                 place("content")
                             with gr.Tab("Video", elem_id="video-tab") as video_tab:
                                 place(VIDEO_GROUP)
+                                with gr.Accordion("Video options", open=False, elem_id="video-options"):
+                                    place(VIDEO_OPTIONS)
                                 example_video(widgets["video"], EXAMPLE_FOLDERS)
                     with gr.Column(min_width=120, visible=show["style"]) as style_group:
                         place("style")

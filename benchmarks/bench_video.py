@@ -138,6 +138,7 @@ class Run:
     model: float  #: the time model's estimate (plan.seconds)
     frame_steps: int
     temporal_weight: float
+    load: float  #: the 1-minute load average when the run ended (other jobs share the cores)
     judged: dict = field(default_factory=dict)
 
     @property
@@ -291,6 +292,7 @@ def run_video(
             saved["model"],
             saved["frame_steps"],
             saved["temporal_weight"],
+            saved["load"],
             judged,
         )
     folder.mkdir(parents=True, exist_ok=True)
@@ -319,7 +321,15 @@ def run_video(
     record.write_text(json.dumps(saved, indent=1))
     (folder / "judge.json").unlink(missing_ok=True)
     return Run(
-        key, folder, images, times, seconds, ready.plan.seconds, ready.frame_steps, ready.temporal_weight
+        key,
+        folder,
+        images,
+        times,
+        seconds,
+        ready.plan.seconds,
+        ready.frame_steps,
+        ready.temporal_weight,
+        saved["load"],
     )
 
 
@@ -698,14 +708,14 @@ def report(b: Bench) -> list[str]:
         "### Seconds (wall; a frame from one write to the next, the first including its whole schedule)",
         "",
         "| clip | mode | steps of a later frame | first frame s | later frames, median s | whole clip s | "
-        "time model s | measured / model |",
-        "|---|---|---|---|---|---|---|---|",
+        "time model s | measured / model | load average |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for (name, mode), run in b.runs.items():
         later = statistics.median(run.times[1:]) if len(run.times) > 1 else float("nan")
         lines.append(
             f"| {name} | {mode} | {run.frame_steps} | {run.times[0]:.2f} | {later:.2f} | {run.seconds:.1f} | "
-            f"{run.model:.1f} | {run.seconds / run.model:.2f} |"
+            f"{run.model:.1f} | {run.seconds / run.model:.2f} | {run.load:.1f} |"
         )
 
     lines += [

@@ -84,7 +84,11 @@ VIDEO = (
         "how firmly each frame holds to the previous one carried along the motion; 0 styles every frame on "
         "its own (it flickers)",
     ),
-    Input("frame_steps", "int", "steps of each frame after the first, which starts from the one before it"),
-    Input("max_frames", "int", "repaint only this many frames from the start (empty: all)"),
+    Input(
+        "frame_steps",
+        "int",
+        "steps of each frame after the first, which starts from the one before it (0 or empty: a third of steps)",
+    ),
+    Input("max_frames", "int", "repaint only this many frames from the start (0 or empty: all)"),
     Input("flow", "choice", "optical flow: dis (OpenCV's DIS, the default) or farneback"),
 )

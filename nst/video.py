@@ -142,7 +142,8 @@ class VideoRequest(_Prepared):
     """A video repainted without flicker: ``frame`` says what each frame is (its method, styles or painter,
     settings; its content is ignored), ``output`` where the MP4 goes. ``temporal_weight`` holds each frame
     to the previous one carried along the motion (0: each frame on its own), ``frame_steps`` are the
-    steps of every frame after the first (None: a third of ``steps``), ``max_frames`` the frames repainted
+    steps of every frame after the first (None or 0: a third of ``steps``), ``max_frames`` the frames
+    repainted
     from the start (None: all), ``flow`` the optical flow method."""
 
     video: ImageSource | None
@@ -188,17 +189,14 @@ class VideoRequest(_Prepared):
         check_save_path(self.output, [self.video], VIDEO_FORMATS)
         temporal_weight = as_float(self.temporal_weight, "temporal_weight", 0.0, MAX_TEMPORAL_WEIGHT)
         flow_method = as_choice(self.flow, "flow", FLOW_METHODS)
-        max_frames = (
-            None if self.max_frames is None else as_int(self.max_frames, "max_frames", 1, clips.MAX_FRAMES)
+        max_frames = (  # 0, as an empty number box sends it: all
+            None if self.max_frames is None else as_int(self.max_frames, "max_frames", 0, clips.MAX_FRAMES)
         )
         frame_steps = 0
         if isinstance(frame, StylizeRequest):
             steps = frame.settings.steps
-            frame_steps = (
-                max(1, round(steps * FRAME_STEPS_SHARE))
-                if self.frame_steps is None
-                else as_int(self.frame_steps, "frame_steps", 1, steps)
-            )
+            given = 0 if self.frame_steps is None else as_int(self.frame_steps, "frame_steps", 0, steps)
+            frame_steps = given or max(1, round(steps * FRAME_STEPS_SHARE))
             if not temporal_weight:  # every frame on its own: each gets the first frame's whole schedule
                 frame_steps = steps
         clip = clips.probe(self.video)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from support.browser import ARGS, chromium_path, upload_pictures
+from support.clips import pan_frames, write_clip
 
 
 def _skip(reason: str) -> None:
@@ -96,6 +97,35 @@ def test_upload_run_and_see_the_result(browser, server, vgg19_env, content_path,
     assert output.evaluate("img => img.naturalHeight") == 51
     expect(page.locator("#compare img")).to_have_count(2)
     assert page.locator("#download a[download]").get_attribute("download").endswith(".png")
+    page.close()
+
+
+def test_the_video_tab_repaints_a_video_and_plays_it(browser, server, vgg19_env, style_path, tmp_path):
+    from playwright.sync_api import expect
+
+    clip = write_clip(tmp_path / "pan.mp4", frames=3, width=40, height=32, pictures=pan_frames(3, 40, 32))
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video input[type=file]").set_input_files(str(clip))
+    page.locator("#style input[type=file]").set_input_files(str(style_path))
+    expect(page.locator("#video video")).to_be_visible()
+    expect(page.locator("#style img")).to_be_visible()
+    page.locator("#video-options .label-wrap").click()
+    expect(page.locator("#frame_steps")).to_be_visible()
+    _set_number(page, "frame_steps", 2)
+    _open_dials(page)
+    _set_number(page, "size", 64)
+    _set_number(page, "steps", 10)
+    expect(page.locator("#steps input[type=range]")).to_have_value("10")
+    page.locator("#run").click()
+    expect(page.locator("#status")).to_contain_text("Done: 3 frames at 64×51 px", timeout=120_000)
+    expect(page.locator("#video-result video")).to_be_visible()
+    expect(page.locator("#output img")).to_be_visible()  # its last frame, and the before/after of it
+    expect(page.locator("#compare img")).to_have_count(2)
+    assert page.locator("#download a[download]").get_attribute("download").endswith(".mp4")
+    page.screenshot(path=str(_shots(tmp_path) / "browser-video.png"), full_page=True)
     page.close()
 
 

@@ -162,7 +162,7 @@ def test_refusals_before_any_work(vgg19_env, clip, style_path, tmp_path):
         (dict(output=clip), "one of the input images"),
         (dict(output=None), "say where the video goes"),
         (dict(temporal_weight=-1), "temporal_weight"),
-        (dict(max_frames=0), "max_frames"),
+        (dict(max_frames=-1), "max_frames"),
         (dict(frame_steps=9), "frame_steps"),
         (dict(flow="raft"), "flow"),
         (dict(video=None), "video: no image was given"),

@@ -36,8 +36,9 @@ COLOURS = [
 ]
 #: Where each group of controls sits: the pictures, the painter's options, the dials under Run, Advanced.
 GROUPS = ("content", "style", "painter", "dials", "advanced")
-#: The Video tab beside the photo (shown whichever the method: a texture refuses a video with a sentence).
-VIDEO_GROUP = "video"
+#: The Video tab beside the photo (shown whichever the method: a texture refuses a video with a sentence):
+#: the upload, and the video's own options folded under it.
+VIDEO_GROUP, VIDEO_OPTIONS = "video", "video options"
 
 
 def help_for(name: str) -> str:
@@ -153,19 +154,17 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         "temporal_weight",
-        VIDEO_GROUP,
+        VIDEO_OPTIONS,
         lambda c, h: gr.Number(DEFAULT_TEMPORAL_WEIGHT, label="Steadiness (temporal weight)", info=h),
     ),
     Control(
         "frame_steps",
-        VIDEO_GROUP,
-        lambda c, h: gr.Number(
-            None, precision=0, label="Steps per later frame", info=h + " (empty: a third)"
-        ),
+        VIDEO_OPTIONS,
+        lambda c, h: gr.Number(0, precision=0, label="Steps per later frame", info=h),
     ),
-    Control("max_frames", VIDEO_GROUP, lambda c, h: gr.Number(None, precision=0, label="Frames", info=h)),
+    Control("max_frames", VIDEO_OPTIONS, lambda c, h: gr.Number(0, precision=0, label="Frames", info=h)),
     Control(
-        "flow", VIDEO_GROUP, lambda c, h: gr.Radio(list(FLOW_METHODS), value=FLOW_METHODS[0], label="Flow")
+        "flow", VIDEO_OPTIONS, lambda c, h: gr.Radio(list(FLOW_METHODS), value=FLOW_METHODS[0], label="Flow")
     ),
     Control("painter", "painter", _painters),
     Control("strength", "painter", lambda c, h: gr.Slider(0, 1, 1.0, step=0.05, label="Strength", info=h)),

@@ -41,8 +41,8 @@ START = {
     "masks": None,
     "video": None,
     "temporal_weight": 2000.0,
-    "frame_steps": None,
-    "max_frames": None,
+    "frame_steps": 0,
+    "max_frames": 0,
     "flow": "dis",
     "medium": "photo",
 }
