@@ -125,6 +125,27 @@ def test_the_api_streams_frames_and_ends_with_the_video(client, vgg19_env, clip,
     assert frame is not None
 
 
+def test_a_stop_through_the_api_keeps_the_frames_done(client, vgg19_env, style_path, tmp_path):
+    """/stop mid-video: the answer is a playable video of the frames done, the last one as far as it got,
+    with the sound cut to match."""
+    clip = write_clip(tmp_path / "long.mp4", frames=40, width=40, height=32, pictures=pan_frames(40, 40, 32))
+    job = client.submit(
+        handle_file(clip),
+        "gatys",
+        handle_file(style_path),
+        **{**TINY_API, "frame_steps": 200, "steps": 200},
+        api_name="/video",
+    )
+    deadline = time.monotonic() + 60
+    while not any(o[2].get("frame", 0) >= 2 for o in job.outputs()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.predict(api_name="/stop") is True
+    _, video, info = job.result(timeout=60)
+    assert info["state"] == "stopped" and info["stopped"] and 2 <= info["frames_written"] < 40
+    frames, rate, sound = read_back(video["video"] if isinstance(video, dict) else video)
+    assert len(frames) == info["frames_written"] and sound is not None and sound < len(frames) / rate + 0.1
+
+
 def test_the_api_refuses_each_hostile_video_with_its_sentence(client, hostile, style_path):
     for bad in hostile:
         start = time.perf_counter()

@@ -122,23 +122,31 @@ def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
 def run_and_save(args: argparse.Namespace, request: Any, inputs: Sequence[Any], made_with: str = "") -> int:
     """Check the output path, run ``request`` with a progress bar (Ctrl+C stops it, see
     :func:`ctrl_c_stops`), then save and report its picture (``made_with``: what painted it)."""
-    from ..errors import Stopped
     from ..images import check_save_path
 
     check_save_path(args.output, list(inputs))
-    request = request.prepare()
-    stop = threading.Event()
-    bar = ProgressBar(request.steps, quiet=args.quiet)
-    try:
-        with ctrl_c_stops(stop):
-            result = request.run(bar, stop)
-    except Stopped:
-        print("stopped before the first picture: nothing was written", file=sys.stderr)
+    result = run_with_bar(request.prepare(), args.quiet, "picture")
+    if result is None:
         return INTERRUPTED
-    finally:
-        bar.close()
     save_and_report(result, args.output, args.quiet, made_with)
     return INTERRUPTED if result.stopped else 0
+
+
+def run_with_bar(request: Any, quiet: bool, what: str) -> Any:
+    """Run a prepared ``request`` with a progress bar, Ctrl+C as its stop (:func:`ctrl_c_stops`); None when
+    it was stopped before its first ``what`` (a picture, a frame), which is said."""
+    from ..errors import Stopped
+
+    stop = threading.Event()
+    bar = ProgressBar(request.steps, quiet=quiet)
+    try:
+        with ctrl_c_stops(stop):
+            return request.run(bar, stop)
+    except Stopped:
+        print(f"stopped before the first {what}: nothing was written", file=sys.stderr)
+        return None
+    finally:
+        bar.close()
 
 
 def save_and_report(result: Any, output: str, quiet: bool, made_with: str = "") -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from typing import Any
 
 from ..inputs import FRAME_METHODS, PAINT, STYLIZE, VIDEO
 from ..settings import default_backbone
-from ._common import INTERRUPTED, ProgressBar, add_settings_arguments, ctrl_c_stops, flag
+from ._common import INTERRUPTED, add_settings_arguments, flag, run_with_bar
 from ._styles import collect_styles
 
 HELP = {i.name: i.help for i in (*STYLIZE, *PAINT, *VIDEO)}
@@ -90,7 +89,6 @@ def _frame_request(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import Stopped
     from ..video import VideoRequest
 
     options = {name: getattr(args, name) for name in ("temporal_weight", "frame_steps", "max_frames", "flow")}
@@ -100,16 +98,9 @@ def run(args: argparse.Namespace) -> int:
         args.output,
         **{k: v for k, v in options.items() if v is not None},
     ).prepare()
-    stop = threading.Event()
-    bar = ProgressBar(request.steps, quiet=args.quiet)
-    try:
-        with ctrl_c_stops(stop):
-            result = request.run(bar, stop)
-    except Stopped:
-        print("stopped before the first frame: nothing was written", file=sys.stderr)
+    result = run_with_bar(request, args.quiet, "frame")
+    if result is None:
         return INTERRUPTED
-    finally:
-        bar.close()
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if result.stopped:
