@@ -12,9 +12,11 @@ banner and the painter menu show both cases), drives Debian's Chromium with Play
   result; the status line says how many faces Keep faces kept);
 * ``<device>-5-upload-error.png``: a damaged photo, told on upload;
 * ``cyclegan.png``: the CycleGAN method after a run, its painter menu open;
-* ``error.png``: the same server without VGG weights: its banner, and the sentence after Run.
+* ``error.png``: the same server without VGG weights: its banner, and the sentence after Run;
+* ``<device>-video-1-running.png``, ``<device>-video-2-done.png``: the Video tab repainting the example video
+  (its first 8 frames, at the page's defaults) with the swirls style, as its frames come, and done.
 
-    python benchmarks/screenshots.py [--out DIR] [--size 512] [--steps 200]
+    python benchmarks/screenshots.py [--out DIR] [--size 512] [--steps 200] [--only video]
 """
 
 from __future__ import annotations
@@ -69,11 +71,43 @@ def pick_examples(page, photo: str, style: str) -> None:
     expect(page.locator("#style img")).to_be_visible()
 
 
+def video_shots(browser, url: str, out: Path) -> None:
+    """The Video tab on a desktop and a phone: the example video, a few frames, running and done."""
+    from playwright.sync_api import expect
+
+    for name, viewport, extra in DEVICES:
+        page = browser.new_page(viewport=viewport, **extra)
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        page.get_by_role("tab", name="Video").click()
+        page.locator("#video input[type=file]").set_input_files(str(ROOT / "examples/videos/coffee-pan.mp4"))
+        page.locator(".nst-examples").nth(1).get_by_text("swirls").click()
+        expect(page.locator("#video video")).to_be_visible()
+        page.locator("#video-options .label-wrap").click()
+        set_number(page, "max_frames", 8)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.locator("#run").click()
+        expect(page.locator("#status")).to_contain_text("Frame 3 of 8", timeout=300_000)
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(out / f"{name}-video-1-running.png"), full_page=name == "desktop")
+        expect(page.locator("#status")).to_contain_text("Done", timeout=300_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(out / f"{name}-video-2-done.png"), full_page=name == "desktop")
+        page.close()
+
+
+DEVICES = (
+    ("desktop", {"width": 1400, "height": 1000}, {}),
+    ("phone", {"width": 390, "height": 844}, {"device_scale_factor": 2, "is_mobile": True}),
+)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "screenshots")
     ap.add_argument("--size", type=int, default=512, help="the watched and stopped run's size")
     ap.add_argument("--steps", type=int, default=200, help="the watched and stopped run's steps")
+    ap.add_argument("--only", choices=["video"], default=None, help="only the Video tab's screenshots")
     args = ap.parse_args()
     from playwright.sync_api import expect, sync_playwright
 
@@ -90,10 +124,10 @@ def main() -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=ARGS)
-            for name, viewport, extra in (
-                ("desktop", {"width": 1400, "height": 1000}, {}),
-                ("phone", {"width": 390, "height": 844}, {"device_scale_factor": 2, "is_mobile": True}),
-            ):
+            video_shots(browser, app.url, args.out)
+            if args.only == "video":
+                return
+            for name, viewport, extra in DEVICES:
                 page = browser.new_page(viewport=viewport, **extra)
                 page.set_default_timeout(60_000)
                 page.goto(app.url)

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 
-from .lifecycle import State
+from .lifecycle import VIDEO_READY, State
 
 #: Scrolls the result into view when a run starts and it is out of sight (a phone, where it sits under the
-#: controls). It follows the status line's first sentence of a run: a script on Run's click itself waited
-#: for the run to end.
+#: controls), and a finished video (above the picture) when it is ready. It follows the status line's first
+#: sentence of a run: a script on Run's click itself waited for the run to end.
 STARTED = State("preparing", what="pictures").sentence().split(" · ")[0]
 SHOW_RESULT = """(status) => {
-  if (!status || !status.startsWith(STARTED)) return;
-  const result = document.getElementById("output");
+  const video = !!status && status.includes(VIDEO_READY);
+  if (!status || !(status.startsWith(STARTED) || video)) return;
+  const result = document.getElementById(video ? "video-result" : "output");
   const box = result && result.getBoundingClientRect();
   if (box && (box.top < 0 || box.top > window.innerHeight * 0.5)) result.scrollIntoView({behavior: "smooth"});
-}""".replace("STARTED", json.dumps(STARTED))
+}""".replace("STARTED", json.dumps(STARTED)).replace("VIDEO_READY", json.dumps(VIDEO_READY))
 #: ``/?view=api`` opens the API page, as a link to a Space's API is written (Gradio's footer button does it).
 OPEN_API_PAGE = """() => {
   // Gradio drops ?view=api from the address before this runs: the URL the page was asked for still has it.

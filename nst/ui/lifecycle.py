@@ -96,6 +96,10 @@ class State:
         }
 
 
+#: How a finished video's status line ends (the page then shows the video: :data:`nst.ui.assets.SHOW_RESULT`).
+VIDEO_READY = "Download the video below."
+
+
 def finished(
     state: State, width: int, height: int, steps: int, seconds: float, device: str, frames: int = 0
 ) -> str:
@@ -104,7 +108,7 @@ def finished(
     size, took = f"{width}×{height} px", f"in {seconds:.1f} s on {device}"
     if frames:
         stopped = f"Stopped at frame {frames} of {state.frames}" if state.phase == "stopped" else "Done"
-        return f"{stopped}: {frames} frames at {size} {took}. Download the video below."
+        return f"{stopped}: {frames} frames at {size} {took}. {VIDEO_READY}"
     if state.phase == "stopped":
         made = f"Stopped at step {steps} of {state.steps}: {size} {took}, the best picture so far"
     elif state.what == "painting":
