@@ -14,9 +14,13 @@ STARTED = State("preparing", what="pictures").sentence().split(" · ")[0]
 SHOW_RESULT = """(status) => {
   const video = !!status && status.includes(VIDEO_READY);
   if (!status || !(status.startsWith(STARTED) || video)) return;
-  const result = document.getElementById(video ? "video-result" : "output");
-  const box = result && result.getBoundingClientRect();
-  if (box && (box.top < 0 || box.top > window.innerHeight * 0.5)) result.scrollIntoView({behavior: "smooth"});
+  const show = () => {
+    const result = document.getElementById(video ? "video-result" : "output");
+    const box = result && result.getBoundingClientRect();
+    if (box && (box.top < 0 || box.top > window.innerHeight * 0.5)) result.scrollIntoView({behavior: "smooth"});
+  };
+  // the video is made visible by the same update as the status line: look once it is laid out
+  if (video) setTimeout(show, 500); else show();
 }""".replace("STARTED", json.dumps(STARTED)).replace("VIDEO_READY", json.dumps(VIDEO_READY))
 #: ``/?view=api`` opens the API page, as a link to a Space's API is written (Gradio's footer button does it).
 OPEN_API_PAGE = """() => {
