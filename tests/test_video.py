@@ -4,6 +4,7 @@ painters frame by frame, and the refusals before any work."""
 
 from __future__ import annotations
 
+import math
 import threading
 from fractions import Fraction
 
@@ -204,4 +205,14 @@ def test_the_time_model_grows_with_frames_steps_and_pixels():
     paint = PaintRequest(None)
     assert video_module.estimate_seconds(paint, canvas, 10, 0, cpu) == pytest.approx(
         10 * (video_module.CPU_PAINT_SECONDS + video_module.FRAME_SECONDS)
+    )
+
+
+def test_zerogpu_is_asked_for_twice_the_estimate_and_loading(vgg19_env, clip, style_path, tmp_path):
+    request = video_module.VideoRequest(
+        clip, StylizeRequest(None, style_path, Settings(**FAST)), tmp_path / "o.mp4", frame_steps=4
+    ).prepare()
+    assert request.gpu_seconds() == min(600, math.ceil(20 + 2 * request.plan.seconds))
+    assert request.plan.seconds == pytest.approx(
+        video_module.estimate_seconds(request.frame, request.plan.canvas, 6, 4, torch.device("cpu"))
     )
