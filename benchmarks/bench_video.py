@@ -47,7 +47,8 @@ then the fewest ``frame_steps`` that still meet it. Where that is not the packag
 runs on every clip ("recommended").
 
 Every stylized clip (its MP4, its frames as PNG, its timings and judge numbers) is cached under
-``~/.cache/nst-video-bench/`` keyed by its parameters, so a rerun recomputes nothing (``--fresh`` does).
+``~/.cache/nst-video-bench/`` keyed by its parameters (with ``nst.video.CARRY``, how a frame is carried), so
+a rerun recomputes nothing; after any other change to the engine, ``--fresh`` recomputes every clip.
 Strips (independent above, consistent below, every 4th frame): ``results/video-strip-<clip>.jpg``.
 
     python benchmarks/bench_video.py [--fresh]
@@ -66,6 +67,7 @@ import hashlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -152,6 +154,14 @@ class Run:
     @property
     def video(self) -> Path:
         return self.folder / "video.mp4"
+
+
+def commit() -> str:
+    """The checkout's commit, and whether nst/ differs from it."""
+    run = {"cwd": ROOT, "capture_output": True, "text": True}
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], **run).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "nst"], **run).stdout.strip()
+    return head + (" (nst/ edited since)" if dirty else "")
 
 
 def digest(path: Path) -> str:
@@ -279,6 +289,8 @@ def run_video(
         "frames": resolved.plan.frames,
         "flow": resolved.flow,
     }
+    if resolved.temporal_weight:  # how the previous result is carried (bilinear before nst.video.CARRY)
+        params["carry"] = getattr(nst.video, "CARRY", "bilinear")
     blob = json.dumps(params, sort_keys=True)
     key = (
         f"{motion.spec.name}-{motion.spec.style.stem}-w{resolved.temporal_weight:g}-fs{resolved.frame_steps}"
@@ -633,7 +645,9 @@ def report(b: Bench) -> list[str]:
         f"frame at the page's CPU schedule ({settings['size']} px, {settings['steps']} steps over "
         f"{settings['scales']} scales), backbone {RUN['backbone']} "
         f"({Path(RUN['vgg_weights']).name if RUN['vgg_weights'] else 'default weights'}), seed {RUN['seed']}, "
-        f"every other setting the package's default (precision {settings['precision']}). Modes: consistent = "
+        f"every other setting the package's default (precision {settings['precision']}); the package at "
+        f"{commit()}, a frame carried to the next by {getattr(nst.video, 'CARRY', 'bilinear')} sampling. "
+        "Modes: consistent = "
         f"temporal_weight {DEFAULT_TEMPORAL_WEIGHT:g} with frame_steps None ({b.frame_steps}, a third of the "
         "steps); independent = temporal_weight 0 (every frame the whole schedule); independent, same steps = "
         f"temporal_weight 0 with Settings(steps={b.frame_steps}, scales=1); recommended (where shown) = the "

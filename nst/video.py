@@ -50,6 +50,12 @@ from .temporal import DEFAULT_TEMPORAL_WEIGHT, MAX_TEMPORAL_WEIGHT, TemporalLoss
 
 #: Every setting's name (a front end's None for one means its method's default).
 SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
+#: A later frame stops before ``frame_steps`` once its loss without the temporal term is within this factor
+#: of the first frame's (checked from its first step, the previous result carried into it): what it has
+#: to do is repair what the motion changed, not go on improving the picture. Without it a still shot kept
+#: optimizing frame after frame, 13 steps more each, and its style distance fell to 0.78 of the first
+#: frame's in 60 frames (2.3 levels of 255 apart on average; benchmarks/results/video-cpu.md).
+SETTLED = 1.02
 #: How the previous result is carried into the next frame. Bilinear sampling of a sub-pixel shift is a
 #: blur, and it compounds frame after frame: on a 12-frame pan at 192 px (Starry Night, the page's CPU
 #: schedule) the last frame's mean gradient fell from 31.6 to 21.9 and its style distance rose from 0.159
@@ -294,6 +300,7 @@ class VideoRequest(_Prepared):
         losses: list[dict[str, float]] = []
         last: StyleResult | None = None
         previous: tuple[Image.Image, torch.Tensor] | None = None
+        level = math.inf  #: the first frame's loss, which every later frame is brought back to
         frames = clips.read_frames(self.video, _read_size(plan.first), limit=plan.frames)  # type: ignore[arg-type]
         try:
             for k, image in enumerate(frames):
@@ -301,7 +308,9 @@ class VideoRequest(_Prepared):
                 counted = _counting(on_step, done, total, k + 1, plan.frames)
                 try:
                     check_stop(stop)
-                    result = self._frame_result(k, picture, previous, counted, stop, on_phase, image_every)
+                    result, settled = self._frame_result(
+                        k, picture, previous, level, counted, stop, on_phase, image_every
+                    )
                 except Stopped:
                     if last is None:
                         raise
@@ -310,7 +319,8 @@ class VideoRequest(_Prepared):
                 losses += result.losses
                 done += max(1, result.steps)
                 last, previous = result, (picture, image_to_tensor(result.image))
-                if result.stopped:
+                level = picture_loss(result.losses[-1]) if k == 0 and result.losses else level
+                if result.stopped and not settled:
                     return last, losses, True, done, previous[0]  # type: ignore[index]
         finally:
             frames.close()
@@ -322,37 +332,56 @@ class VideoRequest(_Prepared):
         k: int,
         picture: Image.Image,
         previous: tuple[Image.Image, torch.Tensor] | None,
+        level: float,
         on_step: StepCallback | None,
         stop: threading.Event | None,
         on_phase: PhaseCallback | None,
         image_every: int,
-    ) -> StyleResult:
-        """Frame ``k`` (0-based) repainted: the first as its request makes a picture; a later one painted, or
-        optimized from the previous result warped into it with the temporal loss."""
+    ) -> tuple[StyleResult, bool]:
+        """Frame ``k`` (0-based) repainted, and whether it settled before its last step: the first as its
+        request makes a picture; a later one painted, or optimized from the previous result warped into it
+        with the temporal loss, until its loss is back at the first frame's ``level`` (``SETTLED``)."""
         first: StylizeRequest | PaintRequest = self.plan.first  # type: ignore[union-attr]
         if isinstance(first, PaintRequest):
             request = first if k == 0 else first._with(first.plan, content=cyclegan.load_photo(picture, None))
             result = request.run(stop=stop, on_phase=on_phase if k == 0 else None)
             if on_step is not None:
                 on_step(StepInfo(1, 1, 0, 1, Canvas.of(result.image), {}, image_to_tensor(result.image)))
-            return result
+            return result, False
         if k == 0:
-            return first.run(on_step, stop, on_phase=on_phase, image_every=image_every)
+            return first.run(on_step, stop, on_phase=on_phase, image_every=image_every), False
         if previous is None or not self.temporal_weight:  # each frame on its own, as the first
-            return _next_frame(first, picture, first.settings).run(on_step, stop, image_every=image_every)
+            alone = _next_frame(first, picture, first.settings)
+            return alone.run(on_step, stop, image_every=image_every), False
         request = _next_frame(first, picture, first.settings.replace(steps=self.frame_steps, scales=1))
         before, carried = previous
         backward = optical_flow(picture, before, self.flow)
         forward = optical_flow(before, picture, self.flow)
         warped = request.engine_view(warp(carried, backward, CARRY).clamp_(0, 1))
         temporal = TemporalLoss(warped, reliable(backward, forward))
-        return request.run(
-            on_step,
+        settled: list[int] = []
+
+        def until_settled(info: StepInfo) -> bool | None:
+            if on_step is not None and on_step(info):
+                return True
+            if picture_loss(info.losses) <= SETTLED * level:
+                settled.append(info.step)
+                return True
+            return None
+
+        result = request.run(
+            until_settled,
             stop,
             image_every=image_every,
             start=warped,
             more_terms=[(temporal, self.temporal_weight)],
         )
+        return result, bool(settled) and not (stop is not None and stop.is_set())
+
+
+def picture_loss(losses: Mapping[str, float]) -> float:
+    """A step's loss without the temporal term: how good the picture is by the terms a picture has."""
+    return losses["total"] - losses.get("temporal", 0.0)
 
 
 def _read_size(frame: StylizeRequest | PaintRequest) -> int | None:
