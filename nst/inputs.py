@@ -87,7 +87,8 @@ VIDEO = (
     Input(
         "frame_steps",
         "int",
-        "steps of each frame after the first, which starts from the one before it (0 or empty: a third of steps)",
+        "most steps of each frame after the first, which starts from the one before it (0 or empty: a third of "
+        "steps)",
     ),
     Input("max_frames", "int", "repaint only this many frames from the start (0 or empty: all)"),
     Input("flow", "choice", "optical flow: dis (OpenCV's DIS, the default) or farneback"),

@@ -3,8 +3,9 @@ for videos", GCPR 2016).
 
 Styled on its own, each frame lands in a different minimum of the optimization and the video flickers.
 Here the first frame is made like a picture (its request's whole schedule); every later frame starts
-from the previous result carried along the optical flow (:mod:`nst.flow`), runs ``frame_steps`` steps
-at the final size only, and a temporal loss (:mod:`nst.temporal`, ``temporal_weight``) holds it to that
+from the previous result carried along the optical flow (:mod:`nst.flow`), runs at most ``frame_steps``
+steps at the final size only (it stops once its loss is back at the first frame's: ``SETTLED``), and a
+temporal loss (:mod:`nst.temporal`, ``temporal_weight``) holds it to that
 warped picture wherever the flow is reliable (not occluded, not on a motion boundary). CycleGAN painters
 paint each frame in one pass: a deterministic network has no minimum to land in differently.
 
