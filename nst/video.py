@@ -359,7 +359,13 @@ class VideoRequest(_Prepared):
         backward = optical_flow(picture, before, self.flow)
         forward = optical_flow(before, picture, self.flow)
         warped = request.engine_view(warp(carried, backward, CARRY).clamp_(0, 1))
-        temporal = TemporalLoss(warped, reliable(backward, forward))
+        trusted = torch.from_numpy(reliable(backward, forward))
+        # Where the flow cannot be trusted (uncovered, or brought in at the edge) the warped picture holds
+        # something else: start there from the photo itself, which the steps then paint (on bikes.mp4 a dark
+        # grate entering the frame stayed a pale ghost of the road when it started from the warp).
+        photo = request.engine_view(image_to_tensor(picture))
+        start = warped * trusted + photo * (1 - trusted)
+        temporal = TemporalLoss(warped, trusted)
         settled: list[int] = []
 
         def until_settled(info: StepInfo) -> bool | None:
@@ -374,7 +380,7 @@ class VideoRequest(_Prepared):
             until_settled,
             stop,
             image_every=image_every,
-            start=warped,
+            start=start,
             more_terms=[(temporal, self.temporal_weight)],
         )
         return result, bool(settled) and not (stop is not None and stop.is_set())

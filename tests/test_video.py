@@ -16,6 +16,7 @@ import nst
 from nst import video as video_module
 from nst.errors import ImageError, SettingsError, Stopped
 from nst.flow import warp
+from nst.images import image_to_tensor
 from nst.requests import Limits, PaintRequest, StylizeRequest, TextureRequest
 from nst.settings import Settings
 from nst.temporal import TemporalLoss
@@ -54,7 +55,10 @@ def test_the_temporal_term_is_the_papers_mean_over_reliable_pixels():
     assert TemporalLoss(warped, reliable.numpy())({}, warped).item() == 0.0
 
 
-def test_a_video_is_repainted_whole_with_its_rate_and_sound(vgg19_env, clip, style_path, tmp_path):
+def test_a_video_is_repainted_whole_with_its_rate_and_sound(
+    vgg19_env, clip, style_path, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(video_module, "SETTLED", 0.0)  # every later frame runs all its steps: counted exactly
     seen = []
     out = tmp_path / "out.mp4"
     result = nst.stylize_video(
@@ -104,8 +108,11 @@ def test_the_previous_frame_is_carried_along_the_flow(vgg19_env, clip, style_pat
     starts = []
     original = StylizeRequest.run
 
+    photos = []
+
     def spy(self, *args, **kwargs):
         starts.append(kwargs.get("start"))
+        photos.append(image_to_tensor(self.content))
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(StylizeRequest, "run", spy)
@@ -124,6 +131,9 @@ def test_the_previous_frame_is_carried_along_the_flow(vgg19_env, clip, style_pat
     )
     expected = warp(first, flow, "bicubic")
     assert (starts[1][..., 4:-4, 4:-4] - expected[..., 4:-4, 4:-4]).abs().mean() < 0.06
+    # the last column came into view: the flow points out of frame 1, so it starts from frame 2's photo
+    assert torch.equal(starts[1][..., -1], photos[1][..., -1])
+    assert (starts[1][..., -1] - expected[..., -1]).abs().mean() > 0.05
 
 
 def test_a_stop_keeps_the_frames_done_as_a_playable_video(vgg19_env, clip, style_path, tmp_path):

