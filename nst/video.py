@@ -67,9 +67,11 @@ VIDEO_FORMATS = {".mp4": "mp4"}
 #: frame_steps when none is given, as a share of ``steps``: the later frames start next to their
 #: answer (benchmarks/results/video-cpu.md).
 FRAME_STEPS_SHARE = 1 / 3
-#: The time model (seconds). One optimization step, per 256 x 256 pixels, VGG19: on a CPU measured in
-#: float32 on two cores of an AVX-512 Xeon (0.13 s; bfloat16 halves it where the CPU has AMX), taken
-#: with room for slower CPU Spaces; on a GPU 15 ms per 512 x 512 (:func:`nst.requests.gpu_seconds`).
+#: The time model (seconds). One optimization step, per 256 x 256 pixels, VGG19: on a CPU about the fp32
+#: cost on two cores of an AVX-512 Xeon (a VGG19 pass and its gradient to relu5_1: 0.3 s fp32, 0.08 s
+#: bf16 with AMX), so a CPU Space without AMX is not under-counted; on a GPU 15 ms per 512 x 512
+#: (:func:`nst.requests.gpu_seconds`). Checked on whole clips: runs took 0.59-0.87 of the model at the
+#: page's CPU schedule with VGG16 and bf16 (benchmarks/results/video-cpu.md).
 CPU_STEP_SECONDS = 0.25
 GPU_STEP_SECONDS = 0.015 / 4
 #: One CycleGAN frame per 256 x 256 pixels (measured 1.5 s at 512 px on the same CPU: 0.37).
@@ -359,13 +361,7 @@ class VideoRequest(_Prepared):
         backward = optical_flow(picture, before, self.flow)
         forward = optical_flow(before, picture, self.flow)
         warped = request.engine_view(warp(carried, backward, CARRY).clamp_(0, 1))
-        trusted = torch.from_numpy(reliable(backward, forward))
-        # Where the flow cannot be trusted (uncovered, or brought in at the edge) the warped picture holds
-        # something else: start there from the photo itself, which the steps then paint (on bikes.mp4 a dark
-        # grate entering the frame stayed a pale ghost of the road when it started from the warp).
-        photo = request.engine_view(image_to_tensor(picture))
-        start = warped * trusted + photo * (1 - trusted)
-        temporal = TemporalLoss(warped, trusted)
+        temporal = TemporalLoss(warped, reliable(backward, forward))
         settled: list[int] = []
 
         def until_settled(info: StepInfo) -> bool | None:
@@ -380,7 +376,7 @@ class VideoRequest(_Prepared):
             until_settled,
             stop,
             image_every=image_every,
-            start=start,
+            start=warped,
             more_terms=[(temporal, self.temporal_weight)],
         )
         return result, bool(settled) and not (stop is not None and stop.is_set())

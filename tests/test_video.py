@@ -16,7 +16,6 @@ import nst
 from nst import video as video_module
 from nst.errors import ImageError, SettingsError, Stopped
 from nst.flow import warp
-from nst.images import image_to_tensor
 from nst.requests import Limits, PaintRequest, StylizeRequest, TextureRequest
 from nst.settings import Settings
 from nst.temporal import TemporalLoss
@@ -108,11 +107,8 @@ def test_the_previous_frame_is_carried_along_the_flow(vgg19_env, clip, style_pat
     starts = []
     original = StylizeRequest.run
 
-    photos = []
-
     def spy(self, *args, **kwargs):
         starts.append(kwargs.get("start"))
-        photos.append(image_to_tensor(self.content))
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(StylizeRequest, "run", spy)
@@ -131,9 +127,6 @@ def test_the_previous_frame_is_carried_along_the_flow(vgg19_env, clip, style_pat
     )
     expected = warp(first, flow, "bicubic")
     assert (starts[1][..., 4:-4, 4:-4] - expected[..., 4:-4, 4:-4]).abs().mean() < 0.06
-    # the last column came into view: the flow points out of frame 1, so it starts from frame 2's photo
-    assert torch.equal(starts[1][..., -1], photos[1][..., -1])
-    assert (starts[1][..., -1] - expected[..., -1]).abs().mean() > 0.05
 
 
 def test_a_stop_keeps_the_frames_done_as_a_playable_video(vgg19_env, clip, style_path, tmp_path):
