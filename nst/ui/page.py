@@ -268,10 +268,12 @@ def scales_caption(request: Request | VideoRequest) -> str:
     where each frame starts)."""
     if isinstance(request, VideoRequest):
         plan = request.plan
-        first = " ".join(
+        first = ", then ".join(
             f"{s.steps} steps at {s.canvas.width}×{s.canvas.height} px" for s in plan.first.plan.scales
         )  # type: ignore[union-attr]
-        later = f", frames 2–{plan.frames} {request.frame_steps} steps each" if plan.frames > 1 else ""  # type: ignore[union-attr]
+        later = (
+            f"; frames 2–{plan.frames} at most {request.frame_steps} steps each" if plan.frames > 1 else ""
+        )  # type: ignore[union-attr]
         return f"Frame 1: {first}{later}. The curve starts again at each frame and where the picture grows."
     scales = request.plan.scales if request.plan is not None else ()
     if len(scales) <= 1:
