@@ -156,9 +156,8 @@ class VideoRequest(_Prepared):
     """A video repainted without flicker: ``frame`` says what each frame is (its method, styles or painter,
     settings; its content is ignored), ``output`` where the MP4 goes. ``temporal_weight`` holds each frame
     to the previous one carried along the motion (0: each frame on its own), ``frame_steps`` are the
-    steps of every frame after the first (None or 0: a third of ``steps``), ``max_frames`` the frames
-    repainted
-    from the start (None: all), ``flow`` the optical flow method."""
+    most steps of every frame after the first (None or 0: a third of ``steps``), ``max_frames`` the frames
+    repainted from the start (None or 0: all), ``flow`` the optical flow method."""
 
     video: ImageSource | None
     frame: Any
@@ -200,7 +199,8 @@ class VideoRequest(_Prepared):
         frame = self._check_frame()
         if self.output is None:
             raise SettingsError("output: say where the video goes (a file name ending in .mp4)")
-        check_save_path(self.output, [self.video], VIDEO_FORMATS)
+        sources = [*frame.styles, *_several(frame.masks)] if isinstance(frame, StylizeRequest) else []
+        check_save_path(self.output, [self.video, *sources], VIDEO_FORMATS)  # never over one of its inputs
         temporal_weight = as_float(self.temporal_weight, "temporal_weight", 0.0, MAX_TEMPORAL_WEIGHT)
         flow_method = as_choice(self.flow, "flow", FLOW_METHODS)
         max_frames = (  # 0, as an empty number box sends it: all
