@@ -26,8 +26,8 @@ from nst.methods import METHODS
 from nst.ui import api
 from nst.ui.assets import PAGE_ASSETS, SHOW_RESULT
 from nst.ui.cache import STOPS
-from nst.ui.controls import GROUPS, TOGGLED, VIDEO_GROUP, VIDEO_OPTIONS, Context, in_group, shown
-from nst.ui.page import Page, banner, change_method, checked_upload, example_gallery, example_video
+from nst.ui.controls import GROUPS, TOGGLED, Context, in_group, shown
+from nst.ui.page import Page, banner, change_method, checked_upload, example_gallery, medium_tabs
 from nst.ui.runner import Runner
 from nst.ui.server import ServerConfig, launch, stop_on_sigterm
 from nst.ui.uploads import UploadGate
@@ -69,21 +69,13 @@ def build_demo() -> gr.Blocks:
             f"**{CONFIG.device_type.upper()}**."
         )
         gr.Markdown(banner(networks, painters), elem_id="banner", elem_classes=["nst-note"])
-        # Phone first: a narrow screen stacks the two columns, so the order there is the photo and the style
-        # (or painter), the method, Run, the examples, then the result with its before/after and download,
-        # then the dials. On a desktop the result stands beside the controls.
+        # Phone first: a narrow screen stacks the columns: the photo or video, the style or painter, the method,
+        # Run, the examples, the result (video, picture, before/after, download), the dials. A desktop: side by side.
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
                 with gr.Row():
                     with gr.Column(min_width=120, visible=show["content"]) as content_group:
-                        with gr.Tabs(elem_id="medium"):
-                            with gr.Tab("Photo", elem_id="photo-tab") as photo_tab:
-                                place("content")
-                            with gr.Tab("Video", elem_id="video-tab") as video_tab:
-                                place(VIDEO_GROUP)
-                                with gr.Accordion("Video options", open=False, elem_id="video-options"):
-                                    place(VIDEO_OPTIONS)
-                                example_video(widgets["video"], EXAMPLE_FOLDERS)
+                        medium_tabs(place, widgets, EXAMPLE_FOLDERS)  # the photo, or the video
                     with gr.Column(min_width=120, visible=show["style"]) as style_group:
                         place("style")
                     with gr.Column(visible=show["painter"]) as painter_group:
@@ -136,9 +128,6 @@ def build_demo() -> gr.Blocks:
 
         groups = [content_group, style_group, painter_group, dials_group, advanced_group]
         assert len(groups) == len(GROUPS)
-        widgets["medium"] = gr.State("photo")  # which tab Run makes: a picture of the photo, or the video
-        photo_tab.select(lambda: "photo", None, widgets["medium"], queue=False, api_visibility="private")
-        video_tab.select(lambda: "video", None, widgets["medium"], queue=False, api_visibility="private")
         page = Page(RUNNER, CONFIG, CACHE, widgets)
         widgets["method"].change(
             change_method,

@@ -14,7 +14,7 @@ import contextlib
 import math
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from ..methods import Method, Request, get_method
 from ..readiness import DOWNLOAD, MISSING, READY, Model
 from ..video import VideoRequest, VideoResult, video_request
 from .cache import CacheFolder
-from .controls import GROUPS, TOGGLED, method_defaults, named, shown
+from .controls import GROUPS, TOGGLED, VIDEO_GROUP, VIDEO_OPTIONS, method_defaults, named, shown
 from .lifecycle import State, finished
 from .messages import for_person
 from .runner import Runner
@@ -172,6 +172,22 @@ def example_video(component: gr.Video, folders: list[Path]) -> None:
     found = [str(p) for folder in folders for p in sorted((folder / "videos").glob("*.mp4"))]
     if found:
         gr.Examples([[path] for path in found], component, label="Example video", cache_examples=False)
+
+
+def medium_tabs(place: Callable[[str], None], widgets: dict[str, Any], folders: list[Path]) -> None:
+    """The photo and the video, each on its tab (``place`` lays out a group of controls); the tab shown is
+    kept as ``widgets["medium"]``, which tells Run whether to make a picture of the photo or the video."""
+    with gr.Tabs(elem_id="medium"):
+        with gr.Tab("Photo", elem_id="photo-tab") as photo_tab:
+            place("content")
+        with gr.Tab("Video", elem_id="video-tab") as video_tab:
+            place(VIDEO_GROUP)
+            with gr.Accordion("Video options", open=False, elem_id="video-options"):
+                place(VIDEO_OPTIONS)
+            example_video(widgets["video"], folders)
+    widgets["medium"] = gr.State("photo")
+    for tab, medium in ((photo_tab, "photo"), (video_tab, "video")):
+        tab.select(lambda m=medium: m, None, widgets["medium"], queue=False, api_visibility="private")
 
 
 # ----------------------------------------------------------------------------- the run
