@@ -188,7 +188,7 @@ class VideoRequest(_Prepared):
             return self.frame
         raise SettingsError(
             "video: each frame is repainted from its own picture, so a texture (which has none) cannot "
-            "make a video; choose gatys, histogram, mmd, photorealistic or cyclegan"
+            f"make a video; choose one of {', '.join(FRAME_METHODS)}"
         )
 
     def prepare(self, limits: Limits = Limits()) -> VideoRequest:

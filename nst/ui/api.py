@@ -24,13 +24,12 @@ import gradio as gr
 
 from .. import inputs
 from ..engine import StyleResult
-from ..flow import DEFAULT_FLOW, FLOW_METHODS
+from ..flow import FLOW_METHODS
 from ..inputs import FRAME_METHODS
 from ..methods import METHODS, Method
 from ..readiness import Model
 from ..settings import MAX_STYLES, fields_info
-from ..temporal import DEFAULT_TEMPORAL_WEIGHT
-from ..video import VideoResult
+from ..video import VideoRequest, VideoResult
 from .cache import CacheFolder
 from .components import described, lenient_number, upload_files, upload_image, upload_video
 from .lifecycle import State
@@ -242,11 +241,10 @@ def video_parameters(config: ServerConfig, painters: list[Model]) -> list[ApiPar
         mixed = name in settings and len({repr(p.default) for p in seen}) > 1
         unset = seen[0].default is inspect.Parameter.empty
         out.append(dataclasses.replace(seen[0], default=None) if mixed or unset else seen[0])
-    extras = {"temporal_weight": DEFAULT_TEMPORAL_WEIGHT, "frame_steps": None, "max_frames": None}
+    defaults = {f.name: f.default for f in dataclasses.fields(VideoRequest)}  # the package's, as they are
     for item in own:
         choices = FLOW_METHODS if item.name == "flow" else None
-        default = DEFAULT_FLOW if item.name == "flow" else extras[item.name]
-        out.append(ApiParam(item.name, item.kind, default, choices, item.help))
+        out.append(ApiParam(item.name, item.kind, defaults[item.name], choices, item.help))
     return out
 
 
