@@ -270,22 +270,27 @@ def probe(source: str | os.PathLike) -> ClipInfo:
 
 
 def read_frames(
-    source: str | os.PathLike, size: int | None = None, limit: int | None = None
+    source: str | os.PathLike,
+    size: int | None = None,
+    limit: int | None = None,
+    *,
+    clip: ClipInfo | None = None,
 ) -> Generator[Image.Image, None, None]:
     """The video's frames as upright RGB pictures, decoded one at a time as they are asked for.
 
-    The file is probed (and refused) here, before the first frame is asked for. Every frame has the
-    size :func:`probe` reports, shrunk (never enlarged) so its long side is at most ``size``, as
-    :func:`~nst.images.load_image` does. At most ``limit`` frames come (and never more than
-    :data:`MAX_FRAMES`, whatever the file says); closing the iterator early closes the file. A frame
-    that cannot be decoded, or is larger than the file declared, raises an :class:`ImageError` that
-    names it, after the frames before it.
+    The file is probed (and refused) here, before the first frame is asked for, unless ``clip`` is what
+    :func:`probe` already said of it (probing a file that declares no frame count reads all its packets).
+    Every frame has the size :func:`probe` reports, shrunk (never enlarged) so its long side is at most
+    ``size``, as :func:`~nst.images.load_image` does. At most ``limit`` frames come (and never more than
+    :data:`MAX_FRAMES`, whatever the file says); closing the iterator early closes the file. A frame that
+    cannot be decoded, or is larger than the file declared, raises an :class:`ImageError` that names it,
+    after the frames before it.
     """
     if size is not None and size < 1:
         raise ValueError(f"size must be a positive number of pixels, got {size}")
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be 0 or more frames, got {limit}")
-    info = probe(source)
+    info = clip or probe(source)
     cap = MAX_FRAMES if limit is None else min(limit, MAX_FRAMES)
     return _frames(Path(source), Canvas(info.width, info.height), size, cap)
 

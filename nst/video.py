@@ -227,7 +227,7 @@ class VideoRequest(_Prepared):
             raise SettingsError(
                 _too_long(seconds, limits.max_video_seconds, frames, canvas, frame_steps, per_frame)
             )
-        read = clips.read_frames(self.video, _read_size(frame), limit=1)  # type: ignore[arg-type]
+        read = clips.read_frames(self.video, _read_size(frame), limit=1, clip=clip)  # type: ignore[arg-type]
         try:
             first_image = next(read)
         except StopIteration:
@@ -304,7 +304,8 @@ class VideoRequest(_Prepared):
         last: StyleResult | None = None
         previous: tuple[Image.Image, torch.Tensor] | None = None
         level = math.inf  #: the first frame's loss, which every later frame is brought back to
-        frames = clips.read_frames(self.video, _read_size(plan.first), limit=plan.frames)  # type: ignore[arg-type]
+        size = _read_size(plan.first)
+        frames = clips.read_frames(self.video, size, limit=plan.frames, clip=plan.clip)  # type: ignore[arg-type]
         try:
             for k, image in enumerate(frames):
                 picture = resize_to(image, plan.canvas)

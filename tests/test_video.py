@@ -235,3 +235,13 @@ def test_zerogpu_is_asked_for_twice_the_estimate_and_loading(vgg19_env, clip, st
     assert request.plan.seconds == pytest.approx(
         video_module.estimate_seconds(request.frame, request.plan.canvas, 6, 4, torch.device("cpu"))
     )
+
+
+def test_the_file_is_probed_once(vgg19_env, clip, style_path, tmp_path, monkeypatch):
+    """prepare() probes the video; the first frame and the run's frames are read on that probe's word (a
+    file that declares no frame count is counted packet by packet)."""
+    probed = []
+    probe = nst.clips.probe
+    monkeypatch.setattr(nst.clips, "probe", lambda source: probed.append(source) or probe(source))
+    result = nst.stylize_video(clip, style_path, tmp_path / "o.mp4", Settings(**FAST), max_frames=2)
+    assert result.frames == 2 and probed == [clip]
