@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from hostile_client import PAINTING, PHOTO, Server, scratch_server, short, write_table  # noqa: E402
 from measure import Peak, rss_mb  # noqa: E402
 
-from support.http import body_for, fn_index, parameters  # noqa: E402
+from support.http import body_for, fn_index, gallery_selects, parameters  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -166,11 +166,7 @@ def main() -> None:
         ):
             payload = {"path": path, "meta": {"_type": "gradio.FileData"}}
             record(name, api, "cyclegan", {"content": payload, "strength": 0})
-        gallery = next(
-            d["id"]
-            for d in httpx.get(server.url + "config", timeout=30).json()["dependencies"]
-            if d.get("targets") and d["targets"][0][1] == "select"
-        )
+        gallery = gallery_selects(httpx.get(server.url + "config", timeout=30).json())[0]
 
         def pick() -> str:
             session = "pick" + str(time.time())

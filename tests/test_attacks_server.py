@@ -30,6 +30,7 @@ from support.http import (
     error_text,
     event_inputs,
     fn_index,
+    gallery_selects,
     hang_up_at_first_picture,
     join_queue,
     page_run_index,
@@ -313,7 +314,7 @@ def test_choices_are_matched_as_documented_and_long_ones_cut(server, uploads, vg
 def test_a_click_on_an_example_without_a_value_is_answered(server, caplog):
     """The page's example click sent with its index alone picks that example (it raised KeyError: 'value')."""
     config = httpx.get(f"{server}config", timeout=30).json()
-    select = next(d["id"] for d in config["dependencies"] if any(t[1] == "select" for t in d["targets"]))
+    select = gallery_selects(config)[0]
     session = os.urandom(8).hex()
     r = httpx.post(
         f"{server}gradio_api/queue/join",
@@ -357,7 +358,7 @@ def test_a_forged_click_on_an_example_never_names_a_file(server):
     """The example galleries' click handler takes the index only; the click's value, which a client writes,
     is never used as a path (a value naming a file outside the cache is refused before that)."""
     config = httpx.get(f"{server}config", timeout=30).json()
-    selects = [d["id"] for d in config["dependencies"] if any(t[1] == "select" for t in d.get("targets", []))]
+    selects = gallery_selects(config)
     galleries = [c["props"]["value"] for c in config["components"] if c["type"] == "gallery"]
     assert selects and galleries, "the galleries have a select event"
     other = galleries[0][-1]["image"]  # another example's copy in the cache: passes Gradio's own check

@@ -168,6 +168,17 @@ def page_run_index(server: str) -> tuple[int, list[str]]:
     return dep["id"], [names.get(i) for i in dep["inputs"]]
 
 
+def gallery_selects(config: dict) -> list[int]:
+    """The ids of the example galleries' click events in a page's ``/config`` (the Photo and Video tabs'
+    select events are not theirs)."""
+    galleries = {c["id"] for c in config["components"] if c["type"] == "gallery"}
+    return [
+        d["id"]
+        for d in config["dependencies"]
+        if any(t[1] == "select" and t[0] in galleries for t in d.get("targets", []))
+    ]
+
+
 def worker_threads() -> list:
     """The run threads alive in this process (the package's worker and stream threads are named nst-*)."""
     import threading
